@@ -1,0 +1,59 @@
+# chargespec — the two commands of the README:
+#   make demo   installs everything and runs the main job on the embedded spec
+#   make test   installs everything and runs the tests
+# Everything else here is a step of those two.
+
+VENV    ?= .venv
+PY      := $(VENV)/bin/python
+PIP     := $(PY) -m pip
+STAMP   := $(VENV)/.installed
+SYSDEPS := $(VENV)/.sysdeps
+APT     := $(shell command -v apt-get 2>/dev/null)
+SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: all install sysdeps demo test test-slow bench clean
+
+all: test
+
+# System tools: graphviz's `dot` (diagrams) and `spin` (Promela cross-check).
+# Installed from apt only when missing and apt is available; otherwise a note.
+$(SYSDEPS):
+	@mkdir -p $(VENV)
+	@missing=""; \
+	command -v dot  >/dev/null 2>&1 || missing="$$missing graphviz"; \
+	command -v spin >/dev/null 2>&1 || missing="$$missing spin"; \
+	if [ -n "$$missing" ]; then \
+	  if [ -n "$(APT)" ]; then \
+	    echo "installing from apt:$$missing"; \
+	    ( $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing >/dev/null ) \
+	      || echo "warning: apt-get install$$missing failed; the tests that need them will say so"; \
+	  else \
+	    echo "note: no apt-get; install$$missing yourself for diagrams / the SPIN cross-check"; \
+	  fi; \
+	fi
+	@touch $@
+
+sysdeps: $(SYSDEPS)
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || python3 -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q -e '.[test]'
+	@touch $@
+
+install: $(STAMP) $(SYSDEPS)
+
+demo: install
+	$(VENV)/bin/chargespec demo
+
+test: install
+	$(PY) -m pytest -q
+
+test-slow: install
+	$(PY) -m pytest -q -m slow
+
+bench: install
+	$(PY) bench/step_speed.py
+
+clean:
+	rm -rf $(VENV) build dist *.egg-info

@@ -1,0 +1,2 @@
+"""chargespec."""
+__version__ = "0.1.0"

@@ -1,0 +1,595 @@
+"""The expression language of guards, updates and observations: one parser, typed AST, back ends.
+
+Guards (`when:`), updates (`do:`), message fields and observations in `spec/*.yaml` are written
+in a restricted subset of Python expression syntax.  This module is the only place that reads
+them.  It parses with `ast` (never `eval`), rejects every construct outside the subset with the
+file and line, type-checks names and literals against their finite domains, and hands the
+resulting AST to back ends.  A back end is a `Backend` subclass with one `visit_<Node>` method
+per node class; the Python closure compiler and the label printer live here, and the Z3,
+Promela and diagram back ends are added beside them without touching the parser.
+
+The subset:
+  names      state variables, configuration parameters, fields of the rule's event,
+             earlier observations (in observation expressions)
+  literals   'strings' (enum values, tokens), integers, True, False, None (a token's "none")
+  lists      [a, b, ...] on the right of `in` / `not in`
+  compare    == != < <= > >= in, not in (chains like a < b < c are read as a < b and b < c)
+  boolean    and, or, not
+  integers   + and - (binary and unary), min(...) and max(...)
+  choice     A if C else B
+"""
+
+from __future__ import annotations
+
+import ast
+import difflib
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping
+
+from .errors import SpecError, Where
+
+# ---------------------------------------------------------------------------------------------
+# Types: every name has a finite domain, so every back end (Z3, Promela) can encode it.
+
+
+@dataclass(frozen=True)
+class Type:
+    def describe(self) -> str:  # pragma: no cover - overridden
+        return type(self).__name__
+
+
+@dataclass(frozen=True)
+class BoolT(Type):
+    def describe(self) -> str:
+        return "bool"
+
+
+@dataclass(frozen=True)
+class IntT(Type):
+    lo: int
+    hi: int
+
+    def describe(self) -> str:
+        return f"int {self.lo}..{self.hi}"
+
+
+@dataclass(frozen=True)
+class EnumT(Type):
+    values: tuple[str, ...]
+
+    def describe(self) -> str:
+        return "one of " + ", ".join(repr(v) for v in self.values)
+
+
+@dataclass(frozen=True)
+class TokenT(Type):
+    """An opaque identifier (an RFID UID, an idTag): only equality and list membership."""
+
+    nullable: bool = True
+
+    def describe(self) -> str:
+        return "token" + (" or None" if self.nullable else "")
+
+
+@dataclass(frozen=True)
+class ListT(Type):
+    elem: Type
+
+    def describe(self) -> str:
+        return f"list of {self.elem.describe()}"
+
+
+@dataclass(frozen=True)
+class _LitStr(Type):
+    """The type of a string literal before it meets an enum or token."""
+
+    value: str
+
+    def describe(self) -> str:
+        return f"string {self.value!r}"
+
+
+@dataclass(frozen=True)
+class _NoneT(Type):
+    def describe(self) -> str:
+        return "None"
+
+
+# ---------------------------------------------------------------------------------------------
+# AST
+
+
+@dataclass(frozen=True)
+class Expr:
+    pass
+
+
+@dataclass(frozen=True)
+class Const(Expr):
+    value: Any  # str | int | bool | None
+
+
+@dataclass(frozen=True)
+class Name(Expr):
+    id: str
+
+
+@dataclass(frozen=True)
+class ListLit(Expr):
+    items: tuple[Expr, ...]
+
+
+@dataclass(frozen=True)
+class Not(Expr):
+    operand: Expr
+
+
+@dataclass(frozen=True)
+class BoolOp(Expr):
+    op: str  # "and" | "or"
+    operands: tuple[Expr, ...]
+
+
+@dataclass(frozen=True)
+class Compare(Expr):
+    op: str  # "==" "!=" "<" "<=" ">" ">=" "in" "not in"
+    left: Expr
+    right: Expr
+
+
+@dataclass(frozen=True)
+class Arith(Expr):
+    op: str  # "+" | "-"
+    left: Expr
+    right: Expr
+
+
+@dataclass(frozen=True)
+class Call(Expr):
+    func: str  # "min" | "max"
+    args: tuple[Expr, ...]
+
+
+@dataclass(frozen=True)
+class IfExp(Expr):
+    test: Expr
+    body: Expr
+    orelse: Expr
+
+
+TRUE = Const(True)
+
+_CMP = {ast.Eq: "==", ast.NotEq: "!=", ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">",
+        ast.GtE: ">=", ast.In: "in", ast.NotIn: "not in"}
+_FUNCS = ("min", "max")
+
+
+def parse(source: Any, where: Where) -> Expr:
+    """Parse one expression (a YAML scalar) into the AST, or raise SpecError at `where`."""
+    if isinstance(source, bool) or source is None or isinstance(source, int):
+        return Const(source)
+    if not isinstance(source, str):
+        raise SpecError(where, f"expected an expression, got {type(source).__name__} {source!r}")
+    text = source.strip()
+    if not text:
+        raise SpecError(where, "empty expression")
+    try:
+        tree = ast.parse(text, mode="eval")
+    except SyntaxError as exc:
+        raise SpecError(where, f"syntax error in expression {text!r}: {exc.msg}") from None
+    return _Converter(text, where).convert(tree.body)
+
+
+class _Converter:
+    def __init__(self, text: str, where: Where):
+        self.text = text
+        self.where = where
+
+    def fail(self, node: ast.AST, what: str) -> SpecError:
+        col = getattr(node, "col_offset", None)
+        at = f" (column {col + 1})" if col is not None else ""
+        return SpecError(self.where, f"{what} is not allowed in expression {self.text!r}{at}")
+
+    def convert(self, node: ast.AST) -> Expr:
+        method = getattr(self, "c_" + type(node).__name__, None)
+        if method is None:
+            raise self.fail(node, _describe_node(node))
+        return method(node)
+
+    def c_Constant(self, node: ast.Constant) -> Expr:
+        if node.value is None or isinstance(node.value, (bool, int, str)):
+            return Const(node.value)
+        raise self.fail(node, f"the literal {node.value!r}")
+
+    def c_Name(self, node: ast.Name) -> Expr:
+        return Name(node.id)
+
+    def c_List(self, node: ast.List) -> Expr:
+        return ListLit(tuple(self.convert(e) for e in node.elts))
+
+    c_Tuple = c_List
+
+    def c_BoolOp(self, node: ast.BoolOp) -> Expr:
+        op = "and" if isinstance(node.op, ast.And) else "or"
+        return BoolOp(op, tuple(self.convert(v) for v in node.values))
+
+    def c_UnaryOp(self, node: ast.UnaryOp) -> Expr:
+        if isinstance(node.op, ast.Not):
+            return Not(self.convert(node.operand))
+        if isinstance(node.op, ast.USub):
+            inner = self.convert(node.operand)
+            if isinstance(inner, Const) and type(inner.value) is int:
+                return Const(-inner.value)
+            return Arith("-", Const(0), inner)
+        if isinstance(node.op, ast.UAdd):
+            return self.convert(node.operand)
+        raise self.fail(node, f"the operator {type(node.op).__name__}")
+
+    def c_BinOp(self, node: ast.BinOp) -> Expr:
+        if isinstance(node.op, ast.Add):
+            op = "+"
+        elif isinstance(node.op, ast.Sub):
+            op = "-"
+        else:
+            raise self.fail(node, f"the operator {type(node.op).__name__} (only + and -)")
+        return Arith(op, self.convert(node.left), self.convert(node.right))
+
+    def c_Compare(self, node: ast.Compare) -> Expr:
+        parts: list[Expr] = []
+        left = self.convert(node.left)
+        for op, comparator in zip(node.ops, node.comparators):
+            name = _CMP.get(type(op))
+            if name is None:
+                raise self.fail(node, f"the comparison {type(op).__name__}")
+            right = self.convert(comparator)
+            parts.append(Compare(name, left, right))
+            left = right
+        return parts[0] if len(parts) == 1 else BoolOp("and", tuple(parts))
+
+    def c_IfExp(self, node: ast.IfExp) -> Expr:
+        return IfExp(self.convert(node.test), self.convert(node.body), self.convert(node.orelse))
+
+    def c_Call(self, node: ast.Call) -> Expr:
+        if not isinstance(node.func, ast.Name) or node.func.id not in _FUNCS:
+            callee = ast.unparse(node.func)
+            raise self.fail(node, f"a call of {callee!r} (only min(...) and max(...))")
+        if node.keywords or not node.args or any(isinstance(a, ast.Starred) for a in node.args):
+            raise self.fail(node, f"this form of {node.func.id}(...)")
+        return Call(node.func.id, tuple(self.convert(a) for a in node.args))
+
+
+def _describe_node(node: ast.AST) -> str:
+    return {
+        "Attribute": "attribute access",
+        "Subscript": "indexing",
+        "Lambda": "a lambda",
+        "NamedExpr": "assignment (:=)",
+        "Dict": "a dict",
+        "Set": "a set",
+        "ListComp": "a comprehension",
+        "SetComp": "a comprehension",
+        "DictComp": "a comprehension",
+        "GeneratorExp": "a generator",
+        "JoinedStr": "an f-string",
+        "Await": "await",
+        "Yield": "yield",
+        "Starred": "unpacking",
+    }.get(type(node).__name__, f"the construct {type(node).__name__}")
+
+
+# ---------------------------------------------------------------------------------------------
+# Type checking: every name known, every literal in its domain.
+
+
+def check(expr: Expr, scope: Mapping[str, Type], where: Where, *, context: str = "") -> Type:
+    """Type-check `expr` against `scope` (name -> Type); return its type or raise SpecError."""
+    return _Checker(scope, where, context).type_of(expr)
+
+
+def check_bool(expr: Expr, scope: Mapping[str, Type], where: Where, *, context: str = "") -> None:
+    t = check(expr, scope, where, context=context)
+    if not isinstance(t, BoolT):
+        raise SpecError(where, f"{context or 'guard'} must be a condition, but "
+                               f"{to_label(expr)!r} is {t.describe()}")
+
+
+def check_assignable(expr: Expr, target: Type, scope: Mapping[str, Type], where: Where,
+                     *, context: str) -> None:
+    """Check that the value of `expr` fits a variable (or field) of type `target`."""
+    t = check(expr, scope, where, context=context)
+    if not _assignable(t, target):
+        raise SpecError(where, f"{context}: {to_label(expr)!r} is {t.describe()}, "
+                               f"which does not fit {target.describe()}")
+    if isinstance(target, IntT) and isinstance(t, IntT) and (t.lo < target.lo or t.hi > target.hi):
+        # A wider computed range is allowed only when it provably stays inside; constants must.
+        if isinstance(expr, Const):
+            raise SpecError(where, f"{context}: {expr.value} is outside {target.describe()}")
+
+
+def _assignable(t: Type, target: Type) -> bool:
+    if isinstance(target, EnumT):
+        return (isinstance(t, _LitStr) and t.value in target.values) or (
+            isinstance(t, EnumT) and set(t.values) <= set(target.values))
+    if isinstance(target, TokenT):
+        return isinstance(t, (TokenT, _LitStr)) or (isinstance(t, _NoneT) and target.nullable)
+    if isinstance(target, IntT):
+        return isinstance(t, IntT)
+    if isinstance(target, BoolT):
+        return isinstance(t, BoolT)
+    if isinstance(target, ListT):
+        return isinstance(t, ListT)
+    return False
+
+
+class _Checker:
+    def __init__(self, scope: Mapping[str, Type], where: Where, context: str):
+        self.scope = scope
+        self.where = where
+        self.context = context
+
+    def fail(self, message: str) -> SpecError:
+        prefix = f"{self.context}: " if self.context else ""
+        return SpecError(self.where, prefix + message)
+
+    def type_of(self, e: Expr) -> Type:
+        return getattr(self, "t_" + type(e).__name__)(e)
+
+    def t_Const(self, e: Const) -> Type:
+        v = e.value
+        if v is None:
+            return _NoneT()
+        if isinstance(v, bool):
+            return BoolT()
+        if isinstance(v, int):
+            return IntT(v, v)
+        return _LitStr(v)
+
+    def t_Name(self, e: Name) -> Type:
+        if e.id in self.scope:
+            return self.scope[e.id]
+        near = difflib.get_close_matches(e.id, list(self.scope), n=1)
+        hint = f" (did you mean {near[0]!r}?)" if near else ""
+        raise self.fail(f"unknown name {e.id!r}: not a state variable, parameter, event field "
+                        f"or observation here{hint}")
+
+    def t_ListLit(self, e: ListLit) -> Type:
+        types = [self.type_of(i) for i in e.items]
+        if not types:
+            return ListT(_NoneT())
+        return ListT(types[0])
+
+    def t_Not(self, e: Not) -> Type:
+        self.want_bool(e.operand, "operand of 'not'")
+        return BoolT()
+
+    def t_BoolOp(self, e: BoolOp) -> Type:
+        for o in e.operands:
+            self.want_bool(o, f"operand of '{e.op}'")
+        return BoolT()
+
+    def want_bool(self, e: Expr, what: str) -> None:
+        t = self.type_of(e)
+        if not isinstance(t, BoolT):
+            raise self.fail(f"{what} must be a condition, but {to_label(e)!r} is {t.describe()}")
+
+    def t_Compare(self, e: Compare) -> Type:
+        lt, rt = self.type_of(e.left), self.type_of(e.right)
+        if e.op in ("in", "not in"):
+            if not isinstance(rt, ListT):
+                raise self.fail(f"right side of '{e.op}' must be a list, got {rt.describe()}")
+            if isinstance(e.right, ListLit):
+                for item in e.right.items:
+                    self.comparable(lt, self.type_of(item), e.left, item)
+            else:
+                self.comparable(lt, rt.elem, e.left, e.right)
+            return BoolT()
+        if e.op in ("<", "<=", ">", ">="):
+            if not (isinstance(lt, IntT) and isinstance(rt, IntT)):
+                raise self.fail(f"'{e.op}' compares integers, not {lt.describe()} and "
+                                f"{rt.describe()} in {to_label(e)!r}")
+            return BoolT()
+        self.comparable(lt, rt, e.left, e.right)
+        return BoolT()
+
+    def comparable(self, a: Type, b: Type, ea: Expr, eb: Expr) -> None:
+        for x, y, ex, ey in ((a, b, ea, eb), (b, a, eb, ea)):
+            if isinstance(x, EnumT) and isinstance(y, _LitStr):
+                if y.value not in x.values:
+                    raise self.fail(f"{y.value!r} is not a value of {to_label(ex)!r} "
+                                    f"({x.describe()})")
+                return
+        ok = (
+            (isinstance(a, EnumT) and isinstance(b, EnumT) and set(a.values) & set(b.values))
+            or (isinstance(a, IntT) and isinstance(b, IntT))
+            or (isinstance(a, BoolT) and isinstance(b, BoolT))
+            or (isinstance(a, (TokenT, _LitStr, _NoneT)) and isinstance(b, (TokenT, _LitStr, _NoneT))
+                and (isinstance(a, TokenT) or isinstance(b, TokenT)))
+            or (isinstance(a, _LitStr) and isinstance(b, _LitStr))
+        )
+        if not ok:
+            raise self.fail(f"cannot compare {to_label(ea)!r} ({a.describe()}) with "
+                            f"{to_label(eb)!r} ({b.describe()})")
+
+    def t_Arith(self, e: Arith) -> Type:
+        lt, rt = self.type_of(e.left), self.type_of(e.right)
+        if not (isinstance(lt, IntT) and isinstance(rt, IntT)):
+            raise self.fail(f"'{e.op}' works on integers, not {lt.describe()} and {rt.describe()}")
+        if e.op == "+":
+            return IntT(lt.lo + rt.lo, lt.hi + rt.hi)
+        return IntT(lt.lo - rt.hi, lt.hi - rt.lo)
+
+    def t_Call(self, e: Call) -> Type:
+        types = [self.type_of(a) for a in e.args]
+        if not all(isinstance(t, IntT) for t in types):
+            raise self.fail(f"{e.func}(...) takes integers")
+        los = [t.lo for t in types]  # type: ignore[attr-defined]
+        his = [t.hi for t in types]  # type: ignore[attr-defined]
+        f = min if e.func == "min" else max
+        return IntT(f(los), f(his))
+
+    def t_IfExp(self, e: IfExp) -> Type:
+        self.want_bool(e.test, "condition of 'if'")
+        a, b = self.type_of(e.body), self.type_of(e.orelse)
+        if isinstance(a, IntT) and isinstance(b, IntT):
+            return IntT(min(a.lo, b.lo), max(a.hi, b.hi))
+        if isinstance(a, _LitStr) and isinstance(b, _LitStr):
+            return EnumT(tuple(dict.fromkeys((a.value, b.value))))
+        if isinstance(a, EnumT) and isinstance(b, _LitStr):
+            return a if b.value in a.values else EnumT(a.values + (b.value,))
+        if isinstance(b, EnumT) and isinstance(a, _LitStr):
+            return b if a.value in b.values else EnumT(b.values + (a.value,))
+        if type(a) is type(b):
+            return a
+        raise self.fail(f"both branches of 'if' must have one type, not {a.describe()} "
+                        f"and {b.describe()}")
+
+
+# ---------------------------------------------------------------------------------------------
+# Back ends
+
+
+class Backend:
+    """Base of every back end: dispatches on the node class to `visit_<Class>`."""
+
+    def visit(self, e: Expr) -> Any:
+        return getattr(self, "visit_" + type(e).__name__)(e)
+
+
+def names(e: Expr) -> set[str]:
+    """Every name an expression reads (for dependency and coverage analysis)."""
+    out: set[str] = set()
+
+    def walk(x: Expr) -> None:
+        if isinstance(x, Name):
+            out.add(x.id)
+        for v in vars(x).values():
+            if isinstance(v, Expr):
+                walk(v)
+            elif isinstance(v, tuple):
+                for i in v:
+                    if isinstance(i, Expr):
+                        walk(i)
+
+    walk(e)
+    return out
+
+
+# Python: compile once to closures of (state, config, event, observations).
+
+Env = Callable[[Any, Any, Any, Any], Any]
+Resolver = Callable[[str], Env]
+
+
+class PythonBackend(Backend):
+    """Compiles an AST to a closure `f(state, config, event, obs)`; names via `resolve`."""
+
+    def __init__(self, resolve: Resolver):
+        self.resolve = resolve
+
+    def visit_Const(self, e: Const) -> Env:
+        v = e.value
+        return lambda s, c, ev, o: v
+
+    def visit_Name(self, e: Name) -> Env:
+        return self.resolve(e.id)
+
+    def visit_ListLit(self, e: ListLit) -> Env:
+        items = [self.visit(i) for i in e.items]
+        if all(isinstance(i, Const) for i in e.items):
+            frozen = frozenset(i.value for i in e.items)  # type: ignore[attr-defined]
+            return lambda s, c, ev, o: frozen
+        return lambda s, c, ev, o: [f(s, c, ev, o) for f in items]
+
+    def visit_Not(self, e: Not) -> Env:
+        f = self.visit(e.operand)
+        return lambda s, c, ev, o: not f(s, c, ev, o)
+
+    def visit_BoolOp(self, e: BoolOp) -> Env:
+        fs = [self.visit(x) for x in e.operands]
+        if e.op == "and":
+            return lambda s, c, ev, o: all(f(s, c, ev, o) for f in fs)
+        return lambda s, c, ev, o: any(f(s, c, ev, o) for f in fs)
+
+    def visit_Compare(self, e: Compare) -> Env:
+        a, b = self.visit(e.left), self.visit(e.right)
+        op = e.op
+        if op == "==":
+            return lambda s, c, ev, o: a(s, c, ev, o) == b(s, c, ev, o)
+        if op == "!=":
+            return lambda s, c, ev, o: a(s, c, ev, o) != b(s, c, ev, o)
+        if op == "<":
+            return lambda s, c, ev, o: a(s, c, ev, o) < b(s, c, ev, o)
+        if op == "<=":
+            return lambda s, c, ev, o: a(s, c, ev, o) <= b(s, c, ev, o)
+        if op == ">":
+            return lambda s, c, ev, o: a(s, c, ev, o) > b(s, c, ev, o)
+        if op == ">=":
+            return lambda s, c, ev, o: a(s, c, ev, o) >= b(s, c, ev, o)
+        if op == "in":
+            return lambda s, c, ev, o: a(s, c, ev, o) in b(s, c, ev, o)
+        return lambda s, c, ev, o: a(s, c, ev, o) not in b(s, c, ev, o)
+
+    def visit_Arith(self, e: Arith) -> Env:
+        a, b = self.visit(e.left), self.visit(e.right)
+        if e.op == "+":
+            return lambda s, c, ev, o: a(s, c, ev, o) + b(s, c, ev, o)
+        return lambda s, c, ev, o: a(s, c, ev, o) - b(s, c, ev, o)
+
+    def visit_Call(self, e: Call) -> Env:
+        fs = [self.visit(x) for x in e.args]
+        f = min if e.func == "min" else max
+        return lambda s, c, ev, o: f(g(s, c, ev, o) for g in fs)
+
+    def visit_IfExp(self, e: IfExp) -> Env:
+        t, a, b = self.visit(e.test), self.visit(e.body), self.visit(e.orelse)
+        return lambda s, c, ev, o: a(s, c, ev, o) if t(s, c, ev, o) else b(s, c, ev, o)
+
+
+# Labels: a readable rendering for diagrams, error messages and reports.
+
+_PREC = {"IfExp": 0, "or": 1, "and": 2, "not": 3, "cmp": 4, "arith": 5, "atom": 6}
+
+
+class LabelBackend(Backend):
+    def visit(self, e: Expr) -> tuple[str, int]:  # type: ignore[override]
+        return super().visit(e)
+
+    def visit_Const(self, e: Const) -> tuple[str, int]:
+        return repr(e.value), _PREC["atom"]
+
+    def visit_Name(self, e: Name) -> tuple[str, int]:
+        return e.id, _PREC["atom"]
+
+    def visit_ListLit(self, e: ListLit) -> tuple[str, int]:
+        return "[" + ", ".join(self.visit(i)[0] for i in e.items) + "]", _PREC["atom"]
+
+    def wrap(self, e: Expr, prec: int) -> str:
+        text, p = self.visit(e)
+        return f"({text})" if p < prec else text
+
+    def visit_Not(self, e: Not) -> tuple[str, int]:
+        return "not " + self.wrap(e.operand, _PREC["not"]), _PREC["not"]
+
+    def visit_BoolOp(self, e: BoolOp) -> tuple[str, int]:
+        p = _PREC[e.op]
+        return f" {e.op} ".join(self.wrap(x, p + 1) for x in e.operands), p
+
+    def visit_Compare(self, e: Compare) -> tuple[str, int]:
+        p = _PREC["cmp"]
+        return f"{self.wrap(e.left, p + 1)} {e.op} {self.wrap(e.right, p + 1)}", p
+
+    def visit_Arith(self, e: Arith) -> tuple[str, int]:
+        p = _PREC["arith"]
+        return f"{self.wrap(e.left, p)} {e.op} {self.wrap(e.right, p + 1)}", p
+
+    def visit_Call(self, e: Call) -> tuple[str, int]:
+        return f"{e.func}({', '.join(self.visit(a)[0] for a in e.args)})", _PREC["atom"]
+
+    def visit_IfExp(self, e: IfExp) -> tuple[str, int]:
+        p = _PREC["IfExp"]
+        return (f"{self.wrap(e.body, p + 1)} if {self.wrap(e.test, p + 1)} else "
+                f"{self.wrap(e.orelse, p)}"), p
+
+
+def to_label(e: Expr) -> str:
+    return LabelBackend().visit(e)[0]

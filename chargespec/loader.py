@@ -1,0 +1,484 @@
+"""Loading spec/: JSON Schema validation, then every cross-check, then typed objects.
+
+`load_spec()` reads each YAML document of a spec directory, validates it against its schema in
+`spec/schema/` (chosen by the document's `kind`), and builds `chargespec.specmodel` objects.
+Beyond the schemas it rejects: unknown state, event, variable, parameter and observation names
+(in expressions, `from`, `to`, `on`, `do`), literals outside a name's domain, duplicate ids and
+names, name clashes between the namespaces an expression sees, manual sections that the
+manual does not have, unknown interpretation ids, and OCPP fields or enum values that the
+official OCPP 1.6 schema does not have.  Every error is a SpecError naming file and line.
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+from . import ocpp16
+from .errors import SpecError, Where
+from .expr import (TRUE, BoolT, Const, EnumT, Expr, IntT, ListT, TokenT, Type, check,
+                   check_assignable, check_bool, parse)
+from .specmodel import (Case, Emit, EventDef, Field, Interpretation, Machine, Notify, Observation,
+                        Parameter, PilotSegment, PilotTable, Ref, Rule, Spec, StatusTable, Variable)
+from .yamlread import MDict, line_of, load_json, read_yaml, validate
+
+SPEC_VERSION = "0.1.0"
+_KINDS = ("manual", "interpretations", "parameters", "status_transitions", "control_pilot",
+          "machine")
+
+
+def default_spec_dir() -> Path:
+    """The embedded spec: the repository's spec/ in a checkout, package data when installed."""
+    return Path(str(resources.files("chargespec.spec")))
+
+
+def load_spec(directory: Path | str | None = None) -> Spec:
+    directory = Path(directory) if directory is not None else default_spec_dir()
+    if not directory.is_dir():
+        raise SpecError(Where(str(directory)), "spec directory not found")
+    schema_dir = directory / "schema"
+    if not schema_dir.is_dir():
+        schema_dir = default_spec_dir() / "schema"
+    docs: dict[str, list[tuple[str, MDict]]] = {k: [] for k in _KINDS}
+    files = sorted(p for p in directory.glob("*.yaml"))
+    if not files:
+        raise SpecError(Where(str(directory)), "no *.yaml documents in the spec directory")
+    for path in files:
+        display = _display(path)
+        doc = read_yaml(path, display=display)
+        if not isinstance(doc, MDict):
+            raise SpecError(Where(display, getattr(doc, "line", 1) or 1),
+                            "a spec document must be a mapping with a `kind:`")
+        kind = doc.get("kind")
+        if kind not in _KINDS:
+            raise SpecError(Where(display, doc.key_lines.get("kind", doc.line)),
+                            f"unknown kind {kind!r}; expected one of {', '.join(_KINDS)}")
+        validate(doc, load_json(schema_dir / f"{kind}.schema.json"), display)
+        docs[kind].append((display, doc))
+    for kind in ("manual", "interpretations", "parameters", "status_transitions", "control_pilot"):
+        if len(docs[kind]) != 1:
+            where = Where(docs[kind][1][0]) if docs[kind][1:] else Where(str(directory))
+            raise SpecError(where, f"the spec needs exactly one `kind: {kind}` document, "
+                                   f"found {len(docs[kind])}")
+    b = _Builder()
+    b.sections = dict(docs["manual"][0][1]["sections"])
+    b.interpretations = b.build_interpretations(*docs["interpretations"][0])
+    b.parameters = b.build_parameters(*docs["parameters"][0])
+    status_table = b.build_status_table(*docs["status_transitions"][0])
+    pilot = b.build_pilot(*docs["control_pilot"][0])
+    machines: dict[str, Machine] = {}
+    for file, doc in docs["machine"]:
+        m = b.build_machine(file, doc, status_table)
+        if m.name in machines:
+            raise SpecError(Where(file, doc.key_lines["machine"]),
+                            f"duplicate machine {m.name!r} (also in {machines[m.name].file})")
+        machines[m.name] = m
+    return Spec(directory=directory, version=SPEC_VERSION, manual_sections=b.sections,
+                interpretations=b.interpretations, parameters=b.parameters, machines=machines,
+                status_table=status_table, pilot=pilot,
+                files=tuple(_display(p) for p in files))
+
+
+def _display(path: Path) -> str:
+    """A short, stable name for messages: spec/<file> when under a directory named spec."""
+    parts = path.resolve().parts
+    if "spec" in parts:
+        i = len(parts) - 1 - parts[::-1].index("spec")
+        return "/".join(parts[i:])
+    return str(path)
+
+
+def parameter_type(kind: str, p: Mapping[str, Any]) -> Type:
+    if kind == "bool":
+        return BoolT()
+    if kind == "int":
+        t: Type = IntT(int(p["min"]), int(p["max"]))
+        return ListT(t) if p.get("per_phase") else t
+    if kind == "enum":
+        return EnumT(tuple(p["values"]))
+    if kind == "token":
+        return TokenT(nullable=False)
+    return ListT(TokenT(nullable=False) if p.get("of") == "token" else IntT(0, 9999))
+
+
+def value_fits(t: Type, value: Any) -> bool:
+    """Does a concrete (YAML / JSON) value belong to type `t`?"""
+    if isinstance(t, BoolT):
+        return isinstance(value, bool)
+    if isinstance(t, IntT):
+        return type(value) is int and t.lo <= value <= t.hi
+    if isinstance(t, EnumT):
+        return isinstance(value, str) and value in t.values
+    if isinstance(t, TokenT):
+        return (value is None and t.nullable) or isinstance(value, str)
+    if isinstance(t, ListT):
+        return isinstance(value, list) and all(value_fits(t.elem, v) for v in value)
+    return False
+
+
+class _Builder:
+    sections: dict[str, str]
+    interpretations: dict[str, Interpretation]
+    parameters: dict[str, Parameter]
+
+    # ---- references
+    def ref(self, node: MDict, file: str) -> Ref:
+        manual = node.get("manual")
+        interp = node.get("interpretation")
+        if manual is not None and manual not in self.sections:
+            raise SpecError(Where(file, node.key_lines["manual"]),
+                            f"manual section {manual!r} is not a section of the manual "
+                            f"(spec/manual.yaml)")
+        if interp is not None and interp not in self.interpretations:
+            raise SpecError(Where(file, node.key_lines["interpretation"]),
+                            f"unknown interpretation {interp!r} (not in spec/interpretations.yaml)")
+        if manual is None and interp is None:
+            raise SpecError(Where(file, node.line), "missing `manual:` or `interpretation:` reference")
+        return Ref(manual, interp)
+
+    # ---- interpretations
+    def build_interpretations(self, file: str, doc: MDict) -> dict[str, Interpretation]:
+        out = {}
+        items = doc["interpretations"]
+        for iid, body in items.items():
+            line = items.key_lines[iid]
+            for s in body["manual"]:
+                if s not in self.sections:
+                    raise SpecError(Where(file, line), f"interpretation {iid}: manual section "
+                                                       f"{s!r} is not a section of the manual")
+            out[iid] = Interpretation(iid, tuple(body["manual"]), body["issue"], body["decision"],
+                                      body["ground"], Where(file, line))
+        return out
+
+    # ---- parameters
+    def build_parameters(self, file: str, doc: MDict) -> dict[str, Parameter]:
+        out = {}
+        items = doc["parameters"]
+        for pid, p in items.items():
+            where = Where(file, items.key_lines[pid])
+            kind = p["type"]
+            t = parameter_type(kind, p)
+            if p["manual"] not in self.sections:
+                raise SpecError(Where(file, p.key_lines["manual"]),
+                                f"parameter {pid}: manual section {p['manual']!r} is not a "
+                                f"section of the manual")
+            df = p["default_from"]
+            if df.startswith("interpretation "):
+                iid = df.split(" ", 1)[1]
+                if iid not in self.interpretations:
+                    raise SpecError(Where(file, p.key_lines["default_from"]),
+                                    f"parameter {pid}: unknown interpretation {iid!r}")
+            if kind == "int" and p["min"] > p["max"]:
+                raise SpecError(where, f"parameter {pid}: min {p['min']} > max {p['max']}")
+            if not value_fits(t, p["default"]):
+                raise SpecError(Where(file, p.key_lines["default"]),
+                                f"parameter {pid}: default {p['default']!r} is not "
+                                f"{t.describe()}")
+            removed = dict(p.get("removed_in_release", {}))
+            for v in removed:
+                if kind != "enum" or v not in p["values"]:
+                    raise SpecError(Where(file, p.key_lines["removed_in_release"]),
+                                    f"parameter {pid}: removed_in_release names {v!r}, "
+                                    f"which is not one of its values")
+            values = tuple(p.get("values", {}))
+            out[pid] = Parameter(
+                id=pid, ui_name=p["ui_name"], menu=p.get("menu", ""), kind=kind, type=t,
+                values=values, labels=dict(p.get("values", {})), default=p["default"],
+                default_from=df, unit=p.get("unit"), min=p.get("min"), max=p.get("max"),
+                per_phase=bool(p.get("per_phase")), ocpp_key=p.get("ocpp_key"),
+                affects=p["affects"], manual=p["manual"], removed_in_release=removed,
+                where=where)
+        return out
+
+    # ---- OCPP status table
+    def build_status_table(self, file: str, doc: MDict) -> StatusTable:
+        statuses = tuple(doc["statuses"])
+        allowed = {}
+        for src, dsts in doc["allowed"].items():
+            line = doc["allowed"].key_lines[src]
+            for s in (src, *dsts):
+                if s not in statuses:
+                    raise SpecError(Where(file, line), f"unknown status {s!r}")
+            allowed[src] = frozenset(dsts)
+        missing = [s for s in statuses if s not in allowed]
+        if missing:
+            raise SpecError(Where(file, doc.key_lines["allowed"]),
+                            f"no row for status(es) {', '.join(missing)}")
+        return StatusTable(statuses, allowed, doc["source"])
+
+    # ---- control pilot table
+    def build_pilot(self, file: str, doc: MDict) -> PilotTable:
+        segs = tuple(PilotSegment(s["min_amps"], s["max_amps"], float(s["per_amp"]),
+                                  float(s["offset"])) for s in doc["segments"])
+        for a, b in zip(segs, segs[1:]):
+            if b.min_amps != a.max_amps:
+                raise SpecError(Where(file, doc.key_lines["segments"]),
+                                "control pilot segments must be contiguous")
+        decode = tuple((float(d["min_duty"]), float(d["max_duty"]), int(d["amps"]))
+                       for d in doc.get("decode", ()))
+        iid = doc.get("interpretation")
+        if iid is not None and iid not in self.interpretations:
+            raise SpecError(Where(file, doc.key_lines["interpretation"]),
+                            f"unknown interpretation {iid!r}")
+        return PilotTable(float(doc["no_pwm_duty"]), float(doc["hlc_duty"]),
+                          int(doc["minimum_current"]), float(doc["resolution"]), segs, decode)
+
+    # ---- machines
+    def build_machine(self, file: str, doc: MDict, status_table: StatusTable) -> Machine:
+        name = doc["machine"]
+        params = {pid: p.type for pid, p in self.parameters.items()}
+
+        # variables
+        variables: dict[str, Variable] = {}
+        vars_node = doc["variables"]
+        for vname, v in vars_node.items():
+            where = Where(file, vars_node.key_lines[vname])
+            if vname in params:
+                raise SpecError(where, f"variable {vname!r} has the name of a parameter")
+            t = _declared_type(v, where, f"variable {vname}")
+            init_raw = v["initial"]
+            if isinstance(t, IntT) and isinstance(init_raw, str):
+                init = parse(init_raw, Where(file, v.key_lines["initial"]))
+                check_assignable(init, t, params, Where(file, v.key_lines["initial"]),
+                                 context=f"initial value of {vname}")
+            else:
+                if not value_fits(t, init_raw):
+                    raise SpecError(Where(file, v.key_lines["initial"]),
+                                    f"initial value {init_raw!r} of {vname} is not {t.describe()}")
+                init = Const(init_raw)
+            variables[vname] = Variable(vname, t, init, v.get("doc", ""), self.ref(v, file), where)
+
+        control = doc["control"]
+        if control not in variables or not isinstance(variables[control].type, EnumT):
+            raise SpecError(Where(file, doc.key_lines["control"]),
+                            f"control variable {control!r} must be an enum variable of the machine")
+        control_values = variables[control].type.values  # type: ignore[union-attr]
+
+        # events
+        events: dict[str, EventDef] = {}
+        ev_node = doc["events"]
+        for ename, e in ev_node.items():
+            where = Where(file, ev_node.key_lines[ename])
+            fields = []
+            for fname, f in (e.get("fields") or {}).items():
+                fwhere = Where(file, e["fields"].key_lines[fname])
+                if fname in params or fname in variables:
+                    raise SpecError(fwhere, f"field {fname!r} of event {ename} clashes with a "
+                                            f"{'parameter' if fname in params else 'variable'}")
+                t = _declared_type(f, fwhere, f"field {fname} of event {ename}")
+                explore = tuple(f.get("explore", ()))
+                for x in explore:
+                    if not value_fits(t, x):
+                        raise SpecError(fwhere, f"explore value {x!r} of {ename}.{fname} is not "
+                                                f"{t.describe()}")
+                fields.append(Field(fname, t, explore))
+            events[ename] = EventDef(ename, tuple(fields), e.get("doc", ""), self.ref(e, file), where)
+
+        state_scope: dict[str, Type] = {**params, **{n: v.type for n, v in variables.items()}}
+
+        # observations (need state scope; kept ones join the state)
+        observations: list[Observation] = []
+        obs_scope: dict[str, Type] = dict(state_scope)
+        kept_types: dict[str, Type] = {}
+        obs_node = doc.get("observations") or []
+        seen_obs: set[str] = set()
+        for i, o in enumerate(obs_node):
+            where = Where(file, obs_node.item_lines[i])
+            oname = o["name"]
+            if oname in seen_obs:
+                raise SpecError(where, f"duplicate observation {oname!r}")
+            if oname in state_scope:
+                raise SpecError(where, f"observation {oname!r} clashes with a variable or parameter")
+            seen_obs.add(oname)
+            kind_t = o["type"]
+            ref = self.ref(o, file)
+            if kind_t == "pwm_duty":
+                for a in o["args"]:
+                    if a not in obs_scope:
+                        raise SpecError(where, f"observation {oname}: unknown argument {a!r}")
+                obs = Observation(oname, None, "pwm_duty", None, (), tuple(o["args"]), False, None,
+                                  o.get("doc", ""), ref, where)
+                observations.append(obs)
+                continue
+            t = _declared_type(o, where, f"observation {oname}")
+            keep = bool(o.get("keep"))
+            scope = dict(obs_scope)
+            initial = None
+            if keep:
+                scope[oname] = t  # the previous value
+                if not value_fits(t, o["initial"]):
+                    raise SpecError(Where(file, o.key_lines["initial"]),
+                                    f"initial value {o['initial']!r} of {oname} is not {t.describe()}")
+                initial = Const(o["initial"])
+                kept_types[oname] = t
+            if "expr" in o:
+                ewhere = Where(file, o.key_lines["expr"])
+                e = parse(o["expr"], ewhere)
+                check_assignable(e, t, scope, ewhere, context=f"observation {oname}")
+                obs = Observation(oname, t, "expr", e, (), (), keep, initial, o.get("doc", ""),
+                                  ref, where)
+            else:
+                cases = []
+                cnode = o["cases"]
+                for j, c in enumerate(cnode):
+                    cwhere = Where(file, cnode.item_lines[j])
+                    cw = parse(c["when"], Where(file, c.key_lines["when"]))
+                    check_bool(cw, scope, Where(file, c.key_lines["when"]),
+                               context=f"case {j + 1} of observation {oname}")
+                    cv = parse(c["value"], Where(file, c.key_lines["value"]))
+                    check_assignable(cv, t, scope, Where(file, c.key_lines["value"]),
+                                     context=f"case {j + 1} of observation {oname}")
+                    cases.append(Case(cw, cv, self.ref(c, file), cwhere))
+                if cases[-1].when != TRUE:
+                    raise SpecError(cases[-1].where, f"the last case of observation {oname} must "
+                                                     f"be `when: \"True\"` (a total table)")
+                obs = Observation(oname, t, "cases", None, tuple(cases), (), keep, initial,
+                                  o.get("doc", ""), ref, where)
+            observations.append(obs)
+            obs_scope[oname] = t
+
+        full_state_scope = {**state_scope, **kept_types}
+
+        # rules
+        rules: list[Rule] = []
+        seen_rules: dict[str, int] = {}
+        rnode = doc["rules"]
+        for i, r in enumerate(rnode):
+            where = Where(file, rnode.item_lines[i])
+            rid = r["id"]
+            if rid in seen_rules:
+                raise SpecError(where, f"duplicate rule id {rid!r} (first at line {seen_rules[rid]})")
+            seen_rules[rid] = where.line
+            sources = control_values if r["from"] == "*" else tuple(r["from"])
+            for s in sources:
+                if s not in control_values:
+                    raise SpecError(Where(file, r.key_lines["from"]),
+                                    f"rule {rid}: {s!r} is not a value of {control}")
+            evs = (r["on"],) if isinstance(r["on"], str) else tuple(r["on"])
+            for ev in evs:
+                if ev not in events:
+                    raise SpecError(Where(file, r.key_lines["on"]), f"rule {rid}: unknown event {ev!r}")
+            # fields visible: those every listed event has, with one type
+            common = set(events[evs[0]].field_names())
+            for ev in evs[1:]:
+                common &= set(events[ev].field_names())
+            fscope = {f.name: f.type for f in events[evs[0]].fields if f.name in common}
+            scope = {**full_state_scope, **fscope}
+            ctx = f"rule {rid}"
+            wline = Where(file, r.key_lines.get("when", r.line))
+            when = parse(r["when"], wline) if "when" in r else TRUE
+            check_bool(when, scope, wline, context=f"guard of {ctx}")
+            to = r.get("to")
+            if to is not None and to not in control_values:
+                raise SpecError(Where(file, r.key_lines["to"]),
+                                f"rule {rid}: `to: {to}` is not a value of {control}")
+            do = []
+            for var, raw in (r.get("do") or {}).items():
+                dwhere = Where(file, r["do"].key_lines[var])
+                if var not in variables:
+                    what = "a parameter" if var in params else (
+                        "the control variable (use `to:`)" if var == control else "unknown")
+                    if var == control:
+                        raise SpecError(dwhere, f"rule {rid}: assign {control} with `to:`")
+                    raise SpecError(dwhere, f"rule {rid}: cannot assign {var!r}: {what} "
+                                            f"(assignable: the machine's variables)")
+                e = parse(raw, dwhere)
+                _hint_bare_literal(e, variables[var].type, scope, dwhere, rid, var)
+                check_assignable(e, variables[var].type, scope, dwhere, context=f"{ctx}, {var}")
+                do.append((var, e))
+            emits = tuple(self.build_emit(em, file, r["emit"].item_lines[k], scope, ctx)
+                          for k, em in enumerate(r.get("emit") or []))
+            rules.append(Rule(rid, tuple(sources), evs, when, to, tuple(do), emits,
+                              bool(r.get("ignore")), bool(r.get("renotify")), self.ref(r, file),
+                              where))
+
+        # notify
+        notifies = []
+        nnode = doc.get("notify") or []
+        for i, n in enumerate(nnode):
+            where = Where(file, nnode.item_lines[i])
+            if n["on_change"] not in kept_types:
+                raise SpecError(Where(file, n.key_lines["on_change"]),
+                                f"notify {n['id']}: {n['on_change']!r} is not a kept observation")
+            nwhen = parse(n["when"], Where(file, n.key_lines["when"])) if "when" in n else TRUE
+            check_bool(nwhen, obs_scope, Where(file, n.key_lines.get("when", n.line)),
+                       context=f"notify {n['id']}")
+            emits = tuple(self.build_emit(em, file, n["emit"].item_lines[k], obs_scope,
+                                          f"notify {n['id']}")
+                          for k, em in enumerate(n["emit"]))
+            notifies.append(Notify(n["id"], n["on_change"], nwhen, emits, self.ref(n, file), where))
+
+        return Machine(name=name, title=doc.get("title", name), file=file, control=control,
+                       variables=variables, events=events, rules=tuple(rules),
+                       observations=tuple(observations), notify=tuple(notifies))
+
+    def build_emit(self, em: MDict, file: str, line: int, scope: Mapping[str, Type],
+                   ctx: str) -> Emit:
+        where = Where(file, line)
+        if "indication" in em:
+            return Emit(None, "call", (), em["indication"], where)
+        action, kind = em["message"], em.get("kind", "call")
+        info = ocpp16.message_fields(action, kind)
+        if info is None:
+            raise SpecError(where, f"{ctx}: {ocpp16.schema_name(action, kind)} is not an OCPP 1.6 "
+                                   f"message (no official schema)")
+        fields = []
+        given = set()
+        for fname, raw in (em.get("fields") or {}).items():
+            fwhere = Where(file, em["fields"].key_lines[fname])
+            if fname not in info:
+                raise SpecError(fwhere, f"{ctx}: {action} has no field {fname!r} in the official "
+                                        f"OCPP 1.6 schema (fields: {', '.join(sorted(info))})")
+            e = parse(raw, fwhere)
+            t = check(e, scope, fwhere, context=f"{ctx}, {action}.{fname}")
+            _check_ocpp_field(e, t, info[fname], fwhere, f"{ctx}, {action}.{fname}")
+            fields.append((fname, e))
+            given.add(fname)
+        missing = [f for f, fi in info.items()
+                   if fi.required and f not in given and f not in ocpp16.EDGE_FIELDS]
+        if missing:
+            raise SpecError(where, f"{ctx}: {action} needs field(s) {', '.join(missing)} "
+                                   f"(required by the official OCPP 1.6 schema)")
+        return Emit(action, kind, tuple(fields), None, where)
+
+
+def _check_ocpp_field(e: Expr, t: Type, fi: ocpp16.FieldInfo, where: Where, ctx: str) -> None:
+    if fi.json_type == "integer" and not isinstance(t, IntT):
+        raise SpecError(where, f"{ctx} must be an integer, not {t.describe()}")
+    if fi.json_type == "string" and isinstance(t, (IntT, BoolT)):
+        raise SpecError(where, f"{ctx} must be a string, not {t.describe()}")
+    if fi.enum is not None:
+        if isinstance(e, Const) and e.value not in fi.enum:
+            raise SpecError(where, f"{ctx}: {e.value!r} is not allowed by the official schema "
+                                   f"(one of {', '.join(fi.enum)})")
+        if isinstance(t, EnumT):
+            bad = [v for v in t.values if v not in fi.enum]
+            if bad:
+                raise SpecError(where, f"{ctx}: value(s) {', '.join(bad)} are not allowed by the "
+                                       f"official schema (one of {', '.join(fi.enum)})")
+
+
+def _hint_bare_literal(e: Expr, t: Type, scope: Mapping[str, Type], where: Where, rid: str,
+                       var: str) -> None:
+    from .expr import Name
+
+    if isinstance(e, Name) and e.id not in scope and isinstance(t, EnumT) and e.id in t.values:
+        raise SpecError(where, f"rule {rid}, {var}: unknown name {e.id!r}; for the value write "
+                               f"the string \"'{e.id}'\"")
+
+
+def _declared_type(node: MDict, where: Where, what: str) -> Type:
+    kind = node["type"]
+    if kind == "bool":
+        return BoolT()
+    if kind == "int":
+        if node["min"] > node["max"]:
+            raise SpecError(where, f"{what}: min {node['min']} > max {node['max']}")
+        return IntT(int(node["min"]), int(node["max"]))
+    if kind == "enum":
+        return EnumT(tuple(str(v) for v in node["values"]))
+    if kind == "token":
+        return TokenT(nullable=bool(node.get("nullable", True)))
+    raise SpecError(where, f"{what}: type {kind!r} is not allowed here")
+

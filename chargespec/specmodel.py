@@ -1,0 +1,220 @@
+"""The specification as checked, typed Python objects: what the loader builds from spec/*.yaml.
+
+Everything downstream (the step function, the transitions machine, the checkers, the vector
+generator, the diagrams) reads these objects and never the YAML.  They are frozen: a loaded spec
+is a value.  Expressions are kept as AST (`chargespec.expr`), so each back end compiles them its
+own way.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import Where
+from .expr import Expr, Type
+
+
+@dataclass(frozen=True)
+class Ref:
+    """Where a spec element comes from: a manual section and/or an interpretation id."""
+
+    manual: str | None = None
+    interpretation: str | None = None
+
+    def __str__(self) -> str:
+        return " / ".join(x for x in (self.manual, self.interpretation) if x)
+
+
+@dataclass(frozen=True)
+class Parameter:
+    id: str
+    ui_name: str
+    menu: str
+    kind: str  # bool | int | enum | token | list
+    type: Type  # its type in expressions
+    values: tuple[str, ...]  # enum values (ids)
+    labels: dict[str, str]  # enum value id -> UI label
+    default: Any
+    default_from: str
+    unit: str | None
+    min: int | None
+    max: int | None
+    per_phase: bool
+    ocpp_key: str | None
+    affects: str
+    manual: str
+    removed_in_release: dict[str, str]
+    where: Where
+
+
+@dataclass(frozen=True)
+class Variable:
+    name: str
+    type: Type
+    initial: Expr  # a literal, or an expression over parameters
+    doc: str
+    ref: Ref
+    where: Where
+
+
+@dataclass(frozen=True)
+class Field:
+    name: str
+    type: Type
+    explore: tuple[Any, ...]  # representative values for exhaustive exploration
+
+
+@dataclass(frozen=True)
+class EventDef:
+    name: str
+    fields: tuple[Field, ...]
+    doc: str
+    ref: Ref
+    where: Where
+
+    def field_names(self) -> tuple[str, ...]:
+        return tuple(f.name for f in self.fields)
+
+
+@dataclass(frozen=True)
+class Emit:
+    """One output of a rule: an OCPP message (call or result) or a one-shot indication."""
+
+    message: str | None
+    kind: str  # call | result
+    fields: tuple[tuple[str, Expr], ...]
+    indication: str | None
+    where: Where
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: str
+    sources: tuple[str, ...]  # values of the control variable the rule applies in
+    events: tuple[str, ...]
+    when: Expr
+    to: str | None
+    do: tuple[tuple[str, Expr], ...]
+    emit: tuple[Emit, ...]
+    ignore: bool
+    renotify: bool
+    ref: Ref
+    where: Where
+
+
+@dataclass(frozen=True)
+class Case:
+    when: Expr
+    value: Expr
+    ref: Ref
+    where: Where
+
+
+@dataclass(frozen=True)
+class Observation:
+    name: str
+    type: Type | None  # None for table-computed kinds (pwm_duty)
+    kind: str  # expr | cases | pwm_duty
+    expr: Expr | None
+    cases: tuple[Case, ...]
+    args: tuple[str, ...]
+    keep: bool
+    initial: Expr | None
+    doc: str
+    ref: Ref
+    where: Where
+
+
+@dataclass(frozen=True)
+class Notify:
+    id: str
+    on_change: str
+    when: Expr
+    emit: tuple[Emit, ...]
+    ref: Ref
+    where: Where
+
+
+@dataclass(frozen=True)
+class Machine:
+    name: str
+    title: str
+    file: str
+    control: str
+    variables: dict[str, Variable]
+    events: dict[str, EventDef]
+    rules: tuple[Rule, ...]
+    observations: tuple[Observation, ...]
+    notify: tuple[Notify, ...]
+
+    @property
+    def state_fields(self) -> tuple[str, ...]:
+        """Variables, then kept observations: the fields of a State."""
+        kept = tuple(o.name for o in self.observations if o.keep)
+        return tuple(self.variables) + kept
+
+    def rule(self, rule_id: str) -> Rule:
+        for r in self.rules:
+            if r.id == rule_id:
+                return r
+        raise KeyError(rule_id)
+
+
+@dataclass(frozen=True)
+class StatusTable:
+    """OCPP 1.6 §4.9: allowed connector status transitions."""
+
+    statuses: tuple[str, ...]
+    allowed: dict[str, frozenset[str]]
+    source: str
+
+    def permits(self, old: str, new: str) -> bool:
+        return old == new or new in self.allowed.get(old, frozenset())
+
+
+@dataclass(frozen=True)
+class PilotSegment:
+    min_amps: int
+    max_amps: int
+    per_amp: float
+    offset: float
+
+
+@dataclass(frozen=True)
+class PilotTable:
+    """IEC 61851-1 duty cycle <-> current."""
+
+    no_pwm_duty: float
+    hlc_duty: float
+    minimum_current: int
+    resolution: float
+    segments: tuple[PilotSegment, ...]
+    decode: tuple[tuple[float, float, int], ...]
+
+
+@dataclass(frozen=True)
+class Interpretation:
+    id: str
+    manual: tuple[str, ...]
+    issue: str
+    decision: str
+    ground: str
+    where: Where
+
+
+@dataclass(frozen=True)
+class Spec:
+    directory: Path
+    version: str
+    manual_sections: dict[str, str]
+    interpretations: dict[str, Interpretation]
+    parameters: dict[str, Parameter]
+    machines: dict[str, Machine]
+    status_table: StatusTable
+    pilot: PilotTable
+    files: tuple[str, ...] = field(default=())
+
+    def machine(self, name: str = "session") -> Machine:
+        return self.machines[name]

@@ -1,0 +1,1 @@
+"""The embedded chargespec specification: YAML documents and their JSON Schemas (data only)."""
