@@ -1,0 +1,185 @@
+"""Breadth-first exploration of a machine's reachable states under given configurations.
+
+For one configuration, `explore` visits every state reachable from the initial one by the
+machine's events (each field taking the representative values the spec lists under `explore:`),
+and records every transition with the rule that fired and the outputs.  A `Check` sees every
+transition as it is found and may report a violation; a violation comes back with the shortest
+event sequence that reaches it (BFS order), ready to replay or to save as a vector.
+
+`configurations` enumerates the configurations that the machine's guards and observations can
+tell apart: the product of the values of every parameter they read (ints and lists take the
+representative values given here).  The issue that adds invariants and sharding over processes
+builds on this module.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable, Iterator
+
+from chargespec.expr import names
+from chargespec.models.step import Engine
+from chargespec.models.types import Event, Outputs
+
+# Values of non-enum parameters that the session's guards can distinguish.
+REPRESENTATIVE = {
+    "local_whitelist": [[], ["CARD_A"]],
+    "maximum_current": [32],
+    "installation_current_limit": [32],
+    "operator_current_limit": [32],
+}
+
+
+def parameters_read(engine: Engine) -> list[str]:
+    """Parameters that some guard, update, initial value or observation of the machine reads."""
+    m = engine.machine
+    exprs = [r.when for r in m.rules] + [e for r in m.rules for _, e in r.do]
+    exprs += [v.initial for v in m.variables.values()]
+    for o in m.observations:
+        if o.expr is not None:
+            exprs.append(o.expr)
+        for c in o.cases:
+            exprs += [c.when, c.value]
+    exprs += [n.when for n in m.notify]
+    read = set().union(*(names(e) for e in exprs)) & set(engine.spec.parameters)
+    return [p for p in engine.spec.parameters if p in read]
+
+
+def parameter_values(engine: Engine, pid: str) -> list[Any]:
+    p = engine.spec.parameters[pid]
+    if pid in REPRESENTATIVE:
+        return REPRESENTATIVE[pid]
+    if p.kind == "bool":
+        return [False, True]
+    if p.kind == "enum":
+        return list(p.values)
+    return [p.default]
+
+
+def configurations(engine: Engine, only: Iterable[str] | None = None,
+                   fixed: dict[str, Any] | None = None) -> Iterator[Any]:
+    """Every combination of the values of the parameters read (or of `only`)."""
+    pids = list(only) if only is not None else parameters_read(engine)
+    fixed = fixed or {}
+    pids = [p for p in pids if p not in fixed]
+    for combo in itertools.product(*(parameter_values(engine, p) for p in pids)):
+        yield engine.config({**fixed, **dict(zip(pids, combo))})
+
+
+def all_events(engine: Engine) -> list[Event]:
+    """Every event with every combination of its fields' representative values."""
+    out = []
+    for ev in engine.machine.events.values():
+        domains = []
+        for f in ev.fields:
+            if f.explore:
+                domains.append(list(f.explore))
+            elif hasattr(f.type, "values"):
+                domains.append(list(f.type.values))  # type: ignore[attr-defined]
+            elif f.type.describe() == "bool":
+                domains.append([False, True])
+            else:
+                raise ValueError(f"event {ev.name}.{f.name} needs `explore:` values")
+        for combo in itertools.product(*domains):
+            out.append(engine.event(ev.name, **dict(zip(ev.field_names(), combo))))
+    return out
+
+
+@dataclass(frozen=True)
+class Violation:
+    check: str
+    message: str
+    config: Any
+    trace: tuple[Event, ...]  # from the initial state
+    state: Any
+
+
+Check = Callable[[Any, Any, Event, Any, Outputs], str | None]
+
+
+@dataclass
+class Exploration:
+    config: Any
+    states: int = 0
+    transitions: int = 0
+    rules_fired: set[str] = field(default_factory=set)
+    violations: list[Violation] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def explore(engine: Engine, config: Any, checks: dict[str, Check] | None = None,
+            events: list[Event] | None = None, max_violations: int = 1) -> Exploration:
+    """BFS from the initial state; each check sees each transition (config, s, ev, s2, out)."""
+    t0 = time.perf_counter()
+    checks = checks or {}
+    events = events if events is not None else all_events(engine)
+    init = engine.initial(config)
+    parent: dict[Any, tuple[Any, Event] | None] = {init: None}
+    queue = deque([init])
+    result = Exploration(config)
+    step = engine.step
+    while queue:
+        s = queue.popleft()
+        for ev in events:
+            s2, out = step(config, s, ev)
+            result.transitions += 1
+            result.rules_fired.add(out.rule)
+            for name, chk in checks.items():
+                msg = chk(config, s, ev, s2, out)
+                if msg is not None and len(result.violations) < max_violations:
+                    result.violations.append(
+                        Violation(name, msg, config, _trace(parent, s) + (ev,), s2))
+            if s2 not in parent:
+                parent[s2] = (s, ev)
+                queue.append(s2)
+        if len(result.violations) >= max_violations:
+            break
+    result.states = len(parent)
+    result.seconds = time.perf_counter() - t0
+    return result
+
+
+def _trace(parent: dict[Any, tuple[Any, Event] | None], s: Any) -> tuple[Event, ...]:
+    out: list[Event] = []
+    while (p := parent[s]) is not None:
+        s, ev = p
+        out.append(ev)
+    return tuple(reversed(out))
+
+
+def pairwise_configurations(engine: Engine, only: Iterable[str] | None = None) -> list[Any]:
+    """A covering set: every pair of values of any two parameters read occurs in some config.
+
+    Greedy (AETG-style, deterministic): each new configuration is built parameter by parameter,
+    choosing the value that covers most still-uncovered pairs, ties to the first value.  Far
+    fewer configurations than the product, for tests that must see every setting interact.
+    """
+    pids = list(only) if only is not None else parameters_read(engine)
+    domains = [parameter_values(engine, p) for p in pids]
+    uncovered = {(i, a, j, b) for i, j in itertools.combinations(range(len(pids)), 2)
+                 for a in range(len(domains[i])) for b in range(len(domains[j]))}
+    rows: list[list[int]] = []
+    while uncovered:
+        # start from the first uncovered pair so each row makes progress
+        i0, a0, j0, b0 = min(uncovered)
+        row: list[int | None] = [None] * len(pids)
+        row[i0], row[j0] = a0, b0
+        for k in range(len(pids)):
+            if row[k] is not None:
+                continue
+            best, best_gain = 0, -1
+            for v in range(len(domains[k])):
+                gain = sum(1 for m in range(len(pids)) if row[m] is not None and
+                           ((min(k, m), v if k < m else row[m], max(k, m),
+                             row[m] if k < m else v) in uncovered))
+                if gain > best_gain:
+                    best, best_gain = v, gain
+            row[k] = best
+        full = [int(x) for x in row]  # type: ignore[arg-type]
+        for i, j in itertools.combinations(range(len(pids)), 2):
+            uncovered.discard((i, full[i], j, full[j]))
+        rows.append(full)
+    return [engine.config({p: domains[k][row[k]] for k, p in enumerate(pids)}) for row in rows]

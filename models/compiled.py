@@ -1,0 +1,239 @@
+"""A machine of the spec, compiled once to closures: what both engines execute.
+
+`CompiledMachine` turns every guard, update, message field and observation of a `Machine` into a
+closure (via `chargespec.expr.PythonBackend`), builds the value classes (Config, State,
+Observation), and offers the pieces of a step that do not depend on how the rule was chosen:
+applying a rule's updates and messages, computing the observations of a state, and the
+notifications of a changed kept observation.  The step function (`step.py`) chooses the rule by
+table lookup; the transitions machine (`machine.py`) lets `transitions` choose it.  Both then call
+`finish`, so they can only differ in rule choice and update mechanics, which is what the
+cross-check holds them to.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from operator import attrgetter
+from typing import Any, Callable, Mapping
+
+from chargespec.errors import InputError, ModelError
+from chargespec.expr import PythonBackend
+from chargespec.loader import value_fits
+from chargespec.specmodel import Emit, Machine, Rule, Spec
+
+from . import pwm
+from .types import Event, Indication, Message, Outputs, freeze, value_class
+
+Fn = Callable[[Any, Any, Any, Any], Any]
+
+
+@dataclass(frozen=True)
+class CompiledEmit:
+    action: str | None
+    kind: str
+    fields: tuple[tuple[str, Fn], ...]
+    indication: str | None
+
+
+@dataclass(frozen=True)
+class CompiledRule:
+    rule: Rule
+    guard: Fn
+    updates: tuple[tuple[int, Fn], ...]  # (state field index, value)
+    to: str | None
+    emits: tuple[CompiledEmit, ...]
+
+
+class CompiledMachine:
+    """The closures and value classes of one machine of a spec."""
+
+    def __init__(self, spec: Spec, machine: str = "session"):
+        self.spec = spec
+        self.machine: Machine = spec.machine(machine)
+        m = self.machine
+        self.params = tuple(spec.parameters)
+        self.fields = m.state_fields
+        self.index = {f: i for i, f in enumerate(self.fields)}
+        self.control_index = self.index[m.control]
+        self.Config = value_class("Config", self.params)
+        self.State = value_class("State", self.fields)
+        self.obs_names = tuple(o.name for o in m.observations)
+        self.Observation = value_class("Observation", self.obs_names)
+        self.kept = tuple((self.index[o.name], o.name) for o in m.observations if o.keep)
+
+        state_names = set(self.fields)
+        param_names = set(self.params)
+        obs_names = set(self.obs_names)
+
+        def resolver(event_fields: frozenset[str]) -> Callable[[str], Fn]:
+            def resolve(name: str) -> Fn:
+                if name in event_fields:
+                    return lambda s, c, e, o: e.value(name)
+                if name in state_names:
+                    g = attrgetter(name)
+                    return lambda s, c, e, o: g(s)
+                if name in param_names:
+                    g = attrgetter(name)
+                    return lambda s, c, e, o: g(c)
+                if name in obs_names:
+                    return lambda s, c, e, o: o[name]
+                raise KeyError(name)  # the loader has already rejected unknown names
+            return resolve
+
+        plain = PythonBackend(resolver(frozenset()))
+        self.rules: list[CompiledRule] = []
+        self.by_source_event: dict[tuple[str, str], list[CompiledRule]] = {}
+        for r in m.rules:
+            fields = frozenset(f.name for f in m.events[r.events[0]].fields)
+            be = PythonBackend(resolver(fields))
+            cr = CompiledRule(
+                rule=r,
+                guard=be.visit(r.when),
+                updates=tuple((self.index[v], be.visit(e)) for v, e in r.do),
+                to=r.to,
+                emits=tuple(self._emit(be, x) for x in r.emit),
+            )
+            self.rules.append(cr)
+            for src in r.sources:
+                for ev in r.events:
+                    self.by_source_event.setdefault((src, ev), []).append(cr)
+
+        self.observations: list[tuple[str, str, Any]] = []
+        for o in m.observations:
+            if o.kind == "expr":
+                self.observations.append((o.name, "expr", plain.visit(o.expr)))
+            elif o.kind == "cases":
+                cases = tuple((plain.visit(c.when), plain.visit(c.value)) for c in o.cases)
+                self.observations.append((o.name, "cases", cases))
+            else:
+                self.observations.append((o.name, "pwm_duty", tuple(o.args)))
+        self.notifies = tuple(
+            (self.index[n.on_change], plain.visit(n.when), tuple(self._emit(plain, x) for x in n.emit))
+            for n in m.notify)
+        self._initials = {v.name: plain.visit(v.initial) for v in m.variables.values()}
+        self._kept_initials = {o.name: o.initial.value for o in m.observations if o.keep}
+
+    @staticmethod
+    def _emit(be: PythonBackend, e: Emit) -> CompiledEmit:
+        return CompiledEmit(e.message, e.kind, tuple((k, be.visit(v)) for k, v in e.fields),
+                            e.indication)
+
+    # ---- values from the outside world
+    def config(self, values: Mapping[str, Any] | None = None, **overrides: Any) -> Any:
+        """A Config: defaults of spec/parameters.yaml, then `values`, then `overrides`."""
+        merged: dict[str, Any] = {p: q.default for p, q in self.spec.parameters.items()}
+        for src in (values or {}), overrides:
+            for k, v in src.items():
+                p = self.spec.parameters.get(k)
+                if p is None:
+                    raise InputError(f"unknown configuration parameter {k!r}")
+                if not value_fits(p.type, v):
+                    raise InputError(f"configuration parameter {k}: {v!r} is not "
+                                     f"{p.type.describe()}")
+                merged[k] = v
+        return self.Config(**{k: freeze(v) for k, v in merged.items()})
+
+    def event(self, name: str, **fields: Any) -> Event:
+        """A validated Event of this machine."""
+        ev = self.machine.events.get(name)
+        if ev is None:
+            raise InputError(f"unknown event {name!r} of machine {self.machine.name} "
+                             f"(events: {', '.join(self.machine.events)})")
+        want = set(ev.field_names())
+        if set(fields) != want:
+            raise InputError(f"event {name} takes field(s) {sorted(want) or 'none'}, "
+                             f"got {sorted(fields) or 'none'}")
+        for f in ev.fields:
+            if not value_fits(f.type, fields[f.name]):
+                raise InputError(f"event {name}: {f.name}={fields[f.name]!r} is not "
+                                 f"{f.type.describe()}")
+        return Event.of(name, **fields)
+
+    def initial(self, config: Any) -> Any:
+        """The initial state under `config` (variables' initial values, kept observations')."""
+        values = [None] * len(self.fields)
+        for name, fn in self._initials.items():
+            values[self.index[name]] = fn(None, config, None, None)
+        for name, v in self._kept_initials.items():
+            values[self.index[name]] = v
+        state = self.State(*values)
+        # kept observations start from their declared value, then settle on the initial state
+        obs = self.observe_dict(config, state)
+        for i, name in self.kept:
+            values[i] = obs[name]
+        return self.State(*values)
+
+    # ---- the parts of a step
+    def applicable(self, config: Any, state: Any, event: Event) -> list[CompiledRule]:
+        control = state.as_tuple()[self.control_index]
+        return [cr for cr in self.by_source_event.get((control, event.name), ())
+                if cr.guard(state, config, event, None)]
+
+    def choose(self, config: Any, state: Any, event: Event) -> CompiledRule:
+        """The one rule that applies; ModelError if none or several (names all involved)."""
+        hits = self.applicable(config, state, event)
+        if len(hits) == 1:
+            return hits[0]
+        what = "no rule applies" if not hits else (
+            "rules " + ", ".join(h.rule.id for h in hits) + " all apply")
+        raise ModelError(
+            f"machine {self.machine.name} ({self.machine.file}): {what} to event "
+            f"{event.label()} in state {state!r} under {self.describe_config(config)}")
+
+    def describe_config(self, config: Any) -> str:
+        d = config.as_dict()
+        diffs = {k: v for k, v in d.items() if v != freeze(self.spec.parameters[k].default)}
+        return "the default configuration" + (f" with {diffs}" if diffs else "")
+
+    def apply(self, cr: CompiledRule, config: Any, state: Any, event: Event
+              ) -> tuple[list[Any], list[Message], list[Indication]]:
+        """Values after the rule's updates (computed from the old state) and its outputs."""
+        values = list(state.as_tuple())
+        new = [(i, fn(state, config, event, None)) for i, fn in cr.updates]
+        for i, v in new:
+            values[i] = v
+        if cr.to is not None:
+            values[self.control_index] = cr.to
+        msgs: list[Message] = []
+        inds: list[Indication] = []
+        for em in cr.emits:
+            if em.indication is not None:
+                inds.append(Indication(em.indication))
+            else:
+                msgs.append(Message(em.action, em.kind,  # type: ignore[arg-type]
+                                    tuple((k, fn(state, config, event, None)) for k, fn in em.fields)))
+        return values, msgs, inds
+
+    def observe_dict(self, config: Any, state: Any) -> dict[str, Any]:
+        o: dict[str, Any] = {}
+        for name, kind, fn in self.observations:
+            if kind == "expr":
+                o[name] = fn(state, config, None, o)
+            elif kind == "cases":
+                for when, value in fn:
+                    if when(state, config, None, o):
+                        o[name] = value(state, config, None, o)
+                        break
+            else:
+                regime, amps = (o[a] for a in fn)
+                o[name] = pwm.duty_cycle(self.spec.pilot, regime, amps)
+        return o
+
+    def observe(self, config: Any, state: Any) -> Any:
+        return self.Observation(**self.observe_dict(config, state))
+
+    def finish(self, config: Any, old: Any, values: list[Any], rule: CompiledRule,
+               msgs: list[Message], inds: list[Indication]) -> tuple[Any, Outputs]:
+        """Settle kept observations, add notifications, and make the new state and outputs."""
+        provisional = self.State(*values)
+        obs = self.observe_dict(config, provisional)
+        for i, name in self.kept:
+            values[i] = obs[name]
+        new = self.State(*values) if self.kept else provisional
+        old_t = old.as_tuple()
+        for idx, when, emits in self.notifies:
+            if (values[idx] != old_t[idx] or rule.rule.renotify) and when(new, config, None, obs):
+                for em in emits:
+                    msgs.append(Message(em.action, em.kind,  # type: ignore[arg-type]
+                                        tuple((k, fn(new, config, None, obs)) for k, fn in em.fields)))
+        return new, Outputs(rule.rule.id, tuple(msgs), tuple(inds), self.Observation(**obs))

@@ -1,0 +1,88 @@
+"""The step function: `step(config, state, event) -> (state, outputs)`, pure and table-driven.
+
+This is the engine that the explorer, Hypothesis, the vector generator and the conformance
+runner use.  It is pure: the result depends only on its arguments, and nothing is mutated.  It
+is fast because it is a table: the first time a (configuration, state, event) is met, the one
+applicable rule is found (and the spec's determinism and completeness are checked for that
+situation: ModelError names the configuration, state, event and the rules involved); the result
+is kept, and every later step of the same situation is a dictionary lookup, as in h11's
+`_state.py`.  Configurations and states are interned, frozen values with a cached hash.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Mapping
+
+from chargespec.loader import load_spec
+from chargespec.specmodel import Spec
+
+from .compiled import CompiledMachine
+from .types import Event, Outputs
+
+
+class Engine:
+    """The step function of one machine of a spec, with its memo table."""
+
+    def __init__(self, spec: Spec | None = None, machine: str = "session", *, memo: bool = True):
+        self.compiled = CompiledMachine(spec or load_spec(), machine)
+        self.spec = self.compiled.spec
+        self.machine = self.compiled.machine
+        self._memo: dict[tuple[Any, Any, Event], tuple[Any, Outputs]] | None = {} if memo else None
+        # the value classes know their engine, so the module-level step() can dispatch
+        self.compiled.State.engine = self  # type: ignore[attr-defined]
+
+    # ---- values
+    def config(self, values: Mapping[str, Any] | None = None, **overrides: Any) -> Any:
+        return self.compiled.config(values, **overrides)
+
+    def event(self, name: str, **fields: Any) -> Event:
+        return self.compiled.event(name, **fields)
+
+    def initial(self, config: Any) -> Any:
+        return self.compiled.initial(config)
+
+    def observe(self, config: Any, state: Any) -> Any:
+        return self.compiled.observe(config, state)
+
+    # ---- the step
+    def step(self, config: Any, state: Any, event: Event) -> tuple[Any, Outputs]:
+        memo = self._memo
+        if memo is not None:
+            key = (config, state, event)
+            hit = memo.get(key)
+            if hit is not None:
+                return hit
+        c = self.compiled
+        rule = c.choose(config, state, event)
+        values, msgs, inds = c.apply(rule, config, state, event)
+        result = c.finish(config, state, values, rule, msgs, inds)
+        if memo is not None:
+            memo[key] = result
+        return result
+
+    def run(self, config: Any, events: list[Event], state: Any = None
+            ) -> list[tuple[Event, Any, Outputs]]:
+        """Run a sequence of events from `state` (default: initial); (event, state, outputs)."""
+        s = self.initial(config) if state is None else state
+        trace = []
+        for ev in events:
+            s, out = self.step(config, s, ev)
+            trace.append((ev, s, out))
+        return trace
+
+    def clear_memo(self) -> None:
+        if self._memo is not None:
+            self._memo.clear()
+
+
+@lru_cache(maxsize=8)
+def engine_for(spec_dir: str | None = None, machine: str = "session") -> Engine:
+    """The (cached) engine of a spec directory; None = the embedded spec."""
+    return Engine(load_spec(Path(spec_dir)) if spec_dir else load_spec(), machine)
+
+
+def step(config: Any, state: Any, event: Event) -> tuple[Any, Outputs]:
+    """The pure step function of the machine that `state` belongs to."""
+    return type(state).engine.step(config, state, event)
