@@ -1,0 +1,168 @@
+"""The `chargespec` command line.
+
+Exit status, for every command: 0 success, 1 a violation was found (the spec is not a
+deterministic, complete machine somewhere, a check failed), 2 bad input or usage (a malformed
+spec, configuration or scenario: the message names file and line).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any, Sequence
+
+from . import __version__
+from .errors import ChargespecError, InputError, ModelError, SpecError, Where
+from .inputs import coerce_parameter, load_config, load_scenario
+from .loader import default_spec_dir, load_spec
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except (SpecError, InputError) as exc:
+        print(f"chargespec: error: {exc}", file=sys.stderr)
+        return 2
+    except ModelError as exc:
+        print(f"chargespec: violation: {exc}", file=sys.stderr)
+        return 1
+    except ChargespecError as exc:  # pragma: no cover - every subclass is handled above
+        print(f"chargespec: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="chargespec",
+        description="Executable, model-checked specification of the Powerstation TWO charger.")
+    p.add_argument("--version", action="version", version=f"chargespec {__version__}")
+    sub = p.add_subparsers(metavar="COMMAND")
+
+    spec = sub.add_parser("spec", help="work with the specification itself")
+    spec_sub = spec.add_subparsers(metavar="ACTION")
+    val = spec_sub.add_parser("validate", help="validate a spec directory (default: embedded)")
+    val.add_argument("directory", nargs="?", type=Path)
+    val.set_defaults(func=cmd_spec_validate)
+
+    sim = sub.add_parser("simulate", help="run a scenario and print every step's observations")
+    sim.add_argument("scenario", type=Path, help="scenario YAML (a list of events)")
+    sim.add_argument("--config", type=Path, help="configuration YAML (parameter: value)")
+    sim.add_argument("--set", action="append", default=[], metavar="PARAM=VALUE",
+                     help="override one parameter (repeatable)")
+    sim.add_argument("--spec", type=Path, help="spec directory (default: embedded)")
+    sim.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    sim.set_defaults(func=cmd_simulate)
+
+    demo = sub.add_parser("demo", help="the four Stop Transaction Modes on one scenario")
+    demo.set_defaults(func=cmd_demo)
+    return p
+
+
+def cmd_spec_validate(args: argparse.Namespace) -> int:
+    spec = load_spec(args.directory)
+    from chargespec.models.step import Engine
+
+    engine = Engine(spec)  # compiles every expression: a second line of checks
+    for m in spec.machines.values():
+        print(f"machine {m.name} ({m.file}): {len(m.variables)} variables, {len(m.events)} "
+              f"events, {len(m.rules)} rules, {len(m.observations)} observations")
+    print(f"{len(spec.parameters)} parameters, {len(spec.interpretations)} interpretations, "
+          f"{len(spec.manual_sections)} manual sections")
+    del engine
+    print(f"spec {spec.directory}: valid")
+    return 0
+
+
+def _parse_set(spec: Any, items: list[str]) -> dict[str, Any]:
+    import yaml
+
+    out = {}
+    for item in items:
+        if "=" not in item:
+            raise InputError(f"--set {item!r}: expected PARAM=VALUE")
+        key, raw = item.split("=", 1)
+        value = yaml.safe_load(raw) if raw.strip() else raw
+        if isinstance(value, bool) or value is None:
+            value = raw  # On/Off/yes/no stay strings; coerce_parameter reads On/Off
+        out[key] = coerce_parameter(spec, key, value, Where(f"--set {item}"))
+    return out
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    from chargespec.models.step import Engine
+
+    spec = load_spec(args.spec)
+    engine = Engine(spec)
+    scenario = load_scenario(spec, args.scenario)
+    values = dict(scenario.config)
+    if args.config:
+        values.update(load_config(spec, args.config))
+    values.update(_parse_set(spec, args.set))
+    config = engine.config(values)
+    events = [engine.event(s.event, **s.fields) for s in scenario.steps]
+    trace = engine.run(config, events)
+    from .tracetable import render, to_json
+
+    if args.json:
+        print(json.dumps({"scenario": scenario.title, "config": values,
+                          "steps": to_json(trace)}, indent=2, sort_keys=True))
+        return 0
+    init = engine.initial(config)
+    print(f"scenario: {scenario.title}  ({scenario.file})")
+    print(f"config:   {engine.compiled.describe_config(config)}")
+    print()
+    print(render(trace, engine.observe(config, init), init))
+    return 0
+
+
+DEMO_SCENARIOS = ("stop_modes.yaml", "state_d.yaml")
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """The same scenarios under each Stop Transaction Mode, then how the modes differ."""
+    from chargespec.models.step import Engine
+    from .tracetable import render
+
+    spec = load_spec()
+    engine = Engine(spec)
+    modes = spec.parameters["stop_transaction_mode"]
+    summaries = []
+    for name in DEMO_SCENARIOS:
+        scenario = load_scenario(spec, default_spec_dir() / "examples" / name)
+        events = [engine.event(s.event, **s.fields) for s in scenario.steps]
+        rows = []
+        for mode in modes.values:
+            config = engine.config({**scenario.config, "stop_transaction_mode": mode})
+            trace = engine.run(config, events)
+            init = engine.initial(config)
+            print(f"=== {scenario.title} -- Stop Transaction Mode: {modes.labels[mode]} (§5.1)")
+            print(render(trace, engine.observe(config, init), init))
+            print()
+            ended = next(((i, ev, m) for i, (ev, _, out) in enumerate(trace, 1)
+                          for m in out.messages if m.action == "StopTransaction"), None)
+            how = (f"step {ended[0]} {ended[1].label()}, reason {ended[2].as_dict()['reason']}"
+                   if ended else "not ended")
+            rows.append((modes.labels[mode], how, trace[-1][2].observation.status))
+        summaries.append((scenario.title, rows))
+    for title, rows in summaries:
+        print(f"=== How the four modes differ on: {title}")
+        width = max(len(r[0]) for r in rows)
+        print(f"{'stop transaction mode'.ljust(width)}  {'transaction ended by'.ljust(44)}  "
+              f"final status")
+        for label, how, final in rows:
+            print(f"{label.ljust(width)}  {how.ljust(44)}  {final}")
+        print()
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
