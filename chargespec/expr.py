@@ -347,7 +347,7 @@ class _Checker:
     def t_Name(self, e: Name) -> Type:
         if e.id in self.scope:
             return self.scope[e.id]
-        near = difflib.get_close_matches(e.id, list(self.scope), n=1)
+        near = difflib.get_close_matches(e.id, list(self.scope), n=1, cutoff=0.5)
         hint = f" (did you mean {near[0]!r}?)" if near else ""
         raise self.fail(f"unknown name {e.id!r}: not a state variable, parameter, event field "
                         f"or observation here{hint}")

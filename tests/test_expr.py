@@ -1,0 +1,130 @@
+"""The expression language: the subset it accepts, what it rejects (with file:line), types."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, strategies as st
+
+from chargespec.errors import SpecError, Where
+from chargespec.expr import (BoolT, EnumT, IntT, ListT, PythonBackend, TokenT, check, parse,
+                             to_label)
+
+W = Where("spec/session.yaml", 42)
+SCOPE = {"cp": EnumT(("A", "B", "C")), "n": IntT(0, 80), "flag": BoolT(),
+         "card": TokenT(), "uid": TokenT(nullable=False), "wl": ListT(TokenT(nullable=False))}
+
+
+def evaluate(text, **env):
+    resolve = lambda name: (lambda s, c, e, o: env[name])  # noqa: E731
+    return PythonBackend(resolve).visit(parse(text, W))(None, None, None, None)
+
+
+@pytest.mark.parametrize("text, env, expected", [
+    ("cp == 'A'", {"cp": "A"}, True),
+    ("cp in ['B', 'C']", {"cp": "A"}, False),
+    ("cp not in ['B', 'C']", {"cp": "A"}, True),
+    ("n + 2 - 1 >= 7", {"n": 6}, True),
+    ("-n < 0", {"n": 3}, True),
+    ("0 < n <= 10", {"n": 10}, True),
+    ("0 < n <= 10", {"n": 11}, False),
+    ("not flag and n > 1 or cp == 'C'", {"flag": True, "n": 5, "cp": "C"}, True),
+    ("'x' if flag else 'y'", {"flag": False}, "y"),
+    ("min(n, 16, 32)", {"n": 20}, 16),
+    ("max(n, 6)", {"n": 2}, 6),
+    ("card == None", {"card": None}, True),
+    ("uid in wl", {"uid": "a", "wl": ("a", "b")}, True),
+])
+def test_python_backend_evaluates_the_subset(text, env, expected):
+    assert evaluate(text, **env) == expected
+
+
+@pytest.mark.parametrize("text, what", [
+    ("__import__('os').system('true')", "__import__"),
+    ("__import__('os')", "call of '__import__'"),
+    ("open('/etc/passwd')", "call of 'open'"),
+    ("cp.lower()", "call of 'cp.lower'"),
+    ("cp.value == 1", "attribute access"),
+    ("wl[0]", "indexing"),
+    ("lambda: 1", "lambda"),
+    ("n * 2", "Mult"),
+    ("n / 2", "Div"),
+    ("f'{cp}'", "f-string"),
+    ("(x := 1)", "assignment"),
+    ("{1: 2}", "a dict"),
+    ("[i for i in wl]", "comprehension"),
+    ("1.5 > n", "literal 1.5"),
+    ("n ** 2", "Pow"),
+    ("cp is None", "Is"),
+])
+def test_constructs_outside_the_subset_are_load_errors_with_file_and_line(text, what):
+    with pytest.raises(SpecError) as err:
+        parse(text, W)
+    assert str(err.value).startswith("spec/session.yaml:42: ")
+    assert what in str(err.value)
+
+
+def test_syntax_error_names_file_and_line():
+    with pytest.raises(SpecError, match=r"^spec/session.yaml:42: syntax error"):
+        parse("cp == ", W)
+
+
+@pytest.mark.parametrize("text, message", [
+    ("cq == 'A'", "unknown name 'cq'.*did you mean 'cp'"),
+    ("cp == 'Z'", "'Z' is not a value of 'cp'"),
+    ("cp < 'B'", "compares integers"),
+    ("n + flag > 1", "works on integers"),
+    ("flag and n", "must be a condition"),
+    ("cp == n", "cannot compare"),
+    ("uid in cp", "must be a list"),
+    ("('a' if flag else 3) == cp", "one type"),
+])
+def test_type_errors_name_the_problem(text, message):
+    with pytest.raises(SpecError, match=message):
+        check(parse(text, W), SCOPE, W)
+
+
+def test_comparisons_are_typed_as_conditions():
+    assert check(parse("n >= 6 and cp != 'A'", W), SCOPE, W) == BoolT()
+    assert check(parse("n + 2", W), SCOPE, W) == IntT(2, 82)
+
+
+# -- the label back end prints what the parser reads: parse(label(e)) == e, for all e
+
+names = st.sampled_from(["n", "flag", "cp"])
+ints = st.integers(-5, 99).map(str)
+
+
+def int_expr():
+    return st.recursive(
+        st.one_of(ints, st.just("n")),
+        lambda inner: st.one_of(
+            st.tuples(inner, st.sampled_from(["+", "-"]), inner).map(lambda t: f"({t[0]} {t[1]} {t[2]})"),
+            st.lists(inner, min_size=1, max_size=3).map(lambda xs: f"min({', '.join(xs)})"),
+        ), max_leaves=6)
+
+
+def bool_expr():
+    atom = st.one_of(
+        st.just("flag"),
+        st.tuples(int_expr(), st.sampled_from(["==", "!=", "<", "<=", ">", ">="]), int_expr())
+          .map(lambda t: f"{t[0]} {t[1]} {t[2]}"),
+        st.sampled_from(["A", "B", "C"]).map(lambda v: f"cp == '{v}'"),
+        st.lists(st.sampled_from(["A", "B", "C"]), min_size=1, max_size=3)
+          .map(lambda vs: f"cp in {vs!r}"))
+    return st.recursive(atom, lambda inner: st.one_of(
+        inner.map(lambda x: f"not ({x})"),
+        st.tuples(inner, st.sampled_from(["and", "or"]), inner).map(lambda t: f"({t[0]}) {t[1]} ({t[2]})"),
+        st.tuples(inner, inner, inner).map(lambda t: f"({t[0]}) if ({t[1]}) else ({t[2]})"),
+    ), max_leaves=8)
+
+
+@given(bool_expr())
+def test_labels_parse_back_to_the_same_expression(text):
+    e = parse(text, W)
+    assert parse(to_label(e), W) == e
+
+
+@given(bool_expr(), st.integers(0, 80), st.booleans(), st.sampled_from(["A", "B", "C"]))
+def test_label_evaluates_like_the_expression(text, n, flag, cp):
+    env = {"n": n, "flag": flag, "cp": cp}
+    assert evaluate(to_label(parse(text, W)), **env) == evaluate(text, **env)

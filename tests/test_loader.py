@@ -1,0 +1,172 @@
+"""A malformed spec is refused with the file, the line and what is wrong (CLI: exit 2)."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from chargespec.cli import main
+from chargespec.errors import SpecError
+from chargespec.loader import load_spec
+
+from conftest import SPEC_DIR
+
+
+@pytest.fixture
+def spec_copy(tmp_path):
+    dst = tmp_path / "spec"
+    shutil.copytree(SPEC_DIR, dst, ignore=shutil.ignore_patterns("__pycache__", "*.py"))
+    return dst
+
+
+def mutate(spec_dir, file, old, new, count=1):
+    path = spec_dir / file
+    text = path.read_text()
+    assert text.count(old) >= count, f"{old!r} not in {file}"
+    path.write_text(text.replace(old, new, count))
+    # the line the mutation lands on, 1-based
+    return text[: text.index(old)].count("\n") + 1
+
+
+def refused(spec_dir, capsys):
+    with pytest.raises(SpecError) as err:
+        load_spec(spec_dir)
+    assert main(["spec", "validate", str(spec_dir)]) == 2
+    stderr = capsys.readouterr().err
+    assert str(err.value) in stderr
+    return str(err.value)
+
+
+def test_embedded_spec_is_valid(capsys):
+    assert main(["spec", "validate"]) == 0
+    assert "valid" in capsys.readouterr().out
+
+
+def test_bad_yaml_names_file_and_line(spec_copy, capsys):
+    line = mutate(spec_copy, "session.yaml", "  - id: ev_pause\n", "  - id: ev_pause: [\n")
+    msg = refused(spec_copy, capsys)
+    assert msg.startswith(f"spec/session.yaml:{line}: YAML syntax error")
+
+
+def test_unknown_name_in_a_guard(spec_copy, capsys):
+    line = mutate(spec_copy, "session.yaml", "when: powered and cp in ['C', 'D']\n",
+                  "when: powered and cpp in ['C', 'D']\n")
+    msg = refused(spec_copy, capsys)
+    assert msg.startswith(f"spec/session.yaml:{line}: ")
+    assert "unknown name 'cpp'" in msg and "did you mean 'cp'" in msg
+
+
+def test_import_call_in_an_expression(spec_copy, capsys):
+    line = mutate(spec_copy, "session.yaml", "when: powered and cp in ['C', 'D']\n",
+                  "when: __import__('os').system('touch /tmp/pwned') == 0\n")
+    msg = refused(spec_copy, capsys)
+    assert msg.startswith(f"spec/session.yaml:{line}: ")
+    assert "__import__" in msg and "not allowed" in msg
+
+
+def test_missing_manual_reference(spec_copy, capsys):
+    line = mutate(spec_copy, "session.yaml",
+                  "    do: {powered: false, hlc_window: false}\n    manual: \"§4\"\n",
+                  "    do: {powered: false, hlc_window: false}\n")
+    msg = refused(spec_copy, capsys)
+    assert msg.startswith("spec/session.yaml:")
+    assert "missing `manual:` or `interpretation:`" in msg
+    assert abs(int(msg.split(":")[1]) - line) <= 5  # the rule's own lines
+
+
+def test_unknown_manual_section(spec_copy, capsys):
+    line = mutate(spec_copy, "session.yaml", 'manual: "§7.1"\n', 'manual: "§7.99"\n')
+    msg = refused(spec_copy, capsys)
+    assert msg.startswith(f"spec/session.yaml:{line}: ")
+    assert "'§7.99' is not a section of the manual" in msg
+
+
+def test_unknown_interpretation(spec_copy, capsys):
+    line = mutate(spec_copy, "session.yaml", "interpretation: AUTH-BUSY\n",
+                  "interpretation: AUTH-BUSSY\n")
+    msg = refused(spec_copy, capsys)
+    assert msg == f"spec/session.yaml:{line}: unknown interpretation 'AUTH-BUSSY' " \
+                  f"(not in spec/interpretations.yaml)"
+
+
+def test_duplicate_rule_id(spec_copy, capsys):
+    line = mutate(spec_copy, "session.yaml", "  - id: ev_pause_ignored\n", "  - id: ev_pause\n")
+    msg = refused(spec_copy, capsys)
+    assert msg.startswith(f"spec/session.yaml:{line}: duplicate rule id 'ev_pause'")
+
+
+def test_duplicate_yaml_key(spec_copy, capsys):
+    line = mutate(spec_copy, "parameters.yaml", "    ui_name: Stop Transaction Mode\n",
+                  "    ui_name: Stop Transaction Mode\n    ui_name: again\n")
+    msg = refused(spec_copy, capsys)
+    assert msg.startswith(f"spec/parameters.yaml:{line + 1}: duplicate key 'ui_name'")
+
+
+def test_unknown_event_in_a_rule(spec_copy, capsys):
+    line = mutate(spec_copy, "session.yaml", "    on: ev_pause\n", "    on: ev_paws\n")
+    msg = refused(spec_copy, capsys)
+    assert msg.startswith(f"spec/session.yaml:{line}: rule ev_pause: unknown event 'ev_paws'")
+
+
+def test_unknown_state_in_from(spec_copy, capsys):
+    line = mutate(spec_copy, "session.yaml", "    from: [finishing]\n", "    from: [finished]\n")
+    msg = refused(spec_copy, capsys)
+    assert msg.startswith(f"spec/session.yaml:{line}: ")
+    assert "'finished' is not a value of session" in msg
+
+
+def test_assignment_to_unknown_variable(spec_copy, capsys):
+    line = mutate(spec_copy, "session.yaml", "    do: {load_limit: amps}\n",
+                  "    do: {load_limt: amps}\n")
+    msg = refused(spec_copy, capsys)
+    assert msg.startswith(f"spec/session.yaml:{line}: rule set_load_limit: cannot assign 'load_limt'")
+
+
+def test_enum_value_outside_domain(spec_copy, capsys):
+    line = mutate(spec_copy, "session.yaml", "stop_transaction_mode == 'NormalModeDRcd'\n",
+                  "stop_transaction_mode == 'ModeD'\n")
+    msg = refused(spec_copy, capsys)
+    assert msg.startswith(f"spec/session.yaml:{line}: ")
+    assert "'ModeD' is not a value of 'stop_transaction_mode'" in msg
+
+
+def test_bare_enum_value_gets_a_hint(spec_copy, capsys):
+    line = mutate(spec_copy, "session.yaml", "do: {cp: \"'B'\"}\n", "do: {cp: B}\n")
+    msg = refused(spec_copy, capsys)
+    assert msg.startswith(f"spec/session.yaml:{line}: ")
+    assert "write the string \"'B'\"" in msg
+
+
+def test_ocpp_field_not_in_official_schema(spec_copy, capsys):
+    line = mutate(spec_copy, "session.yaml", "fields: {reason: \"'PowerLoss'\"}",
+                  "fields: {reason: \"'PowerLoss'\", why: \"'power'\"}")
+    msg = refused(spec_copy, capsys)
+    assert msg.startswith(f"spec/session.yaml:{line}: ")
+    assert "StopTransaction has no field 'why' in the official OCPP 1.6 schema" in msg
+
+
+def test_ocpp_enum_value_not_in_official_schema(spec_copy, capsys):
+    line = mutate(spec_copy, "session.yaml", "reason: \"'PowerLoss'\"", "reason: \"'Blackout'\"")
+    msg = refused(spec_copy, capsys)
+    assert msg.startswith(f"spec/session.yaml:{line}: ")
+    assert "'Blackout' is not allowed by the official schema" in msg
+
+
+def test_schema_violation_names_the_line(spec_copy, capsys):
+    line = mutate(spec_copy, "parameters.yaml", "    default: 45\n", "    default: forty-five\n")
+    msg = refused(spec_copy, capsys)
+    assert msg.startswith(f"spec/parameters.yaml:{line}: ")
+
+
+def test_unknown_key_is_a_schema_error(spec_copy, capsys):
+    line = mutate(spec_copy, "session.yaml", "  - id: ev_pause\n", "  - id: ev_pause\n    whenn: x\n")
+    msg = refused(spec_copy, capsys)
+    assert msg.startswith("spec/session.yaml:")
+    assert "whenn" in msg and "unknown key" in msg
+    assert int(msg.split(":")[1]) in (line, line + 1)
+
+
+def test_on_and_off_stay_strings_in_yaml(spec):
+    # YAML 1.1 would read On/Off as booleans; our reader keeps the UI's values as strings
+    assert spec.parameters["if_in_doubt_allow_charging"].values == ("Off", "On", "ImmediatePlugIn")
