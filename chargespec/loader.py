@@ -113,7 +113,7 @@ def value_fits(t: Type, value: Any) -> bool:
     if isinstance(t, TokenT):
         return (value is None and t.nullable) or isinstance(value, str)
     if isinstance(t, ListT):
-        return isinstance(value, list) and all(value_fits(t.elem, v) for v in value)
+        return isinstance(value, (list, tuple)) and all(value_fits(t.elem, v) for v in value)
     return False
 
 
@@ -212,9 +212,12 @@ class _Builder:
         segs = tuple(PilotSegment(s["min_amps"], s["max_amps"], float(s["per_amp"]),
                                   float(s["offset"])) for s in doc["segments"])
         for a, b in zip(segs, segs[1:]):
-            if b.min_amps != a.max_amps:
+            if not a.min_amps <= a.max_amps < b.min_amps <= b.max_amps:
                 raise SpecError(Where(file, doc.key_lines["segments"]),
-                                "control pilot segments must be contiguous")
+                                "control pilot segments must be ordered and must not overlap")
+        if segs[0].min_amps != int(doc["minimum_current"]):
+            raise SpecError(Where(file, doc.key_lines["segments"]),
+                            "the first segment must start at minimum_current")
         decode = tuple((float(d["min_duty"]), float(d["max_duty"]), int(d["amps"]))
                        for d in doc.get("decode", ()))
         iid = doc.get("interpretation")

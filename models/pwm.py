@@ -16,11 +16,14 @@ def duty_cycle(table: PilotTable, regime: str, amps: int) -> float:
         return table.hlc_duty
     if regime == "off" or amps < table.minimum_current:
         return table.no_pwm_duty
+    below = None  # the segment ending closest below `amps`: signal its top, never more
     for seg in table.segments:
         if seg.min_amps <= amps <= seg.max_amps:
             return _round(amps / seg.per_amp + seg.offset, table.resolution)
-    last = table.segments[-1]  # above the table: the highest duty cycle the table defines
-    return _round(last.max_amps / last.per_amp + last.offset, table.resolution)
+        if seg.max_amps < amps:
+            below = seg
+    assert below is not None  # amps >= minimum_current == the first segment's start
+    return _round(below.max_amps / below.per_amp + below.offset, table.resolution)
 
 
 def amps_from_duty(table: PilotTable, duty: float) -> float | None:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, make_dataclass
 from typing import Any, Mapping
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, repr=False)
 class Event:
     """An input from the environment: a name and its fields (sorted by field name)."""
 
@@ -117,7 +117,7 @@ def value_class(name: str, fields: tuple[str, ...]) -> type:
 
     spec = [(f, Any) for f in fields] + [("_h", int, dc_field(default=0, init=False,
                                                                repr=False, compare=False))]
-    return make_dataclass(name, spec, frozen=True, slots=True, eq=True,
+    return make_dataclass(name, spec, frozen=True, slots=True, eq=True, repr=False,
                           namespace=_hash_cached(name, fields))
 
 

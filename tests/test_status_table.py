@@ -1,0 +1,68 @@
+"""Every status change the machine can make is allowed by OCPP 1.6's table (§4.9), under every
+pair of settings the guards read, and every rule of the spec fires somewhere."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from chargespec.checkers.explore import (explore, pairwise_configurations, parameter_values,
+                                         parameters_read)
+
+
+def status_check(table):
+    def check(config, s, ev, s2, out):
+        if not table.permits(s.status, s2.status):
+            return f"{s.status} -> {s2.status} is not allowed by OCPP 1.6 §4.9"
+        sent = [m.as_dict()["status"] for m in out.messages if m.action == "StatusNotification"]
+        if s2.status != s.status and sent != [s2.status]:
+            return f"status changed {s.status} -> {s2.status} but StatusNotification sent {sent}"
+        if s2.status == s.status and sent and out.rule.startswith("power_return") is False:
+            return f"StatusNotification {sent} without a status change"
+        return None
+    return check
+
+
+@pytest.fixture(scope="module")
+def explorations(engine):
+    check = status_check(engine.spec.status_table)
+    return [explore(engine, c, {"ocpp_status": check}) for c in pairwise_configurations(engine)]
+
+
+def test_pairwise_configurations_cover_every_pair_of_settings(engine):
+    configs = pairwise_configurations(engine)
+    pids = parameters_read(engine)
+    for i, a in enumerate(pids):
+        for b in pids[i + 1:]:
+            seen = {(getattr(c, a), getattr(c, b)) for c in configs}
+            want = {(x, y) for x in map(_h, parameter_values(engine, a))
+                    for y in map(_h, parameter_values(engine, b))}
+            assert want <= seen, (a, b)
+
+
+def _h(v):
+    return tuple(v) if isinstance(v, list) else v
+
+
+def test_no_status_change_outside_the_ocpp_table(explorations):
+    bad = [v for x in explorations for v in x.violations]
+    assert not bad, "\n".join(f"{v.message} after {[e.label() for e in v.trace]}" for v in bad)
+
+
+def test_every_rule_fires_under_some_setting(engine, explorations):
+    fired = set().union(*(x.rules_fired for x in explorations))
+    assert {r.id for r in engine.machine.rules} - fired == set()
+
+
+def test_the_status_check_can_fail(engine):
+    # remove Preparing -> Charging from the table: the check must find the plain session
+    table = engine.spec.status_table
+    crippled = dataclasses.replace(table, allowed={**table.allowed, "Preparing": frozenset(
+        table.allowed["Preparing"] - {"Charging"})})
+    result = explore(engine, engine.config(), {"ocpp_status": status_check(crippled)})
+    assert result.violations
+    v = result.violations[0]
+    assert "Preparing -> Charging" in v.message
+    # the shortest path: plug, card, accepted, EV ready (or an equivalent of the same length)
+    assert len(v.trace) == 4
