@@ -65,3 +65,51 @@ class Run:
 @pytest.fixture
 def run(engine):
     return lambda **config: Run(engine, **config)
+
+
+class PairwiseRecord:
+    """One BFS over every pairwise configuration, recording what several tests assert on."""
+
+    def __init__(self, engine: Engine):
+        from chargespec.checkers.explore import explore, pairwise_configurations
+
+        compiled = engine.compiled
+        table = engine.spec.status_table
+        self.status_changes: set[tuple[str, str]] = set()
+        self.bad_notifications: list[str] = []
+        self.messages: dict = {}
+        self.rows = {name: set() for name, kind, _ in compiled.observations if kind == "cases"}
+        self.rules_fired: set[str] = set()
+        self.explorations = []
+
+        def record(config, s, ev, s2, out):
+            self.status_changes.add((s.status, s2.status))
+            sent = [m.as_dict()["status"] for m in out.messages if m.action == "StatusNotification"]
+            expected = [s2.status] if (s2.status != s.status or
+                                       engine.machine.rule(out.rule).renotify) else []
+            if sent != expected:
+                self.bad_notifications.append(
+                    f"{out.rule} on {ev.label()}: status {s.status} -> {s2.status}, sent {sent}")
+            for m in out.messages:
+                self.messages.setdefault((m.action, m.kind, m.fields), (out.rule, ev))
+            # tables read the previous value of kept observations (status), as the engine does
+            provisional = compiled.State(**{**s2.as_dict(),
+                                            **{n: getattr(s, n) for _, n in compiled.kept}})
+            obs = {}
+            for name, kind, fn in compiled.observations:
+                if kind == "cases":
+                    self.rows[name].add(next(i for i, (when, _) in enumerate(fn)
+                                             if when(provisional, config, None, obs)))
+                obs[name] = getattr(out.observation, name)
+            return None
+
+        for c in pairwise_configurations(engine):
+            x = explore(engine, c, {"record": record})
+            self.rules_fired |= x.rules_fired
+            self.explorations.append(x)
+        self.forbidden = sorted((a, b) for a, b in self.status_changes if not table.permits(a, b))
+
+
+@pytest.fixture(scope="session")
+def pairwise(engine):
+    return PairwiseRecord(engine)
