@@ -19,13 +19,14 @@ from . import ocpp16
 from .errors import SpecError, Where
 from .expr import (TRUE, BoolT, Const, EnumT, Expr, IntT, ListT, TokenT, Type, check,
                    check_assignable, check_bool, parse)
-from .specmodel import (Case, Emit, EventDef, Field, Interpretation, Machine, Notify, Observation,
-                        Parameter, PilotSegment, PilotTable, Ref, Rule, Spec, StatusTable, Variable)
+from .specmodel import (Case, Emit, Erratum, ErrorRow, ErrorTimer, EventDef, Field,
+                        Interpretation, Machine, Notify, Observation, Parameter, PilotSegment,
+                        PilotTable, Ref, Rule, Spec, StatusTable, Variable)
 from .yamlread import MDict, line_of, load_json, read_yaml, validate
 
 SPEC_VERSION = "0.1.0"
-_KINDS = ("manual", "interpretations", "parameters", "status_transitions", "control_pilot",
-          "machine")
+_KINDS = ("manual", "interpretations", "errata", "parameters", "status_transitions",
+          "control_pilot", "errors", "machine")
 
 
 def default_spec_dir() -> Path:
@@ -56,7 +57,8 @@ def load_spec(directory: Path | str | None = None) -> Spec:
                             f"unknown kind {kind!r}; expected one of {', '.join(_KINDS)}")
         validate(doc, load_json(schema_dir / f"{kind}.schema.json"), display)
         docs[kind].append((display, doc))
-    for kind in ("manual", "interpretations", "parameters", "status_transitions", "control_pilot"):
+    for kind in ("manual", "interpretations", "errata", "parameters", "status_transitions",
+                 "control_pilot", "errors"):
         if len(docs[kind]) != 1:
             where = Where(docs[kind][1][0]) if docs[kind][1:] else Where(str(directory))
             raise SpecError(where, f"the spec needs exactly one `kind: {kind}` document, "
@@ -64,6 +66,7 @@ def load_spec(directory: Path | str | None = None) -> Spec:
     b = _Builder()
     b.sections = dict(docs["manual"][0][1]["sections"])
     b.interpretations = b.build_interpretations(*docs["interpretations"][0])
+    b.errata = b.build_errata(*docs["errata"][0])
     b.parameters = b.build_parameters(*docs["parameters"][0])
     status_table = b.build_status_table(*docs["status_transitions"][0])
     pilot = b.build_pilot(*docs["control_pilot"][0])
@@ -74,10 +77,12 @@ def load_spec(directory: Path | str | None = None) -> Spec:
             raise SpecError(Where(file, doc.key_lines["machine"]),
                             f"duplicate machine {m.name!r} (also in {machines[m.name].file})")
         machines[m.name] = m
+    session_events = set(machines["session"].events) if "session" in machines else set()
+    recovery_events, errors = b.build_errors(*docs["errors"][0], session_events)
     return Spec(directory=directory, version=SPEC_VERSION, manual_sections=b.sections,
                 interpretations=b.interpretations, parameters=b.parameters, machines=machines,
-                status_table=status_table, pilot=pilot,
-                files=tuple(_display(p) for p in files))
+                status_table=status_table, pilot=pilot, errata=b.errata, errors=errors,
+                recovery_events=recovery_events, files=tuple(_display(p) for p in files))
 
 
 def _display(path: Path) -> str:
@@ -120,6 +125,7 @@ def value_fits(t: Type, value: Any) -> bool:
 class _Builder:
     sections: dict[str, str]
     interpretations: dict[str, Interpretation]
+    errata: dict[str, Erratum]
     parameters: dict[str, Parameter]
 
     # ---- references
@@ -130,7 +136,8 @@ class _Builder:
             raise SpecError(Where(file, node.key_lines["manual"]),
                             f"manual section {manual!r} is not a section of the manual "
                             f"(spec/manual.yaml)")
-        if interp is not None and interp not in self.interpretations:
+        if interp is not None and interp not in self.interpretations and \
+                interp not in getattr(self, "errata", {}):
             raise SpecError(Where(file, node.key_lines["interpretation"]),
                             f"unknown interpretation {interp!r} (not in spec/interpretations.yaml)")
         if manual is None and interp is None:
@@ -150,6 +157,101 @@ class _Builder:
             out[iid] = Interpretation(iid, tuple(body["manual"]), body["issue"], body["decision"],
                                       body["ground"], Where(file, line))
         return out
+
+    # ---- errata
+    def build_errata(self, file: str, doc: MDict) -> dict[str, Erratum]:
+        out = {}
+        items = doc["errata"]
+        for eid, body in items.items():
+            line = items.key_lines[eid]
+            if eid in self.interpretations:
+                raise SpecError(Where(file, line), f"erratum {eid} has the id of an interpretation")
+            for s in body["manual"]:
+                if s not in self.sections:
+                    raise SpecError(Where(file, line), f"erratum {eid}: manual section {s!r} is "
+                                                       f"not a section of the manual")
+            out[eid] = Erratum(eid, tuple(body["manual"]), body["says"], body["problem"],
+                               body["reading"], Where(file, line))
+        return out
+
+    # ---- the error table (§9)
+    def build_errors(self, file: str, doc: MDict, session_events: set[str]
+                     ) -> tuple[dict[str, str], dict[str, ErrorRow]]:
+        recovery_events = dict(doc["recovery_events"])
+        clash = set(recovery_events) & session_events
+        if clash:
+            raise SpecError(Where(file, doc.key_lines["recovery_events"]),
+                            f"recovery event(s) {sorted(clash)} are already session events")
+        known = set(recovery_events) | session_events
+        sn = ocpp16.message_fields("StatusNotification", "call") or {}
+        codes = sn["errorCode"].enum or ()
+        out: dict[str, ErrorRow] = {}
+        rows_seen: dict[int, str] = {}
+        items = doc["errors"]
+        for eid, r in items.items():
+            where = Where(file, items.key_lines[eid])
+            ctx = f"error {eid}"
+            if r["row"] in rows_seen:
+                raise SpecError(Where(file, r.key_lines["row"]),
+                                f"{ctx}: row {r['row']} is also {rows_seen[r['row']]}")
+            rows_seen[r["row"]] = eid
+            code = r["ocpp_error_code"]
+            if code not in codes or code == "NoError":
+                raise SpecError(Where(file, r.key_lines["ocpp_error_code"]),
+                                f"{ctx}: {code!r} is not an OCPP 1.6 ChargePointErrorCode for a "
+                                f"fault (official schema: {', '.join(codes)})")
+            if code == "EVCommunicationError" and r["status_while_active"] == "Faulted":
+                raise SpecError(Where(file, r.key_lines["status_while_active"]),
+                                f"{ctx}: OCPP 1.6 allows EVCommunicationError only with Preparing, "
+                                f"SuspendedEV, SuspendedEVSE or Finishing, never with Faulted")
+            for key, field_name in (("activation", "info"), ("resolution", "info"),
+                                    ("vendor_error_code", "vendorErrorCode")):
+                limit = sn[field_name].max_length
+                if key in r and limit is not None and len(r[key]) > limit:
+                    raise SpecError(Where(file, r.key_lines[key]),
+                                    f"{ctx}: {key} is {len(r[key])} characters; StatusNotification."
+                                    f"{field_name} allows {limit} (official schema)")
+            only_if = r.get("reported_only_if")
+            if only_if is not None and (only_if not in self.parameters
+                                        or self.parameters[only_if].kind != "bool"):
+                raise SpecError(Where(file, r.key_lines["reported_only_if"]),
+                                f"{ctx}: reported_only_if must name a bool parameter, not {only_if!r}")
+            rec = r["recovery"]
+            for ev in rec["by"]:
+                if ev not in known:
+                    raise SpecError(Where(file, rec.key_lines["by"]),
+                                    f"{ctx}: recovery event {ev!r} is neither a session event nor "
+                                    f"declared under recovery_events")
+            timers = []
+            for t in rec.get("timers", ()):
+                if t["event"] not in rec["by"]:
+                    raise SpecError(Where(file, rec.key_lines["timers"]),
+                                    f"{ctx}: timer {t['event']} must also be listed under `by`")
+                if t["starts_on"] not in known:
+                    raise SpecError(Where(file, rec.key_lines["timers"]),
+                                    f"{ctx}: timer starts on unknown event {t['starts_on']!r}")
+                cond = t.get("seconds_if")
+                if cond is not None and (cond["parameter"] not in self.parameters or
+                                         self.parameters[cond["parameter"]].kind != "bool"):
+                    raise SpecError(Where(file, rec.key_lines["timers"]),
+                                    f"{ctx}: seconds_if must name a bool parameter")
+                timers.append(ErrorTimer(t["event"], t["starts_on"], t["seconds"],
+                                         cond["parameter"] if cond else None,
+                                         cond["value"] if cond else None))
+            out[eid] = ErrorRow(
+                id=eid, row=r["row"], manual_code=r["manual_code"], ocpp_error_code=code,
+                vendor_error_code=r.get("vendor_error_code"), activation=r["activation"],
+                resolution=r["resolution"], stops_transaction=r["stops_transaction"],
+                status_while_active=r["status_while_active"], notes=r["notes"],
+                corrective_action=r["corrective_action"], recovery_kind=rec["kind"],
+                recovery_by=tuple(rec["by"]), timers=tuple(timers), reported_only_if=only_if,
+                ref=self.ref(r, file), where=where)
+        expected = list(range(1, len(out) + 1))
+        if sorted(rows_seen) != expected:
+            raise SpecError(Where(file, doc.key_lines["errors"]),
+                            f"error rows must be numbered 1..{len(out)} as in the manual, "
+                            f"got {sorted(rows_seen)}")
+        return recovery_events, dict(sorted(out.items(), key=lambda kv: kv[1].row))
 
     # ---- parameters
     def build_parameters(self, file: str, doc: MDict) -> dict[str, Parameter]:

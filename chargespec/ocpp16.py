@@ -49,6 +49,7 @@ class FieldInfo:
     json_type: str  # string | integer | number | boolean | object | array
     enum: tuple[str, ...] | None
     required: bool
+    max_length: int | None = None
 
 
 def message_fields(action: str, kind: str) -> dict[str, FieldInfo] | None:
@@ -59,7 +60,8 @@ def message_fields(action: str, kind: str) -> dict[str, FieldInfo] | None:
     out = {}
     for name, prop in s.get("properties", {}).items():
         out[name] = FieldInfo(name, prop.get("type", "object"),
-                              tuple(prop["enum"]) if "enum" in prop else None, name in required)
+                              tuple(prop["enum"]) if "enum" in prop else None, name in required,
+                              prop.get("maxLength"))
     return out
 
 

@@ -205,6 +205,50 @@ class Interpretation:
 
 
 @dataclass(frozen=True)
+class Erratum:
+    """Where the manual says something that cannot be right as printed, and our reading."""
+
+    id: str
+    manual: tuple[str, ...]
+    says: str
+    problem: str
+    reading: str
+    where: Where
+
+
+@dataclass(frozen=True)
+class ErrorTimer:
+    event: str
+    starts_on: str
+    seconds: int
+    seconds_if_parameter: str | None
+    seconds_if_value: int | None
+
+
+@dataclass(frozen=True)
+class ErrorRow:
+    """One row of the manual's error table (§9), with its OCPP 1.6 reporting and recovery."""
+
+    id: str
+    row: int
+    manual_code: str
+    ocpp_error_code: str
+    vendor_error_code: str | None
+    activation: str
+    resolution: str
+    stops_transaction: bool
+    status_while_active: str  # Faulted | unchanged
+    notes: str
+    corrective_action: str
+    recovery_kind: str
+    recovery_by: tuple[str, ...]
+    timers: tuple[ErrorTimer, ...]
+    reported_only_if: str | None
+    ref: Ref
+    where: Where
+
+
+@dataclass(frozen=True)
 class Spec:
     directory: Path
     version: str
@@ -214,6 +258,9 @@ class Spec:
     machines: dict[str, Machine]
     status_table: StatusTable
     pilot: PilotTable
+    errata: dict[str, Erratum] = field(default_factory=dict)
+    errors: dict[str, ErrorRow] = field(default_factory=dict)
+    recovery_events: dict[str, str] = field(default_factory=dict)
     files: tuple[str, ...] = field(default=())
 
     def machine(self, name: str = "session") -> Machine:
