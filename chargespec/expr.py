@@ -17,6 +17,11 @@ The subset:
   boolean    and, or, not
   integers   + and - (binary and unary), min(...) and max(...)
   choice     A if C else B
+  sets       finite sets of one enum domain (the §9 error ids): `x in S`, `S | T`, `S & T`,
+             `S - T`, `{a, b}` (a set display), `any(S)` (S is not empty), `first(S)` (the
+             first member in domain order, or 'none')
+  tables     `table[key]` reads a constant table of the spec (e.g. error_code[e]); a key
+             outside the table is a load error
 """
 
 from __future__ import annotations
@@ -80,6 +85,27 @@ class ListT(Type):
 
 
 @dataclass(frozen=True)
+class SetT(Type):
+    """A subset of a finite enum domain; `domain` is in its canonical order."""
+
+    domain: tuple[str, ...]
+
+    def describe(self) -> str:
+        return "set of " + ", ".join(repr(v) for v in self.domain)
+
+
+@dataclass(frozen=True)
+class TableT(Type):
+    """A constant table from enum keys to values of one type."""
+
+    keys: tuple[str, ...]
+    value: Type
+
+    def describe(self) -> str:
+        return f"table from {len(self.keys)} keys to {self.value.describe()}"
+
+
+@dataclass(frozen=True)
 class _LitStr(Type):
     """The type of a string literal before it meets an enum or token."""
 
@@ -120,6 +146,17 @@ class ListLit(Expr):
 
 
 @dataclass(frozen=True)
+class SetLit(Expr):
+    items: tuple[Expr, ...]
+
+
+@dataclass(frozen=True)
+class Lookup(Expr):
+    table: str
+    key: Expr
+
+
+@dataclass(frozen=True)
 class Not(Expr):
     operand: Expr
 
@@ -139,14 +176,14 @@ class Compare(Expr):
 
 @dataclass(frozen=True)
 class Arith(Expr):
-    op: str  # "+" | "-"
+    op: str  # "+" | "-" on integers; "|" "&" "-" on sets
     left: Expr
     right: Expr
 
 
 @dataclass(frozen=True)
 class Call(Expr):
-    func: str  # "min" | "max"
+    func: str  # "min" | "max" | "any" | "first"
     args: tuple[Expr, ...]
 
 
@@ -161,7 +198,7 @@ TRUE = Const(True)
 
 _CMP = {ast.Eq: "==", ast.NotEq: "!=", ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">",
         ast.GtE: ">=", ast.In: "in", ast.NotIn: "not in"}
-_FUNCS = ("min", "max")
+_FUNCS = ("min", "max", "any", "first")
 
 
 def parse(source: Any, where: Where) -> Expr:
@@ -209,6 +246,14 @@ class _Converter:
 
     c_Tuple = c_List
 
+    def c_Set(self, node: ast.Set) -> Expr:
+        return SetLit(tuple(self.convert(e) for e in node.elts))
+
+    def c_Subscript(self, node: ast.Subscript) -> Expr:
+        if not isinstance(node.value, ast.Name) or isinstance(node.slice, ast.Slice):
+            raise self.fail(node, "indexing other than table[key]")
+        return Lookup(node.value.id, self.convert(node.slice))
+
     def c_BoolOp(self, node: ast.BoolOp) -> Expr:
         op = "and" if isinstance(node.op, ast.And) else "or"
         return BoolOp(op, tuple(self.convert(v) for v in node.values))
@@ -226,12 +271,10 @@ class _Converter:
         raise self.fail(node, f"the operator {type(node.op).__name__}")
 
     def c_BinOp(self, node: ast.BinOp) -> Expr:
-        if isinstance(node.op, ast.Add):
-            op = "+"
-        elif isinstance(node.op, ast.Sub):
-            op = "-"
-        else:
-            raise self.fail(node, f"the operator {type(node.op).__name__} (only + and -)")
+        ops = {ast.Add: "+", ast.Sub: "-", ast.BitOr: "|", ast.BitAnd: "&"}
+        op = ops.get(type(node.op))
+        if op is None:
+            raise self.fail(node, f"the operator {type(node.op).__name__} (only + - | &)")
         return Arith(op, self.convert(node.left), self.convert(node.right))
 
     def c_Compare(self, node: ast.Compare) -> Expr:
@@ -252,20 +295,20 @@ class _Converter:
     def c_Call(self, node: ast.Call) -> Expr:
         if not isinstance(node.func, ast.Name) or node.func.id not in _FUNCS:
             callee = ast.unparse(node.func)
-            raise self.fail(node, f"a call of {callee!r} (only min(...) and max(...))")
+            raise self.fail(node, f"a call of {callee!r} (only min, max, any and first)")
         if node.keywords or not node.args or any(isinstance(a, ast.Starred) for a in node.args):
             raise self.fail(node, f"this form of {node.func.id}(...)")
+        if node.func.id in ("any", "first") and len(node.args) != 1:
+            raise self.fail(node, f"{node.func.id}(...) with {len(node.args)} arguments")
         return Call(node.func.id, tuple(self.convert(a) for a in node.args))
 
 
 def _describe_node(node: ast.AST) -> str:
     return {
         "Attribute": "attribute access",
-        "Subscript": "indexing",
         "Lambda": "a lambda",
         "NamedExpr": "assignment (:=)",
         "Dict": "a dict",
-        "Set": "a set",
         "ListComp": "a comprehension",
         "SetComp": "a comprehension",
         "DictComp": "a comprehension",
@@ -318,6 +361,8 @@ def _assignable(t: Type, target: Type) -> bool:
         return isinstance(t, BoolT)
     if isinstance(target, ListT):
         return isinstance(t, ListT)
+    if isinstance(target, SetT):
+        return isinstance(t, SetT) and set(t.domain) <= set(target.domain)
     return False
 
 
@@ -358,6 +403,34 @@ class _Checker:
             return ListT(_NoneT())
         return ListT(types[0])
 
+    def t_SetLit(self, e: SetLit) -> Type:
+        domain: tuple[str, ...] | None = None
+        for item in e.items:
+            t = self.type_of(item)
+            if isinstance(t, EnumT):
+                domain = t.values if domain is None else domain
+            elif not isinstance(t, _LitStr):
+                raise self.fail(f"members of a set display are enum values, not {t.describe()} "
+                                f"({to_label(item)!r})")
+        if domain is None:
+            # only literals: their own domain, checked against the other operand where used
+            domain = tuple(dict.fromkeys(i.value for i in e.items))  # type: ignore[attr-defined]
+        return SetT(domain)
+
+    def t_Lookup(self, e: Lookup) -> Type:
+        t = self.scope.get(e.table)
+        if not isinstance(t, TableT):
+            raise self.fail(f"{e.table!r} is not a table of the spec"
+                            + ("" if t is None else f" (it is {t.describe()})"))
+        kt = self.type_of(e.key)
+        if isinstance(kt, _LitStr):
+            if kt.value not in t.keys:
+                raise self.fail(f"{kt.value!r} is not a key of table {e.table}")
+        elif not (isinstance(kt, EnumT) and set(kt.values) <= set(t.keys)):
+            raise self.fail(f"key {to_label(e.key)!r} of table {e.table} is {kt.describe()}; "
+                            f"the table's keys are {', '.join(t.keys)}")
+        return t.value
+
     def t_Not(self, e: Not) -> Type:
         self.want_bool(e.operand, "operand of 'not'")
         return BoolT()
@@ -374,6 +447,15 @@ class _Checker:
 
     def t_Compare(self, e: Compare) -> Type:
         lt, rt = self.type_of(e.left), self.type_of(e.right)
+        if e.op in ("in", "not in") and isinstance(rt, SetT):
+            if isinstance(lt, _LitStr):
+                ok = lt.value in rt.domain
+            else:
+                ok = isinstance(lt, EnumT) and set(lt.values) <= set(rt.domain) | {"none"}
+            if not ok:
+                raise self.fail(f"{to_label(e.left)!r} ({lt.describe()}) cannot be a member of "
+                                f"{to_label(e.right)!r} ({rt.describe()})")
+            return BoolT()
         if e.op in ("in", "not in"):
             if not isinstance(rt, ListT):
                 raise self.fail(f"right side of '{e.op}' must be a list, got {rt.describe()}")
@@ -400,6 +482,8 @@ class _Checker:
                 return
         ok = (
             (isinstance(a, EnumT) and isinstance(b, EnumT) and set(a.values) & set(b.values))
+            or (isinstance(a, SetT) and isinstance(b, SetT) and set(b.domain) <= set(a.domain))
+            or (isinstance(a, SetT) and isinstance(b, SetT) and set(a.domain) <= set(b.domain))
             or (isinstance(a, IntT) and isinstance(b, IntT))
             or (isinstance(a, BoolT) and isinstance(b, BoolT))
             or (isinstance(a, (TokenT, _LitStr, _NoneT)) and isinstance(b, (TokenT, _LitStr, _NoneT))
@@ -412,6 +496,14 @@ class _Checker:
 
     def t_Arith(self, e: Arith) -> Type:
         lt, rt = self.type_of(e.left), self.type_of(e.right)
+        if isinstance(lt, SetT) or isinstance(rt, SetT) or e.op in ("|", "&"):
+            if not (isinstance(lt, SetT) and isinstance(rt, SetT)):
+                raise self.fail(f"'{e.op}' combines two sets, not {lt.describe()} and "
+                                f"{rt.describe()} in {to_label(e)!r}")
+            big, small = (lt, rt) if len(lt.domain) >= len(rt.domain) else (rt, lt)
+            if not set(small.domain) <= set(big.domain):
+                raise self.fail(f"the sets of {to_label(e)!r} have different domains")
+            return big
         if not (isinstance(lt, IntT) and isinstance(rt, IntT)):
             raise self.fail(f"'{e.op}' works on integers, not {lt.describe()} and {rt.describe()}")
         if e.op == "+":
@@ -420,6 +512,11 @@ class _Checker:
 
     def t_Call(self, e: Call) -> Type:
         types = [self.type_of(a) for a in e.args]
+        if e.func in ("any", "first"):
+            (t,) = types
+            if not isinstance(t, SetT):
+                raise self.fail(f"{e.func}(...) takes a set, not {t.describe()}")
+            return BoolT() if e.func == "any" else EnumT(("none",) + t.domain)
         if not all(isinstance(t, IntT) for t in types):
             raise self.fail(f"{e.func}(...) takes integers")
         los = [t.lo for t in types]  # type: ignore[attr-defined]
@@ -438,6 +535,10 @@ class _Checker:
             return a if b.value in a.values else EnumT(a.values + (b.value,))
         if isinstance(b, EnumT) and isinstance(a, _LitStr):
             return b if a.value in b.values else EnumT(b.values + (a.value,))
+        if isinstance(a, (TokenT, _NoneT, _LitStr)) and isinstance(b, (TokenT, _NoneT, _LitStr)) \
+                and (isinstance(a, TokenT) or isinstance(b, TokenT)):
+            return TokenT(nullable=_NoneT() in (a, b) or any(
+                isinstance(x, TokenT) and x.nullable for x in (a, b)))
         if type(a) is type(b):
             return a
         raise self.fail(f"both branches of 'if' must have one type, not {a.describe()} "
@@ -481,10 +582,26 @@ Resolver = Callable[[str], Env]
 
 
 class PythonBackend(Backend):
-    """Compiles an AST to a closure `f(state, config, event, obs)`; names via `resolve`."""
+    """Compiles an AST to a closure `f(state, config, event, obs)`; names via `resolve`.
 
-    def __init__(self, resolve: Resolver):
+    Sets are frozensets at run time; `first` needs the canonical order of their domain, given as
+    `order` (member -> rank; the spec has one set domain, the §9 error ids).
+    """
+
+    def __init__(self, resolve: Resolver, order: Mapping[str, int] | None = None):
         self.resolve = resolve
+        self.order = dict(order or {})
+
+    def visit_SetLit(self, e: SetLit) -> Env:
+        if all(isinstance(i, Const) for i in e.items):
+            frozen = frozenset(i.value for i in e.items)  # type: ignore[attr-defined]
+            return lambda s, c, ev, o: frozen
+        items = [self.visit(i) for i in e.items]
+        return lambda s, c, ev, o: frozenset(f(s, c, ev, o) for f in items)
+
+    def visit_Lookup(self, e: Lookup) -> Env:
+        table, key = self.resolve(e.table), self.visit(e.key)
+        return lambda s, c, ev, o: table(s, c, ev, o)[key(s, c, ev, o)]
 
     def visit_Const(self, e: Const) -> Env:
         v = e.value
@@ -506,9 +623,19 @@ class PythonBackend(Backend):
 
     def visit_BoolOp(self, e: BoolOp) -> Env:
         fs = [self.visit(x) for x in e.operands]
-        if e.op == "and":
-            return lambda s, c, ev, o: all(f(s, c, ev, o) for f in fs)
-        return lambda s, c, ev, o: any(f(s, c, ev, o) for f in fs)
+        # fold into nested two-operand closures: short-circuit without a generator per call
+        acc = fs[-1]
+        for f in reversed(fs[:-1]):
+            acc = self._and(f, acc) if e.op == "and" else self._or(f, acc)
+        return acc
+
+    @staticmethod
+    def _and(a: Env, b: Env) -> Env:
+        return lambda s, c, ev, o: a(s, c, ev, o) and b(s, c, ev, o)
+
+    @staticmethod
+    def _or(a: Env, b: Env) -> Env:
+        return lambda s, c, ev, o: a(s, c, ev, o) or b(s, c, ev, o)
 
     def visit_Compare(self, e: Compare) -> Env:
         a, b = self.visit(e.left), self.visit(e.right)
@@ -533,10 +660,25 @@ class PythonBackend(Backend):
         a, b = self.visit(e.left), self.visit(e.right)
         if e.op == "+":
             return lambda s, c, ev, o: a(s, c, ev, o) + b(s, c, ev, o)
-        return lambda s, c, ev, o: a(s, c, ev, o) - b(s, c, ev, o)
+        if e.op == "|":
+            return lambda s, c, ev, o: a(s, c, ev, o) | b(s, c, ev, o)
+        if e.op == "&":
+            return lambda s, c, ev, o: a(s, c, ev, o) & b(s, c, ev, o)
+        return lambda s, c, ev, o: a(s, c, ev, o) - b(s, c, ev, o)  # ints and sets alike
 
     def visit_Call(self, e: Call) -> Env:
         fs = [self.visit(x) for x in e.args]
+        if e.func == "any":
+            (g,) = fs
+            return lambda s, c, ev, o: bool(g(s, c, ev, o))
+        if e.func == "first":
+            (g,) = fs
+            rank = self.order.get
+
+            def first(s: Any, c: Any, ev: Any, o: Any) -> Any:
+                members = g(s, c, ev, o)
+                return min(members, key=rank) if members else "none"
+            return first
         f = min if e.func == "min" else max
         return lambda s, c, ev, o: f(g(s, c, ev, o) for g in fs)
 
@@ -562,6 +704,12 @@ class LabelBackend(Backend):
 
     def visit_ListLit(self, e: ListLit) -> tuple[str, int]:
         return "[" + ", ".join(self.visit(i)[0] for i in e.items) + "]", _PREC["atom"]
+
+    def visit_SetLit(self, e: SetLit) -> tuple[str, int]:
+        return "{" + ", ".join(self.visit(i)[0] for i in e.items) + "}", _PREC["atom"]
+
+    def visit_Lookup(self, e: Lookup) -> tuple[str, int]:
+        return f"{e.table}[{self.visit(e.key)[0]}]", _PREC["atom"]
 
     def wrap(self, e: Expr, prec: int) -> str:
         text, p = self.visit(e)

@@ -17,8 +17,8 @@ from typing import Any, Iterable, Mapping
 
 from . import ocpp16
 from .errors import SpecError, Where
-from .expr import (TRUE, BoolT, Const, EnumT, Expr, IntT, ListT, TokenT, Type, check,
-                   check_assignable, check_bool, parse)
+from .expr import (TRUE, BoolT, Const, EnumT, Expr, IntT, ListT, SetT, TableT, TokenT, Type,
+                   check, check_assignable, check_bool, parse)
 from .specmodel import (Case, Emit, Erratum, ErrorRow, ErrorTimer, EventDef, Field,
                         Interpretation, Machine, Notify, Observation, Parameter, PilotSegment,
                         PilotTable, Ref, Rule, Spec, StatusTable, Variable)
@@ -70,6 +70,13 @@ def load_spec(directory: Path | str | None = None) -> Spec:
     b.parameters = b.build_parameters(*docs["parameters"][0])
     status_table = b.build_status_table(*docs["status_transitions"][0])
     pilot = b.build_pilot(*docs["control_pilot"][0])
+    session_events: set[str] = set()
+    for _file, doc in docs["machine"]:
+        if doc.get("machine") == "session":
+            session_events = set(doc["events"])
+    recovery_events, errors = b.build_errors(*docs["errors"][0], session_events)
+    b.errors, b.recovery_events = errors, recovery_events
+    b.constants = error_constants(errors, recovery_events, session_events)
     machines: dict[str, Machine] = {}
     for file, doc in docs["machine"]:
         m = b.build_machine(file, doc, status_table)
@@ -77,12 +84,47 @@ def load_spec(directory: Path | str | None = None) -> Spec:
             raise SpecError(Where(file, doc.key_lines["machine"]),
                             f"duplicate machine {m.name!r} (also in {machines[m.name].file})")
         machines[m.name] = m
-    session_events = set(machines["session"].events) if "session" in machines else set()
-    recovery_events, errors = b.build_errors(*docs["errors"][0], session_events)
     return Spec(directory=directory, version=SPEC_VERSION, manual_sections=b.sections,
                 interpretations=b.interpretations, parameters=b.parameters, machines=machines,
                 status_table=status_table, pilot=pilot, errata=b.errata, errors=errors,
-                recovery_events=recovery_events, files=tuple(_display(p) for p in files))
+                recovery_events=recovery_events, constants=b.constants,
+                files=tuple(_display(p) for p in files))
+
+
+def error_constants(errors: Mapping[str, ErrorRow], recovery_events: Mapping[str, str],
+                    session_events: Iterable[str]) -> dict[str, tuple[Type, Any]]:
+    """The error table (§9) as constants that machine expressions read.
+
+    Sets over the error ids (row order): `faulting_errors` (the connector is Faulted and the
+    transaction stops), `vehicle_errors` (need a connected vehicle), `lock_keeping_errors`, and
+    for each event E that clears or times errors `cleared_by_E` / `timer_started_by_E`.  Tables
+    keyed by error id or 'none': `ocpp_error_code`, `vendor_error_code`, `activation_message`,
+    `resolution_message`.
+    """
+    ids = tuple(errors)
+    s = SetT(ids)
+    keyed = ("none",) + ids
+    out: dict[str, tuple[Type, Any]] = {
+        "faulting_errors": (s, frozenset(e for e, r in errors.items() if r.stops_transaction)),
+        "vehicle_errors": (s, frozenset(e for e, r in errors.items() if r.needs_vehicle)),
+        "lock_keeping_errors": (s, frozenset(e for e, r in errors.items() if r.keeps_lock)),
+    }
+    for ev in list(session_events) + list(recovery_events):
+        cleared = frozenset(e for e, r in errors.items() if ev in r.recovery_by)
+        if cleared:
+            out[f"cleared_by_{ev}"] = (s, cleared)
+        timed = frozenset(e for e, r in errors.items() for t in r.timers if t.starts_on == ev)
+        if timed:
+            out[f"timer_started_by_{ev}"] = (s, timed)
+    codes = tuple(dict.fromkeys(["NoError"] + [r.ocpp_error_code for r in errors.values()]))
+    out["ocpp_error_code"] = (TableT(keyed, EnumT(codes)),
+                              {"none": "NoError", **{e: r.ocpp_error_code for e, r in errors.items()}})
+    for name, attr in (("vendor_error_code", "vendor_error_code"),
+                       ("activation_message", "activation"),
+                       ("resolution_message", "resolution")):
+        out[name] = (TableT(keyed, TokenT(nullable=True)),
+                     {"none": None, **{e: getattr(r, attr) for e, r in errors.items()}})
+    return dict(sorted(out.items()))
 
 
 def _display(path: Path) -> str:
@@ -123,6 +165,9 @@ def value_fits(t: Type, value: Any) -> bool:
 
 
 class _Builder:
+    errors: dict[str, ErrorRow]
+    recovery_events: dict[str, str]
+    constants: dict[str, tuple[Type, Any]]
     sections: dict[str, str]
     interpretations: dict[str, Interpretation]
     errata: dict[str, Erratum]
@@ -211,11 +256,11 @@ class _Builder:
                     raise SpecError(Where(file, r.key_lines[key]),
                                     f"{ctx}: {key} is {len(r[key])} characters; StatusNotification."
                                     f"{field_name} allows {limit} (official schema)")
-            only_if = r.get("reported_only_if")
-            if only_if is not None and (only_if not in self.parameters
-                                        or self.parameters[only_if].kind != "bool"):
-                raise SpecError(Where(file, r.key_lines["reported_only_if"]),
-                                f"{ctx}: reported_only_if must name a bool parameter, not {only_if!r}")
+            if (r["status_while_active"] == "Faulted") != r["stops_transaction"]:
+                raise SpecError(Where(file, r.key_lines["status_while_active"]),
+                                f"{ctx}: an error that stops the transaction makes the connector "
+                                f"Faulted and one that does not leaves the status unchanged; "
+                                f"this row mixes the two, which the session cannot show")
             rec = r["recovery"]
             for ev in rec["by"]:
                 if ev not in known:
@@ -244,7 +289,8 @@ class _Builder:
                 resolution=r["resolution"], stops_transaction=r["stops_transaction"],
                 status_while_active=r["status_while_active"], notes=r["notes"],
                 corrective_action=r["corrective_action"], recovery_kind=rec["kind"],
-                recovery_by=tuple(rec["by"]), timers=tuple(timers), reported_only_if=only_if,
+                recovery_by=tuple(rec["by"]), timers=tuple(timers),
+                needs_vehicle=bool(r.get("needs_vehicle")), keeps_lock=bool(r.get("keeps_lock")),
                 ref=self.ref(r, file), where=where)
         expected = list(range(1, len(out) + 1))
         if sorted(rows_seen) != expected:
@@ -333,6 +379,12 @@ class _Builder:
     def build_machine(self, file: str, doc: MDict, status_table: StatusTable) -> Machine:
         name = doc["machine"]
         params = {pid: p.type for pid, p in self.parameters.items()}
+        for cname, (ctype, _) in self.constants.items():
+            if cname in params:
+                raise SpecError(Where(file, doc.line), f"the error-table constant {cname!r} has "
+                                                       f"the name of a parameter")
+            params[cname] = ctype
+        domains = {"errors": tuple(self.errors)}
 
         # variables
         variables: dict[str, Variable] = {}
@@ -341,9 +393,15 @@ class _Builder:
             where = Where(file, vars_node.key_lines[vname])
             if vname in params:
                 raise SpecError(where, f"variable {vname!r} has the name of a parameter")
-            t = _declared_type(v, where, f"variable {vname}")
+            t = _declared_type(v, where, f"variable {vname}", domains)
             init_raw = v["initial"]
-            if isinstance(t, IntT) and isinstance(init_raw, str):
+            if isinstance(t, SetT):
+                if not (isinstance(init_raw, list) and set(init_raw) <= set(t.domain)):
+                    raise SpecError(Where(file, v.key_lines["initial"]),
+                                    f"initial value of {vname} must be a list of members of "
+                                    f"{t.describe()}")
+                init = Const(frozenset(init_raw))
+            elif isinstance(t, IntT) and isinstance(init_raw, str):
                 init = parse(init_raw, Where(file, v.key_lines["initial"]))
                 check_assignable(init, t, params, Where(file, v.key_lines["initial"]),
                                  context=f"initial value of {vname}")
@@ -352,7 +410,8 @@ class _Builder:
                     raise SpecError(Where(file, v.key_lines["initial"]),
                                     f"initial value {init_raw!r} of {vname} is not {t.describe()}")
                 init = Const(init_raw)
-            variables[vname] = Variable(vname, t, init, v.get("doc", ""), self.ref(v, file), where)
+            variables[vname] = Variable(vname, t, init, v.get("doc", ""), self.ref(v, file), where,
+                                        transient=bool(v.get("transient")))
 
         control = doc["control"]
         if control not in variables or not isinstance(variables[control].type, EnumT):
@@ -371,7 +430,7 @@ class _Builder:
                 if fname in params or fname in variables:
                     raise SpecError(fwhere, f"field {fname!r} of event {ename} clashes with a "
                                             f"{'parameter' if fname in params else 'variable'}")
-                t = _declared_type(f, fwhere, f"field {fname} of event {ename}")
+                t = _declared_type(f, fwhere, f"field {fname} of event {ename}", domains)
                 explore = tuple(f.get("explore", ()))
                 for x in explore:
                     if not value_fits(t, x):
@@ -379,6 +438,14 @@ class _Builder:
                                                 f"{t.describe()}")
                 fields.append(Field(fname, t, explore))
             events[ename] = EventDef(ename, tuple(fields), e.get("doc", ""), self.ref(e, file), where)
+        if doc.get("recovery_events"):
+            # the error table's recovery events (spec/errors.yaml) are events of this machine
+            for ename, edoc in self.recovery_events.items():
+                if ename in events:
+                    raise SpecError(events[ename].where, f"event {ename} is also a recovery event "
+                                                         f"of the error table")
+                events[ename] = EventDef(ename, (), edoc, Ref(manual="§9"),
+                                         Where(file, doc.key_lines["recovery_events"]))
 
         state_scope: dict[str, Type] = {**params, **{n: v.type for n, v in variables.items()}}
 
@@ -406,7 +473,7 @@ class _Builder:
                                   o.get("doc", ""), ref, where)
                 observations.append(obs)
                 continue
-            t = _declared_type(o, where, f"observation {oname}")
+            t = _declared_type(o, where, f"observation {oname}", domains)
             keep = bool(o.get("keep"))
             scope = dict(obs_scope)
             initial = None
@@ -503,7 +570,7 @@ class _Builder:
         nnode = doc.get("notify") or []
         for i, n in enumerate(nnode):
             where = Where(file, nnode.item_lines[i])
-            if n["on_change"] not in kept_types:
+            if "on_change" in n and n["on_change"] not in kept_types:
                 raise SpecError(Where(file, n.key_lines["on_change"]),
                                 f"notify {n['id']}: {n['on_change']!r} is not a kept observation")
             nwhen = parse(n["when"], Where(file, n.key_lines["when"])) if "when" in n else TRUE
@@ -512,7 +579,7 @@ class _Builder:
             emits = tuple(self.build_emit(em, file, n["emit"].item_lines[k], obs_scope,
                                           f"notify {n['id']}")
                           for k, em in enumerate(n["emit"]))
-            notifies.append(Notify(n["id"], n["on_change"], nwhen, emits, self.ref(n, file), where))
+            notifies.append(Notify(n["id"], n.get("on_change"), nwhen, emits, self.ref(n, file), where))
 
         return Machine(name=name, title=doc.get("title", name), file=file, control=control,
                        variables=variables, events=events, rules=tuple(rules),
@@ -554,6 +621,10 @@ def _check_ocpp_field(e: Expr, t: Type, fi: ocpp16.FieldInfo, where: Where, ctx:
     if fi.json_type == "string" and isinstance(t, (IntT, BoolT)):
         raise SpecError(where, f"{ctx} must be a string, not {t.describe()}")
     if fi.enum is not None:
+        if isinstance(t, EnumT) and not set(t.values) <= set(fi.enum):
+            bad = sorted(set(t.values) - set(fi.enum))
+            raise SpecError(where, f"{ctx}: {', '.join(map(repr, bad))} not allowed by the official "
+                                   f"schema (one of {', '.join(fi.enum)})")
         if isinstance(e, Const) and e.value not in fi.enum:
             raise SpecError(where, f"{ctx}: {e.value!r} is not allowed by the official schema "
                                    f"(one of {', '.join(fi.enum)})")
@@ -573,8 +644,21 @@ def _hint_bare_literal(e: Expr, t: Type, scope: Mapping[str, Type], where: Where
                                f"the string \"'{e.id}'\"")
 
 
-def _declared_type(node: MDict, where: Where, what: str) -> Type:
+def _declared_type(node: MDict, where: Where, what: str,
+                   domains: Mapping[str, tuple[str, ...]] | None = None) -> Type:
+    """The type a `type:` node declares.  `of:` / `values_from:` name a domain of the spec
+    (`errors`: the error ids of spec/errors.yaml, in row order); `none: true` adds 'none'."""
     kind = node["type"]
+    domains = domains or {}
+    source = node.get("of", node.get("values_from"))
+    if source is not None and source not in domains:
+        raise SpecError(where, f"{what}: unknown domain {source!r} (known: {', '.join(domains)})")
+    if kind == "set":
+        if source is None:
+            raise SpecError(where, f"{what}: a set needs `of:` (its domain)")
+        return SetT(domains[source])
+    if kind == "enum" and source is not None:
+        return EnumT((("none",) if node.get("none") else ()) + domains[source])
     if kind == "bool":
         return BoolT()
     if kind == "int":
@@ -582,6 +666,8 @@ def _declared_type(node: MDict, where: Where, what: str) -> Type:
             raise SpecError(where, f"{what}: min {node['min']} > max {node['max']}")
         return IntT(int(node["min"]), int(node["max"]))
     if kind == "enum":
+        if "values" not in node:
+            raise SpecError(where, f"{what}: an enum needs `values:` or `values_from:`")
         return EnumT(tuple(str(v) for v in node["values"]))
     if kind == "token":
         return TokenT(nullable=bool(node.get("nullable", True)))

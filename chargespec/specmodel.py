@@ -57,6 +57,8 @@ class Variable:
     doc: str
     ref: Ref
     where: Where
+    # reset to `initial` after every step's notifications: carries what a rule did to them
+    transient: bool = False
 
 
 @dataclass(frozen=True)
@@ -130,7 +132,7 @@ class Observation:
 @dataclass(frozen=True)
 class Notify:
     id: str
-    on_change: str
+    on_change: str | None  # None: considered after every step (its `when` decides)
     when: Expr
     emit: tuple[Emit, ...]
     ref: Ref
@@ -243,7 +245,8 @@ class ErrorRow:
     recovery_kind: str
     recovery_by: tuple[str, ...]
     timers: tuple[ErrorTimer, ...]
-    reported_only_if: str | None
+    needs_vehicle: bool
+    keeps_lock: bool
     ref: Ref
     where: Where
 
@@ -261,6 +264,8 @@ class Spec:
     errata: dict[str, Erratum] = field(default_factory=dict)
     errors: dict[str, ErrorRow] = field(default_factory=dict)
     recovery_events: dict[str, str] = field(default_factory=dict)
+    # named constants machine expressions read (sets and tables derived from the error table)
+    constants: dict[str, tuple[Type, Any]] = field(default_factory=dict)
     files: tuple[str, ...] = field(default=())
 
     def machine(self, name: str = "session") -> Machine:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-from chargespec.models.types import Event, Outputs
+from chargespec.models.types import Event, Outputs, to_jsonable
 
 COLUMNS = (("#", 3), ("event", 32), ("rule", 38), ("status", 13), ("contactor", 9),
            ("lock", 6), ("offered", 7), ("duty", 6), ("led", 15))
@@ -45,5 +45,5 @@ def _row(cols: Sequence[tuple[str, int]], values: Sequence[str]) -> str:
 
 
 def to_json(trace: Sequence[tuple[Event, Any, Outputs]]) -> list[dict[str, Any]]:
-    return [{"event": {"name": ev.name, **ev.as_dict()}, "state": s.as_dict(), **out.to_json()}
+    return [{"event": {"name": ev.name, **ev.as_dict()}, "state": to_jsonable(s.as_dict()), **out.to_json()}
             for ev, s, out in trace]

@@ -69,6 +69,38 @@ def configurations(engine: Engine, only: Iterable[str] | None = None,
         yield engine.config({**fixed, **dict(zip(pids, combo))})
 
 
+# One error row per behaviour of the error table, for explorations that cannot afford all 15:
+# faulting with a timer and cable-removal recovery; from the vehicle, not faulting; from the
+# vehicle, faulting; faulting and keeping the socket locked; not faulting, shown on the LEDs
+# only by a parameter.
+REPRESENTATIVE_ERRORS = ("rcmb_residual_current", "vehicle_signals_error",
+                         "vehicle_diode_check_failed", "actuator_stuck", "backend_disconnected")
+
+
+def error_event_names(engine: Engine) -> set[str]:
+    """The events of the error model: error_raised and the error table's recovery events."""
+    return {"error_raised", *engine.spec.recovery_events} & set(engine.machine.events)
+
+
+def session_events(engine: Engine) -> list[Event]:
+    """Every event except the error model's: the session as it runs without faults."""
+    skip = error_event_names(engine)
+    return [e for e in all_events(engine) if e.name not in skip]
+
+
+def error_events(engine: Engine, errors: Iterable[str] | None = None) -> list[Event]:
+    """error_raised for `errors` (default: every row) and every recovery event."""
+    wanted = set(errors) if errors is not None else None
+    skip = error_event_names(engine)
+    return [e for e in all_events(engine) if e.name in skip and
+            (e.name != "error_raised" or wanted is None or e.as_dict()["error"] in wanted)]
+
+
+def max_errors(n: int) -> Callable[[Any], bool]:
+    """A bound for `explore`: states with at most `n` active errors."""
+    return lambda s: len(s.errors) <= n
+
+
 def all_events(engine: Engine) -> list[Event]:
     """Every event with every combination of its fields' representative values."""
     out = []
@@ -111,8 +143,13 @@ class Exploration:
 
 
 def explore(engine: Engine, config: Any, checks: dict[str, Check] | None = None,
-            events: list[Event] | None = None, max_violations: int = 1) -> Exploration:
-    """BFS from the initial state; each check sees each transition (config, s, ev, s2, out)."""
+            events: list[Event] | None = None, max_violations: int = 1,
+            bound: Callable[[Any], bool] | None = None) -> Exploration:
+    """BFS from the initial state; each check sees each transition (config, s, ev, s2, out).
+
+    `bound` (e.g. `max_errors(2)`) keeps the search to states it accepts: transitions into other
+    states are checked but not followed, so the result is exhaustive within the bound.
+    """
     t0 = time.perf_counter()
     checks = checks or {}
     events = events if events is not None else all_events(engine)
@@ -132,7 +169,7 @@ def explore(engine: Engine, config: Any, checks: dict[str, Check] | None = None,
                 if msg is not None and len(result.violations) < max_violations:
                     result.violations.append(
                         Violation(name, msg, config, _trace(parent, s) + (ev,), s2))
-            if s2 not in parent:
+            if s2 not in parent and (bound is None or bound(s2)):
                 parent[s2] = (s, ev)
                 queue.append(s2)
         if len(result.violations) >= max_violations:

@@ -44,6 +44,11 @@ class CompiledRule:
     emits: tuple[CompiledEmit, ...]
 
 
+def _present(fields: Any) -> tuple[tuple[str, Any], ...]:
+    """Message fields without the optional ones whose value is None (absent in OCPP JSON)."""
+    return tuple((k, v) for k, v in fields if v is not None)
+
+
 class CompiledMachine:
     """The closures and value classes of one machine of a spec."""
 
@@ -64,11 +69,19 @@ class CompiledMachine:
         state_names = set(self.fields)
         param_names = set(self.params)
         obs_names = set(self.obs_names)
+        constants = spec.constants
+        order = {v: i for t, _ in constants.values() if hasattr(t, "domain")
+                 for i, v in enumerate(t.domain)}  # type: ignore[attr-defined]
 
         def resolver(event_fields: frozenset[str]) -> Callable[[str], Fn]:
             def resolve(name: str) -> Fn:
                 if name in event_fields:
                     return lambda s, c, e, o: e.value(name)
+                if name in state_names and name in obs_names:
+                    # a kept observation: its new value once computed in this step, before that
+                    # (in rules, and in its own expression) the value stored in the state
+                    g = attrgetter(name)
+                    return lambda s, c, e, o: o[name] if o is not None and name in o else g(s)
                 if name in state_names:
                     g = attrgetter(name)
                     return lambda s, c, e, o: g(s)
@@ -77,15 +90,18 @@ class CompiledMachine:
                     return lambda s, c, e, o: g(c)
                 if name in obs_names:
                     return lambda s, c, e, o: o[name]
+                if name in constants:
+                    value = constants[name][1]
+                    return lambda s, c, e, o: value
                 raise KeyError(name)  # the loader has already rejected unknown names
             return resolve
 
-        plain = PythonBackend(resolver(frozenset()))
+        plain = PythonBackend(resolver(frozenset()), order)
         self.rules: list[CompiledRule] = []
         self.by_source_event: dict[tuple[str, str], list[CompiledRule]] = {}
         for r in m.rules:
             fields = frozenset(f.name for f in m.events[r.events[0]].fields)
-            be = PythonBackend(resolver(fields))
+            be = PythonBackend(resolver(fields), order)
             cr = CompiledRule(
                 rule=r,
                 guard=be.visit(r.when),
@@ -108,10 +124,16 @@ class CompiledMachine:
             else:
                 self.observations.append((o.name, "pwm_duty", tuple(o.args)))
         self.notifies = tuple(
-            (self.index[n.on_change], plain.visit(n.when), tuple(self._emit(plain, x) for x in n.emit))
+            (None if n.on_change is None else self.index[n.on_change], plain.visit(n.when),
+             tuple(self._emit(plain, x) for x in n.emit))
             for n in m.notify)
+        # observations of (config, provisional state); most steps revisit a state (ignore rules)
+        self._obs_cache: dict[tuple[Any, Any], tuple[dict[str, Any], Any]] = {}
+        self.transient = tuple(self.index[v.name] for v in m.variables.values() if v.transient)
         self._initials = {v.name: plain.visit(v.initial) for v in m.variables.values()}
         self._kept_initials = {o.name: o.initial.value for o in m.observations if o.keep}
+        self._transient_initial = {self.index[v.name]: v.initial.value  # type: ignore[attr-defined]
+                                   for v in m.variables.values() if v.transient}
 
     @staticmethod
     def _emit(be: PythonBackend, e: Emit) -> CompiledEmit:
@@ -201,7 +223,8 @@ class CompiledMachine:
                 inds.append(Indication(em.indication))
             else:
                 msgs.append(Message(em.action, em.kind,  # type: ignore[arg-type]
-                                    tuple((k, fn(state, config, event, None)) for k, fn in em.fields)))
+                                    _present((k, fn(state, config, event, None))
+                                             for k, fn in em.fields)))
         return values, msgs, inds
 
     def observe_dict(self, config: Any, state: Any) -> dict[str, Any]:
@@ -226,14 +249,26 @@ class CompiledMachine:
                msgs: list[Message], inds: list[Indication]) -> tuple[Any, Outputs]:
         """Settle kept observations, add notifications, and make the new state and outputs."""
         provisional = self.State(*values)
-        obs = self.observe_dict(config, provisional)
+        key = (config, provisional)
+        hit = self._obs_cache.get(key)
+        if hit is None:
+            d = self.observe_dict(config, provisional)
+            hit = self._obs_cache[key] = (d, self.Observation(**d))
+        obs, observation = hit
         for i, name in self.kept:
             values[i] = obs[name]
         new = self.State(*values) if self.kept else provisional
         old_t = old.as_tuple()
         for idx, when, emits in self.notifies:
-            if (values[idx] != old_t[idx] or rule.rule.renotify) and when(new, config, None, obs):
+            changed = idx is None or values[idx] != old_t[idx] or rule.rule.renotify
+            if changed and when(new, config, None, obs):
                 for em in emits:
                     msgs.append(Message(em.action, em.kind,  # type: ignore[arg-type]
-                                        tuple((k, fn(new, config, None, obs)) for k, fn in em.fields)))
-        return new, Outputs(rule.rule.id, tuple(msgs), tuple(inds), self.Observation(**obs))
+                                        _present((k, fn(new, config, None, obs))
+                                                 for k, fn in em.fields)))
+        if self.transient:
+            # transient variables only carry a rule's doing to its notifications
+            for i in self.transient:
+                values[i] = self._transient_initial[i]
+            new = self.State(*values)
+        return new, Outputs(rule.rule.id, tuple(msgs), tuple(inds), observation)

@@ -75,6 +75,7 @@ class Engine:
     def clear_memo(self) -> None:
         if self._memo is not None:
             self._memo.clear()
+        self.compiled._obs_cache.clear()
 
 
 @lru_cache(maxsize=8)

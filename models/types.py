@@ -9,6 +9,8 @@ Their `repr` is valid Python, so a shrunk Hypothesis failure can be pasted back 
 
 from __future__ import annotations
 
+from operator import attrgetter
+
 from dataclasses import dataclass, make_dataclass
 from typing import Any, Mapping
 
@@ -84,31 +86,42 @@ class Outputs:
             "rule": self.rule,
             "messages": [m.to_json() for m in self.messages],
             "indications": [i.name for i in self.indications],
-            "observation": self.observation.as_dict(),
+            "observation": to_jsonable(self.observation.as_dict()),
         }
 
 
 def _hash_cached(cls_name: str, fields: tuple[str, ...]) -> dict[str, Any]:
     """Namespace for a frozen value class whose hash is computed once, at construction."""
+    getter = attrgetter(*fields)
+    if len(fields) == 1:
+        one = getter
+        getter = lambda x: (one(x),)  # noqa: E731 - attrgetter of one field is not a tuple
 
     def __post_init__(self: Any) -> None:
-        object.__setattr__(self, "_h", hash(tuple(getattr(self, f) for f in fields)))
+        object.__setattr__(self, "_h", hash(getter(self)))
 
     def __hash__(self: Any) -> int:
         return self._h
 
+    def __eq__(self: Any, other: Any) -> bool:
+        if self is other:
+            return True
+        if type(other) is not type(self):
+            return NotImplemented
+        return self._h == other._h and getter(self) == getter(other)
+
     def as_dict(self: Any) -> dict[str, Any]:
-        return {f: getattr(self, f) for f in fields}
+        return dict(zip(fields, getter(self)))
 
     def as_tuple(self: Any) -> tuple[Any, ...]:
-        return tuple(getattr(self, f) for f in fields)
+        return getter(self)
 
     def __repr__(self: Any) -> str:
         inner = ", ".join(f"{f}={getattr(self, f)!r}" for f in fields)
         return f"{cls_name}({inner})"
 
-    return {"__post_init__": __post_init__, "__hash__": __hash__, "as_dict": as_dict,
-            "as_tuple": as_tuple, "__repr__": __repr__, "FIELDS": fields}
+    return {"__post_init__": __post_init__, "__hash__": __hash__, "__eq__": __eq__,
+            "as_dict": as_dict, "as_tuple": as_tuple, "__repr__": __repr__, "FIELDS": fields}
 
 
 def value_class(name: str, fields: tuple[str, ...]) -> type:
@@ -117,7 +130,7 @@ def value_class(name: str, fields: tuple[str, ...]) -> type:
 
     spec = [(f, Any) for f in fields] + [("_h", int, dc_field(default=0, init=False,
                                                                repr=False, compare=False))]
-    return make_dataclass(name, spec, frozen=True, slots=True, eq=True, repr=False,
+    return make_dataclass(name, spec, frozen=True, slots=True, eq=False, repr=False,
                           namespace=_hash_cached(name, fields))
 
 
@@ -129,8 +142,11 @@ def freeze(value: Any) -> Any:
 
 
 def thaw(value: Any) -> Any:
+    """Back to JSON: tuples become lists, sets sorted lists (a stable rendering)."""
     if isinstance(value, tuple):
         return [thaw(v) for v in value]
+    if isinstance(value, frozenset):
+        return sorted(value)
     return value
 
 

@@ -67,11 +67,23 @@ def run(engine):
     return lambda **config: Run(engine, **config)
 
 
+# (configuration, most errors active at once) for the exploration of the error model
+ERROR_CONFIGS = [
+    ({"stop_transaction_mode": "Normal", "display_backend_disconnect_as_error": True}, 2),
+    ({"stop_transaction_mode": "NormalModeDRcd", "send_error_status_notifications": False}, 1),
+    ({"stop_transaction_mode": "StopOnlyByDisconnecting",
+      "lock_actuator_only_if_authorized": True}, 1),
+    ({"stop_transaction_mode": "OnlyByRfidOrRemoteStop"}, 1),
+]
+
+
 class PairwiseRecord:
     """One BFS over every pairwise configuration, recording what several tests assert on."""
 
     def __init__(self, engine: Engine):
-        from chargespec.checkers.explore import explore, pairwise_configurations
+        from chargespec.checkers.explore import (REPRESENTATIVE_ERRORS, error_events, explore,
+                                                 max_errors, pairwise_configurations,
+                                                 session_events)
 
         compiled = engine.compiled
         table = engine.spec.status_table
@@ -81,18 +93,28 @@ class PairwiseRecord:
         self.rows = {name: set() for name, kind, _ in compiled.observations if kind == "cases"}
         self.rules_fired: set[str] = set()
         self.explorations = []
+        self.error_explorations = []
+
+        renotify = {r.id: r.renotify for r in engine.machine.rules}
+        rows_seen: set = set()
 
         def record(config, s, ev, s2, out):
             self.status_changes.add((s.status, s2.status))
             sent = [m.as_dict()["status"] for m in out.messages if m.action == "StatusNotification"]
-            expected = [s2.status] if (s2.status != s.status or
-                                       engine.machine.rule(out.rule).renotify) else []
+            error_note = out.observation.error_info is not None and \
+                config.send_error_status_notifications
+            expected = [s2.status] if (s2.status != s.status or error_note or
+                                       renotify[out.rule]) else []
             if sent != expected:
                 self.bad_notifications.append(
                     f"{out.rule} on {ev.label()}: status {s.status} -> {s2.status}, sent {sent}")
             for m in out.messages:
                 self.messages.setdefault((m.action, m.kind, m.fields), (out.rule, ev))
             # tables read the previous value of kept observations (status), as the engine does
+            key = (config, s2, tuple(getattr(s, n) for _, n in compiled.kept))
+            if key in rows_seen:
+                return None
+            rows_seen.add(key)
             provisional = compiled.State(**{**s2.as_dict(),
                                             **{n: getattr(s, n) for _, n in compiled.kept}})
             obs = {}
@@ -103,10 +125,18 @@ class PairwiseRecord:
                 obs[name] = getattr(out.observation, name)
             return None
 
+        events = session_events(engine)
         for c in pairwise_configurations(engine):
-            x = explore(engine, c, {"record": record})
+            x = explore(engine, c, {"record": record}, events=events)
             self.rules_fired |= x.rules_fired
             self.explorations.append(x)
+        # the error model: one row per behaviour, at most two at once, under each stop mode
+        events = events + error_events(engine, REPRESENTATIVE_ERRORS)
+        for c, bound in ERROR_CONFIGS:
+            x = explore(engine, engine.config(c), {"record": record}, events=events,
+                        bound=max_errors(bound))
+            self.rules_fired |= x.rules_fired
+            self.error_explorations.append(x)
         self.forbidden = sorted((a, b) for a, b in self.status_changes if not table.permits(a, b))
 
 

@@ -83,19 +83,26 @@ def test_recovery_rules_as_the_manual_describes_them(spec):
     assert set(e["actuator_stuck"].recovery_by) == {"unlock_connector", "hard_reset"}
     assert e["actuator_not_detected"].recovery_by == ("hard_reset",)
     assert e["plug_locking_failed"].recovery_kind == "replug"
-    assert e["backend_disconnected"].reported_only_if == "display_backend_disconnect_as_error"
+    assert set(e["vehicle_signals_error"].recovery_by) == {"vehicle_error_cleared", "unplug",
+                                                          "cable_removed"}
+    assert e["actuator_stuck"].keeps_lock and not e["actuator_not_detected"].keeps_lock
+    assert {k for k, r in e.items() if r.needs_vehicle} == {"vehicle_signals_error",
+                                                            "vehicle_diode_check_failed"}
 
 
 @pytest.mark.parametrize("file, old, new, message", [
     ("errors.yaml", "ocpp_error_code: PowerSwitchFailure", "ocpp_error_code: Mode3Error",
      "'Mode3Error' is not an OCPP 1.6 ChargePointErrorCode"),
-    ("errors.yaml", "    ocpp_error_code: EVCommunicationError\n    vendor_error_code: mode3Error\n"
-     "    activation: Vehicle signals error\n    resolution: Vehicle error resolved\n"
-     "    stops_transaction: false\n    status_while_active: unchanged",
+    ("errors.yaml", "    ocpp_error_code: OtherError\n    vendor_error_code: mode3Error\n"
+     "    activation: Vehicle diode",
      "    ocpp_error_code: EVCommunicationError\n    vendor_error_code: mode3Error\n"
-     "    activation: Vehicle signals error\n    resolution: Vehicle error resolved\n"
-     "    stops_transaction: false\n    status_while_active: Faulted",
+     "    activation: Vehicle diode",
      "allows EVCommunicationError only with"),
+    ("errors.yaml", "    stops_transaction: false\n    status_while_active: unchanged\n"
+     "    notes: External SPD device.",
+     "    stops_transaction: false\n    status_while_active: Faulted\n"
+     "    notes: External SPD device.",
+     "this row mixes the two"),
     ("errors.yaml", "activation: RCD Fault", "activation: " + "R" * 51, "allows 50"),
     ("errors.yaml", "by: [mcb_rearmed]", "by: [mcb_reset]", "recovery event 'mcb_reset'"),
     ("errors.yaml", "    row: 7\n", "    row: 6\n", "row 6 is also rcd_fault"),

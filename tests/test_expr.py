@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given, strategies as st
 
 from chargespec.errors import SpecError, Where
-from chargespec.expr import (BoolT, EnumT, IntT, ListT, PythonBackend, TokenT, check, parse,
-                             to_label)
+from chargespec.expr import (BoolT, EnumT, IntT, ListT, PythonBackend, SetT, TableT, TokenT,
+                             check, parse, to_label)
 
 W = Where("spec/session.yaml", 42)
 SCOPE = {"cp": EnumT(("A", "B", "C")), "n": IntT(0, 80), "flag": BoolT(),
@@ -44,7 +44,8 @@ def test_python_backend_evaluates_the_subset(text, env, expected):
     ("open('/etc/passwd')", "call of 'open'"),
     ("cp.lower()", "call of 'cp.lower'"),
     ("cp.value == 1", "attribute access"),
-    ("wl[0]", "indexing"),
+    ("wl[0:1]", "indexing other than table[key]"),
+    ("wl.x[0]", "indexing other than table[key]"),
     ("lambda: 1", "lambda"),
     ("n * 2", "Mult"),
     ("n / 2", "Div"),
@@ -81,6 +82,57 @@ def test_syntax_error_names_file_and_line():
 def test_type_errors_name_the_problem(text, message):
     with pytest.raises(SpecError, match=message):
         check(parse(text, W), SCOPE, W)
+
+
+# -- sets over one enum domain, and constant tables (the error model of §9)
+
+ERR = ("a", "b", "c")
+SET_SCOPE = {"errs": SetT(ERR), "stopping": SetT(ERR), "e": EnumT(ERR),
+             "code": TableT(("none",) + ERR, EnumT(("NoError", "X", "Y"))), "n": IntT(0, 9)}
+ORDER = {v: i for i, v in enumerate(ERR)}
+
+
+def evaluate_sets(text, **env):
+    resolve = lambda name: (lambda s, c, e, o: env[name])  # noqa: E731
+    return PythonBackend(resolve, ORDER).visit(parse(text, W))(None, None, None, None)
+
+
+@pytest.mark.parametrize("text, env, expected", [
+    ("e in errs", {"e": "a", "errs": frozenset({"a"})}, True),
+    ("e not in errs", {"e": "a", "errs": frozenset({"a"})}, False),
+    ("errs | {e}", {"e": "b", "errs": frozenset({"a"})}, frozenset({"a", "b"})),
+    ("errs - {'a'}", {"errs": frozenset({"a", "c"})}, frozenset({"c"})),
+    ("any(errs & stopping)", {"errs": frozenset({"a"}), "stopping": frozenset({"b"})}, False),
+    ("any(errs & stopping)", {"errs": frozenset({"b"}), "stopping": frozenset({"b"})}, True),
+    ("first(errs)", {"errs": frozenset({"c", "b"})}, "b"),  # domain order, not string order
+    ("first(errs)", {"errs": frozenset()}, "none"),
+    ("code[first(errs)]", {"errs": frozenset({"a"}), "code": {"none": "NoError", "a": "X"}}, "X"),
+])
+def test_sets_and_tables_evaluate(text, env, expected):
+    assert evaluate_sets(text, **env) == expected
+
+
+def test_set_types():
+    assert check(parse("errs | {e}", W), SET_SCOPE, W) == SetT(ERR)
+    assert check(parse("first(errs)", W), SET_SCOPE, W) == EnumT(("none",) + ERR)
+    assert check(parse("code[first(errs)]", W), SET_SCOPE, W) == EnumT(("NoError", "X", "Y"))
+    assert check(parse("any(errs - stopping)", W), SET_SCOPE, W) == BoolT()
+
+
+@pytest.mark.parametrize("text, message", [
+    ("'z' in errs", "cannot be a member"),
+    ("n in errs", "cannot be a member"),
+    ("errs | n", "combines two sets"),
+    ("any(n)", "takes a set"),
+    ("n[e]", "'n' is not a table"),
+    ("code['z']", "'z' is not a key of table code"),
+    ("code[n]", "key 'n' of table code"),
+    ("{n} == errs", "members of a set display are enum values"),
+    ("first(errs, errs) == 'a'", r"first\(...\) with 2 arguments"),
+])
+def test_set_and_table_type_errors(text, message):
+    with pytest.raises(SpecError, match=message):
+        check(parse(text, W), SET_SCOPE, W)
 
 
 def test_comparisons_are_typed_as_conditions():

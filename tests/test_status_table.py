@@ -8,6 +8,7 @@ import dataclasses
 import pytest
 
 from chargespec.checkers.explore import (explore, pairwise_configurations, parameter_values,
+                                         session_events,
                                          parameters_read)
 
 
@@ -57,7 +58,8 @@ def test_the_status_check_can_fail(engine):
     table = engine.spec.status_table
     crippled = dataclasses.replace(table, allowed={**table.allowed, "Preparing": frozenset(
         table.allowed["Preparing"] - {"Charging"})})
-    result = explore(engine, engine.config(), {"ocpp_status": status_check(crippled)})
+    result = explore(engine, engine.config(), {"ocpp_status": status_check(crippled)},
+                     events=session_events(engine))
     assert result.violations
     v = result.violations[0]
     assert "Preparing -> Charging" in v.message
