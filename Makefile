@@ -54,6 +54,7 @@ test-slow: install
 
 bench: install
 	$(PY) bench/step_speed.py
+	$(PY) bench/explore_speed.py
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info
