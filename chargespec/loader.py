@@ -19,14 +19,14 @@ from . import ocpp16
 from .errors import SpecError, Where
 from .expr import (TRUE, BoolT, Const, EnumT, Expr, IntT, ListT, SetT, TableT, TokenT, Type,
                    check, check_assignable, check_bool, parse)
-from .specmodel import (Case, Emit, Erratum, ErrorRow, ErrorTimer, EventDef, Field,
+from .specmodel import (Case, Emit, Erratum, ErrorRow, ErrorTimer, EventDef, Field, Filter,
                         Interpretation, Machine, Notify, Observation, Parameter, PilotSegment,
-                        PilotTable, Ref, Rule, Spec, StatusTable, Variable)
+                        PilotTable, Policy, PolicyRow, Ref, Rule, Spec, StatusTable, Variable)
 from .yamlread import MDict, line_of, load_json, read_yaml, validate
 
 SPEC_VERSION = "0.1.0"
 _KINDS = ("manual", "interpretations", "errata", "parameters", "status_transitions",
-          "control_pilot", "errors", "machine")
+          "control_pilot", "errors", "policy", "machine")
 
 
 def default_spec_dir() -> Path:
@@ -77,6 +77,18 @@ def load_spec(directory: Path | str | None = None) -> Spec:
     recovery_events, errors = b.build_errors(*docs["errors"][0], session_events)
     b.errors, b.recovery_events = errors, recovery_events
     b.constants = error_constants(errors, recovery_events, session_events)
+    policies: dict[str, Policy] = {}
+    for file, doc in docs["policy"]:
+        pol = b.build_policy(file, doc)
+        if pol.name in policies:
+            raise SpecError(pol.where, f"duplicate policy {pol.name!r} (also in "
+                                       f"{policies[pol.name].file})")
+        policies[pol.name] = pol
+        for col, values in pol.columns.items():
+            key_values = b.parameters[pol.key].values
+            b.constants[f"{pol.name}_{col}"] = (
+                TableT(key_values, EnumT(values)),
+                {k: row.values[col] for k, row in pol.rows.items()})
     machines: dict[str, Machine] = {}
     for file, doc in docs["machine"]:
         m = b.build_machine(file, doc, status_table)
@@ -87,7 +99,7 @@ def load_spec(directory: Path | str | None = None) -> Spec:
     return Spec(directory=directory, version=SPEC_VERSION, manual_sections=b.sections,
                 interpretations=b.interpretations, parameters=b.parameters, machines=machines,
                 status_table=status_table, pilot=pilot, errata=b.errata, errors=errors,
-                recovery_events=recovery_events, constants=b.constants,
+                recovery_events=recovery_events, constants=b.constants, policies=policies,
                 files=tuple(_display(p) for p in files))
 
 
@@ -376,6 +388,47 @@ class _Builder:
                           int(doc["minimum_current"]), float(doc["resolution"]), segs, decode)
 
     # ---- machines
+    # ---- policy tables
+    def build_policy(self, file: str, doc: MDict) -> Policy:
+        name, key = doc["policy"], doc["key"]
+        where = Where(file, doc.key_lines["policy"])
+        param = self.parameters.get(key)
+        if param is None or param.kind != "enum":
+            raise SpecError(Where(file, doc.key_lines["key"]),
+                            f"policy {name}: key {key!r} must be an enum parameter")
+        columns = {c: tuple(v["values"]) for c, v in doc["columns"].items()}
+        rows_node = doc["rows"]
+        missing = [v for v in param.values if v not in rows_node]
+        extra = [k for k in rows_node if k not in param.values]
+        if missing or extra:
+            raise SpecError(Where(file, doc.key_lines["rows"]),
+                            f"policy {name}: rows must be exactly the values of {key} "
+                            f"({', '.join(param.values)})"
+                            + (f"; missing {', '.join(missing)}" if missing else "")
+                            + (f"; unknown {', '.join(extra)}" if extra else ""))
+        rows = {}
+        for k in param.values:
+            r = rows_node[k]
+            rwhere = Where(file, rows_node.key_lines[k])
+            vals = {}
+            for col, allowed in columns.items():
+                if col not in r:
+                    raise SpecError(rwhere, f"policy {name}, row {k}: no value for column {col}")
+                if r[col] not in allowed:
+                    raise SpecError(Where(file, r.key_lines[col]),
+                                    f"policy {name}, row {k}: {col} = {r[col]!r} is not one of "
+                                    f"{', '.join(allowed)}")
+                vals[col] = r[col]
+            unknown = set(r) - set(columns) - {"source", "manual", "interpretation"}
+            if unknown:
+                col = sorted(unknown)[0]
+                raise SpecError(Where(file, r.key_lines[col]),
+                                f"policy {name}, row {k}: unknown column {col!r} "
+                                f"(columns: {', '.join(columns)})")
+            rows[k] = PolicyRow(k, vals, r["source"], self.ref(r, file), rwhere)
+        return Policy(name, doc.get("title", name), key, columns,
+                      {c: v["doc"] for c, v in doc["columns"].items()}, rows, file, where)
+
     def build_machine(self, file: str, doc: MDict, status_table: StatusTable) -> Machine:
         name = doc["machine"]
         params = {pid: p.type for pid, p in self.parameters.items()}
@@ -581,9 +634,26 @@ class _Builder:
                           for k, em in enumerate(n["emit"]))
             notifies.append(Notify(n["id"], n.get("on_change"), nwhen, emits, self.ref(n, file), where))
 
+        # message filters: configuration-level conditions under which messages are not sent
+        filters = []
+        fnode = doc.get("filters") or []
+        for i, f in enumerate(fnode):
+            where = Where(file, fnode.item_lines[i])
+            fwhen = parse(f["when"], Where(file, f.key_lines["when"]))
+            check_bool(fwhen, params, Where(file, f.key_lines["when"]),
+                       context=f"filter {f['id']} (configuration parameters only)")
+            drop = ("*",) if f["drop"] == "*" else tuple(f["drop"])
+            for action in drop:
+                if action != "*" and ocpp16.message_fields(action, "call") is None \
+                        and ocpp16.message_fields(action, "result") is None:
+                    raise SpecError(Where(file, f.key_lines["drop"]),
+                                    f"filter {f['id']}: {action!r} is not an OCPP 1.6 message")
+            filters.append(Filter(f["id"], drop, fwhen, self.ref(f, file), where))
+
         return Machine(name=name, title=doc.get("title", name), file=file, control=control,
                        variables=variables, events=events, rules=tuple(rules),
-                       observations=tuple(observations), notify=tuple(notifies))
+                       observations=tuple(observations), notify=tuple(notifies),
+                       filters=tuple(filters))
 
     def build_emit(self, em: MDict, file: str, line: int, scope: Mapping[str, Type],
                    ctx: str) -> Emit:

@@ -140,6 +140,17 @@ class Notify:
 
 
 @dataclass(frozen=True)
+class Filter:
+    """Messages a configuration never sends (e.g. Free Charging mode 1 sends no OCPP at all)."""
+
+    id: str
+    drop: tuple[str, ...]  # OCPP actions; ("*",) = every message
+    when: Expr  # over configuration parameters and constants only
+    ref: Ref
+    where: Where
+
+
+@dataclass(frozen=True)
 class Machine:
     name: str
     title: str
@@ -150,6 +161,7 @@ class Machine:
     rules: tuple[Rule, ...]
     observations: tuple[Observation, ...]
     notify: tuple[Notify, ...]
+    filters: tuple[Filter, ...] = ()
 
     @property
     def state_fields(self) -> tuple[str, ...]:
@@ -252,6 +264,29 @@ class ErrorRow:
 
 
 @dataclass(frozen=True)
+class PolicyRow:
+    key: str
+    values: dict[str, str]  # column -> value
+    source: str
+    ref: Ref
+    where: Where
+
+
+@dataclass(frozen=True)
+class Policy:
+    """A table with one row per value of an enum parameter (e.g. the Free Charging Modes)."""
+
+    name: str
+    title: str
+    key: str  # the parameter
+    columns: dict[str, tuple[str, ...]]
+    docs: dict[str, str]
+    rows: dict[str, PolicyRow]
+    file: str
+    where: Where
+
+
+@dataclass(frozen=True)
 class Spec:
     directory: Path
     version: str
@@ -266,6 +301,7 @@ class Spec:
     recovery_events: dict[str, str] = field(default_factory=dict)
     # named constants machine expressions read (sets and tables derived from the error table)
     constants: dict[str, tuple[Type, Any]] = field(default_factory=dict)
+    policies: dict[str, Policy] = field(default_factory=dict)
     files: tuple[str, ...] = field(default=())
 
     def machine(self, name: str = "session") -> Machine:

@@ -129,6 +129,7 @@ class CompiledMachine:
             for n in m.notify)
         # observations of (config, provisional state); most steps revisit a state (ignore rules)
         self._obs_cache: dict[tuple[Any, Any], tuple[dict[str, Any], Any]] = {}
+        self.filters = tuple((frozenset(f.drop), plain.visit(f.when)) for f in m.filters)
         self.transient = tuple(self.index[v.name] for v in m.variables.values() if v.transient)
         self._initials = {v.name: plain.visit(v.initial) for v in m.variables.values()}
         self._kept_initials = {o.name: o.initial.value for o in m.observations if o.keep}
@@ -266,6 +267,9 @@ class CompiledMachine:
                     msgs.append(Message(em.action, em.kind,  # type: ignore[arg-type]
                                         _present((k, fn(new, config, None, obs))
                                                  for k, fn in em.fields)))
+        for drop, when in self.filters:
+            if msgs and when(None, config, None, None):
+                msgs = [] if "*" in drop else [m for m in msgs if m.action not in drop]
         if self.transient:
             # transient variables only carry a rule's doing to its notifications
             for i in self.transient:
