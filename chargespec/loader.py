@@ -489,7 +489,11 @@ class _Builder:
                     if not value_fits(t, x):
                         raise SpecError(fwhere, f"explore value {x!r} of {ename}.{fname} is not "
                                                 f"{t.describe()}")
-                fields.append(Field(fname, t, explore))
+                render = f.get("render")
+                if render is not None and not (isinstance(t, TokenT) and render in self.parameters):
+                    raise SpecError(fwhere, f"field {fname} of event {ename}: `render:` needs a "
+                                            f"token field and a parameter")
+                fields.append(Field(fname, t, explore, render))
             events[ename] = EventDef(ename, tuple(fields), e.get("doc", ""), self.ref(e, file), where)
         if doc.get("recovery_events"):
             # the error table's recovery events (spec/errors.yaml) are events of this machine

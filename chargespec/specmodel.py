@@ -66,6 +66,7 @@ class Field:
     name: str
     type: Type
     explore: tuple[Any, ...]  # representative values for exhaustive exploration
+    render: str | None = None  # a parameter choosing how the value is written (§5.3)
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from typing import Any, Callable, Mapping
 from chargespec.errors import InputError, ModelError
 from chargespec.expr import PythonBackend
 from chargespec.loader import value_fits
+from chargespec.rfid import render_uid
 from chargespec.specmodel import Emit, Machine, Rule, Spec
 
 from . import pwm
@@ -130,6 +131,8 @@ class CompiledMachine:
         # observations of (config, provisional state); most steps revisit a state (ignore rules)
         self._obs_cache: dict[tuple[Any, Any], tuple[dict[str, Any], Any]] = {}
         self.filters = tuple((frozenset(f.drop), plain.visit(f.when)) for f in m.filters)
+        self._renders = {e.name: tuple((f.name, f.render) for f in e.fields if f.render)
+                         for e in m.events.values() if any(f.render for f in e.fields)}
         self.transient = tuple(self.index[v.name] for v in m.variables.values() if v.transient)
         self._initials = {v.name: plain.visit(v.initial) for v in m.variables.values()}
         self._kept_initials = {o.name: o.initial.value for o in m.observations if o.keep}
@@ -142,6 +145,16 @@ class CompiledMachine:
                             e.indication)
 
     # ---- values from the outside world
+    def normalize(self, config: Any, event: Event) -> Event:
+        """The event as the rules see it: card UIDs written per RFID Tag letter case (§5.3)."""
+        renders = self._renders.get(event.name)
+        if not renders:
+            return event
+        fields = event.as_dict()
+        for fname, param in renders:
+            fields[fname] = render_uid(fields[fname], getattr(config, param))
+        return Event.of(event.name, **fields)
+
     def config(self, values: Mapping[str, Any] | None = None, **overrides: Any) -> Any:
         """A Config: defaults of spec/parameters.yaml, then `values`, then `overrides`."""
         merged: dict[str, Any] = {p: q.default for p, q in self.spec.parameters.items()}

@@ -99,6 +99,7 @@ class TransitionsMachine:
         """Trigger `event` on the machine; the new state and the step's outputs."""
         self._last = None
         before = self.state
+        event = self.compiled.normalize(self.config, event)
         fired = self.model.trigger(event.name, **event.as_dict())  # type: ignore[attr-defined]
         if not fired or self._last is None:
             raise ModelError(

@@ -55,8 +55,9 @@ class Engine:
             if hit is not None:
                 return hit
         c = self.compiled
-        rule = c.choose(config, state, event)
-        values, msgs, inds = c.apply(rule, config, state, event)
+        seen = c.normalize(config, event)
+        rule = c.choose(config, state, seen)
+        values, msgs, inds = c.apply(rule, config, state, seen)
         result = c.finish(config, state, values, rule, msgs, inds)
         if memo is not None:
             memo[key] = result
