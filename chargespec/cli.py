@@ -62,9 +62,29 @@ def _parser() -> argparse.ArgumentParser:
     sim.add_argument("--json", action="store_true", help="print JSON instead of a table")
     sim.set_defaults(func=cmd_simulate)
 
+    lnt = sub.add_parser("lint", help="check a configuration against the manual's warnings")
+    lnt.add_argument("config", type=Path, help="configuration YAML (parameter: value)")
+    lnt.add_argument("--spec", type=Path, help="spec directory (default: embedded)")
+    lnt.set_defaults(func=cmd_lint)
+
     demo = sub.add_parser("demo", help="the four Stop Transaction Modes on one scenario")
     demo.set_defaults(func=cmd_demo)
     return p
+
+
+def cmd_lint(args: argparse.Namespace) -> int:
+    from chargespec.lint import lint
+    from chargespec.models.step import Engine
+
+    engine = Engine(load_spec(args.spec))
+    values = load_config(engine.spec, args.config)
+    findings = lint(engine.spec, engine.config(values))
+    for f in findings:
+        print(f.render())
+    errors = sum(1 for f in findings if f.check.severity == "error")
+    print(f"{args.config}: {errors} error(s), {len(findings) - errors} warning(s) "
+          f"({len(engine.spec.lint)} checks)")
+    return 1 if errors else 0
 
 
 def cmd_spec_validate(args: argparse.Namespace) -> int:

@@ -20,13 +20,13 @@ from .errors import SpecError, Where
 from .expr import (TRUE, BoolT, Const, EnumT, Expr, IntT, ListT, SetT, TableT, TokenT, Type,
                    check, check_assignable, check_bool, parse)
 from .specmodel import (Case, Emit, Erratum, ErrorRow, ErrorTimer, EventDef, Field, Filter,
-                        Interpretation, Machine, Notify, Observation, Parameter, PilotSegment,
+                        Interpretation, LintCheck, Machine, Notify, Observation, Parameter, PilotSegment,
                         PilotTable, Policy, PolicyRow, Ref, Rule, Spec, StatusTable, Variable)
 from .yamlread import MDict, line_of, load_json, read_yaml, validate
 
 SPEC_VERSION = "0.1.0"
 _KINDS = ("manual", "interpretations", "errata", "parameters", "status_transitions",
-          "control_pilot", "errors", "policy", "machine")
+          "control_pilot", "errors", "policy", "lint", "machine")
 
 
 def default_spec_dir() -> Path:
@@ -96,10 +96,13 @@ def load_spec(directory: Path | str | None = None) -> Spec:
             raise SpecError(Where(file, doc.key_lines["machine"]),
                             f"duplicate machine {m.name!r} (also in {machines[m.name].file})")
         machines[m.name] = m
+    lint: dict[str, LintCheck] = {}
+    for file, doc in docs["lint"]:
+        lint.update(b.build_lint(file, doc))
     return Spec(directory=directory, version=SPEC_VERSION, manual_sections=b.sections,
                 interpretations=b.interpretations, parameters=b.parameters, machines=machines,
                 status_table=status_table, pilot=pilot, errata=b.errata, errors=errors,
-                recovery_events=recovery_events, constants=b.constants, policies=policies,
+                recovery_events=recovery_events, constants=b.constants, policies=policies, lint=lint,
                 files=tuple(_display(p) for p in files))
 
 
@@ -388,6 +391,25 @@ class _Builder:
                           int(doc["minimum_current"]), float(doc["resolution"]), segs, decode)
 
     # ---- machines
+    # ---- configuration checks
+    def build_lint(self, file: str, doc: MDict) -> dict[str, LintCheck]:
+        scope = {pid: p.type for pid, p in self.parameters.items()}
+        scope.update({c: t for c, (t, _) in self.constants.items()})
+        out = {}
+        checks = doc["checks"]
+        for cid, c in checks.items():
+            where = Where(file, checks.key_lines[cid])
+            wwhere = Where(file, c.key_lines["when"])
+            when = parse(c["when"], wwhere)
+            check_bool(when, scope, wwhere, context=f"lint check {cid}")
+            for p in c["params"]:
+                if p not in self.parameters:
+                    raise SpecError(Where(file, c.key_lines["params"]),
+                                    f"lint check {cid}: unknown parameter {p!r}")
+            out[cid] = LintCheck(cid, when, c["severity"], tuple(c["params"]), c["message"],
+                                 self.ref(c, file), where)
+        return out
+
     # ---- policy tables
     def build_policy(self, file: str, doc: MDict) -> Policy:
         name, key = doc["policy"], doc["key"]

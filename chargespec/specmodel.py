@@ -288,6 +288,19 @@ class Policy:
 
 
 @dataclass(frozen=True)
+class LintCheck:
+    """A configuration the manual warns against: `when` holds for the bad setup."""
+
+    id: str
+    when: Expr
+    severity: str  # error | warning
+    params: tuple[str, ...]
+    message: str
+    ref: Ref
+    where: Where
+
+
+@dataclass(frozen=True)
 class Spec:
     directory: Path
     version: str
@@ -303,6 +316,7 @@ class Spec:
     # named constants machine expressions read (sets and tables derived from the error table)
     constants: dict[str, tuple[Type, Any]] = field(default_factory=dict)
     policies: dict[str, Policy] = field(default_factory=dict)
+    lint: dict[str, LintCheck] = field(default_factory=dict)
     files: tuple[str, ...] = field(default=())
 
     def machine(self, name: str = "session") -> Machine:

@@ -1,0 +1,81 @@
+"""`chargespec lint`: every check of spec/lint.yaml fires on a setup it describes, and only there."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from chargespec.lint import lint
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "spec" / "examples"
+
+# one bad setup per check: the check must fire on it and not on the default configuration
+BAD = {
+    "if_in_doubt_without_backend": {"connection_type": "NoBackend", "free_charging": True,
+                                    "if_in_doubt_allow_charging": "ImmediatePlugIn"},
+    "ocpp_whitelist_without_backend": {"connection_type": "NoBackend", "free_charging": True,
+                                       "enable_ocpp_whitelist": True},
+    "free_charging_backend_mode_without_backend": {
+        "connection_type": "NoBackend", "free_charging": True,
+        "free_charging_mode": "FullAnyRfid"},
+    "free_charging_mode_1_with_backend": {"free_charging": True, "free_charging_mode": "NoOcpp"},
+    "no_way_to_start_without_backend": {"connection_type": "NoBackend"},
+    "rfid_only_stop_without_card": {"stop_transaction_mode": "OnlyByRfidOrRemoteStop",
+                                    "free_charging": True,
+                                    "free_charging_mode": "StatusNotifWithoutAuth"},
+    "fixed_tag_is_empty": {"free_charging": True, "free_charging_mode": "FullFixedRfidWithAuth",
+                           "free_charging_rfid_tag": ""},
+}
+
+
+def fired(engine, **values):
+    return {f.check.id for f in lint(engine.spec, engine.config(values))}
+
+
+def test_every_check_has_a_bad_setup(spec):
+    assert set(BAD) == set(spec.lint)
+
+
+@pytest.mark.parametrize("check", sorted(BAD))
+def test_check_fires_on_its_bad_setup(engine, check):
+    assert check in fired(engine, **BAD[check])
+
+
+def test_the_default_configuration_is_clean(engine):
+    assert fired(engine) == set()
+
+
+def test_neighbouring_good_setups_are_clean(engine):
+    assert fired(engine, connection_type="NoBackend", free_charging=True,
+                 free_charging_mode="NoOcpp") == set()
+    assert fired(engine, connection_type="NoBackend", enable_local_whitelist=True) == set()
+    assert fired(engine, free_charging=True, free_charging_mode="FullFixedRfidWithoutAuth",
+                 stop_transaction_mode="OnlyByRfidOrRemoteStop") == set()
+
+
+def cli(*args):
+    return subprocess.run([sys.executable, "-m", "chargespec", *args], capture_output=True,
+                          text=True, timeout=60)
+
+
+def test_cli_reports_the_manuals_bad_setup_and_exits_1():
+    p = cli("lint", str(EXAMPLES / "config_no_backend_bad.yaml"))
+    assert p.returncode == 1
+    assert "if_in_doubt_without_backend (§5.1)" in p.stdout
+    assert "ocpp_whitelist_without_backend (§5.4)" in p.stdout
+    assert "anyone can use any RFID to charge permanently" in p.stdout
+
+
+def test_cli_is_silent_on_a_good_setup():
+    p = cli("lint", str(EXAMPLES / "config_no_backend_good.yaml"))
+    assert p.returncode == 0 and "0 error(s), 0 warning(s)" in p.stdout
+
+
+def test_cli_bad_config_exits_2_with_file_and_line(tmp_path):
+    bad = tmp_path / "c.yaml"
+    bad.write_text("connection_type: No Backend\nfree_charging_mode: Mode 7\n")
+    p = cli("lint", str(bad))
+    assert p.returncode == 2 and f"{bad}:2" in p.stderr
