@@ -19,7 +19,10 @@ The subset:
   choice     A if C else B
   sets       finite sets of one enum domain (the §9 error ids): `x in S`, `S | T`, `S & T`,
              `S - T`, `{a, b}` (a set display), `any(S)` (S is not empty), `first(S)` (the
-             first member in domain order, or 'none')
+             first member in domain order, or 'none'); sets of tokens (the authorization
+             cache): `x in S`, `S | {x}`, `S - {x}`, and `{}` the empty set
+  whitelist  `listed(uid, whitelist, n)`: uid is an entry of the list, plainly or with the
+             connector postfix `#n` (§5.5)
   tables     `table[key]` reads a constant table of the spec (e.g. error_code[e]); a key
              outside the table is a load error
 """
@@ -32,6 +35,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
 from .errors import SpecError, Where
+from .rfid import POSTFIX_SEPARATOR  # a whitelist entry's connector postfix (§5.5)
 
 # ---------------------------------------------------------------------------------------------
 # Types: every name has a finite domain, so every back end (Z3, Promela) can encode it.
@@ -92,6 +96,17 @@ class SetT(Type):
 
     def describe(self) -> str:
         return "set of " + ", ".join(repr(v) for v in self.domain)
+
+
+@dataclass(frozen=True)
+class TokenSetT(Type):
+    """A finite set of tokens (the authorization cache): membership, `| {x}`, `- {x}`, `{}`.
+
+    Its members are the tokens the run has met, so back ends that need a finite domain encode
+    it over the tokens of the exploration (the `explore:` values of token fields)."""
+
+    def describe(self) -> str:
+        return "set of tokens"
 
 
 @dataclass(frozen=True)
@@ -198,7 +213,13 @@ TRUE = Const(True)
 
 _CMP = {ast.Eq: "==", ast.NotEq: "!=", ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">",
         ast.GtE: ">=", ast.In: "in", ast.NotIn: "not in"}
-_FUNCS = ("min", "max", "any", "first")
+_FUNCS = ("min", "max", "any", "first", "listed")
+
+
+def listed(uid: Any, entries: Any, charge_point: int) -> bool:
+    """`uid` is in the whitelist `entries` for `charge_point`: plain, or with its postfix."""
+    return uid is not None and (uid in entries or f"{uid}{POSTFIX_SEPARATOR}{charge_point}"
+                                in entries)
 
 
 def parse(source: Any, where: Where) -> Expr:
@@ -207,7 +228,8 @@ def parse(source: Any, where: Where) -> Expr:
         return Const(source)
     if not isinstance(source, str):
         raise SpecError(where, f"expected an expression, got {type(source).__name__} {source!r}")
-    text = source.strip()
+    # folded YAML keeps the line breaks of more-indented lines; an expression is one line
+    text = " ".join(line.strip() for line in source.strip().splitlines())
     if not text:
         raise SpecError(where, "empty expression")
     try:
@@ -248,6 +270,11 @@ class _Converter:
 
     def c_Set(self, node: ast.Set) -> Expr:
         return SetLit(tuple(self.convert(e) for e in node.elts))
+
+    def c_Dict(self, node: ast.Dict) -> Expr:
+        if node.keys:
+            raise self.fail(node, "a dict")
+        return SetLit(())  # `{}` is the empty set in this language
 
     def c_Subscript(self, node: ast.Subscript) -> Expr:
         if not isinstance(node.value, ast.Name) or isinstance(node.slice, ast.Slice):
@@ -295,11 +322,14 @@ class _Converter:
     def c_Call(self, node: ast.Call) -> Expr:
         if not isinstance(node.func, ast.Name) or node.func.id not in _FUNCS:
             callee = ast.unparse(node.func)
-            raise self.fail(node, f"a call of {callee!r} (only min, max, any and first)")
+            raise self.fail(node, f"a call of {callee!r} (only {', '.join(_FUNCS)})")
         if node.keywords or not node.args or any(isinstance(a, ast.Starred) for a in node.args):
             raise self.fail(node, f"this form of {node.func.id}(...)")
         if node.func.id in ("any", "first") and len(node.args) != 1:
             raise self.fail(node, f"{node.func.id}(...) with {len(node.args)} arguments")
+        if node.func.id == "listed" and len(node.args) != 3:
+            raise self.fail(node, f"listed(...) with {len(node.args)} arguments "
+                                  f"(listed(uid, whitelist, charge_point))")
         return Call(node.func.id, tuple(self.convert(a) for a in node.args))
 
 
@@ -363,6 +393,8 @@ def _assignable(t: Type, target: Type) -> bool:
         return isinstance(t, ListT)
     if isinstance(target, SetT):
         return isinstance(t, SetT) and set(t.domain) <= set(target.domain)
+    if isinstance(target, TokenSetT):
+        return isinstance(t, TokenSetT) or (isinstance(t, SetT) and not t.domain)
     return False
 
 
@@ -405,8 +437,14 @@ class _Checker:
 
     def t_SetLit(self, e: SetLit) -> Type:
         domain: tuple[str, ...] | None = None
-        for item in e.items:
-            t = self.type_of(item)
+        item_types = [self.type_of(i) for i in e.items]
+        if any(isinstance(t, TokenT) for t in item_types):
+            bad = [to_label(i) for i, t in zip(e.items, item_types)
+                   if not isinstance(t, (TokenT, _LitStr))]
+            if bad:
+                raise self.fail(f"a set of tokens cannot hold {bad[0]!r}")
+            return TokenSetT()
+        for item, t in zip(e.items, item_types):
             if isinstance(t, EnumT):
                 domain = t.values if domain is None else domain
             elif not isinstance(t, _LitStr):
@@ -447,6 +485,11 @@ class _Checker:
 
     def t_Compare(self, e: Compare) -> Type:
         lt, rt = self.type_of(e.left), self.type_of(e.right)
+        if e.op in ("in", "not in") and isinstance(rt, TokenSetT):
+            if not isinstance(lt, (TokenT, _LitStr)):
+                raise self.fail(f"{to_label(e.left)!r} ({lt.describe()}) cannot be a member of "
+                                f"{to_label(e.right)!r} (a set of tokens)")
+            return BoolT()
         if e.op in ("in", "not in") and isinstance(rt, SetT):
             if isinstance(lt, _LitStr):
                 ok = lt.value in rt.domain
@@ -496,6 +539,14 @@ class _Checker:
 
     def t_Arith(self, e: Arith) -> Type:
         lt, rt = self.type_of(e.left), self.type_of(e.right)
+        if isinstance(lt, TokenSetT) or isinstance(rt, TokenSetT):
+            for t, x in ((lt, e.left), (rt, e.right)):
+                literal = isinstance(x, SetLit) and all(
+                    isinstance(i, Const) and isinstance(i.value, str) for i in x.items)
+                if not (isinstance(t, TokenSetT) or literal):
+                    raise self.fail(f"a set of tokens cannot hold {to_label(x)!r} "
+                                    f"({t.describe()}) in {to_label(e)!r}")
+            return TokenSetT()
         if isinstance(lt, SetT) or isinstance(rt, SetT) or e.op in ("|", "&"):
             if not (isinstance(lt, SetT) and isinstance(rt, SetT)):
                 raise self.fail(f"'{e.op}' combines two sets, not {lt.describe()} and "
@@ -512,6 +563,14 @@ class _Checker:
 
     def t_Call(self, e: Call) -> Type:
         types = [self.type_of(a) for a in e.args]
+        if e.func == "listed":
+            u, lst, n = types
+            if not (isinstance(u, (TokenT, _LitStr)) and isinstance(lst, ListT)
+                    and isinstance(n, IntT)):
+                raise self.fail(f"listed(uid, whitelist, charge_point) takes a token, a list and "
+                                f"an integer, not {u.describe()}, {lst.describe()}, "
+                                f"{n.describe()}")
+            return BoolT()
         if e.func in ("any", "first"):
             (t,) = types
             if not isinstance(t, SetT):
@@ -573,6 +632,24 @@ def names(e: Expr) -> set[str]:
 
     walk(e)
     return out
+
+
+def substitute(e: Expr, definitions: Mapping[str, Expr]) -> Expr:
+    """`e` with every name of `definitions` replaced by its (already expanded) expression.
+
+    Definitions are macros: back ends never see them, so each back end stays a visitor of the
+    same few node classes."""
+    if not definitions:
+        return e
+    if isinstance(e, Name):
+        return definitions.get(e.id, e)
+    changes = {}
+    for k, v in vars(e).items():
+        if isinstance(v, Expr):
+            changes[k] = substitute(v, definitions)
+        elif isinstance(v, tuple) and v and isinstance(v[0], Expr):
+            changes[k] = tuple(substitute(i, definitions) for i in v)
+    return type(e)(**{**vars(e), **changes})
 
 
 # Python: compile once to closures of (state, config, event, observations).
@@ -671,6 +748,9 @@ class PythonBackend(Backend):
         if e.func == "any":
             (g,) = fs
             return lambda s, c, ev, o: bool(g(s, c, ev, o))
+        if e.func == "listed":
+            u, lst, n = fs
+            return lambda s, c, ev, o: listed(u(s, c, ev, o), lst(s, c, ev, o), n(s, c, ev, o))
         if e.func == "first":
             (g,) = fs
             rank = self.order.get

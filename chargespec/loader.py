@@ -17,11 +17,13 @@ from typing import Any, Iterable, Mapping
 
 from . import ocpp16
 from .errors import SpecError, Where
-from .expr import (TRUE, BoolT, Const, EnumT, Expr, IntT, ListT, SetT, TableT, TokenT, Type,
+from .expr import (TRUE, BoolT, Const, EnumT, Expr, IntT, ListT, SetT, TableT, TokenSetT,
+                   TokenT, Type, substitute,
                    check, check_assignable, check_bool, parse)
-from .specmodel import (Case, Emit, Erratum, ErrorRow, ErrorTimer, EventDef, Field, Filter,
+from .specmodel import (Case, Definition, Emit, Erratum, ErrorRow, ErrorTimer, EventDef, Field, Filter,
                         Interpretation, LintCheck, Machine, Notify, Observation, Parameter, PilotSegment,
                         PilotTable, Policy, PolicyRow, Ref, Rule, Spec, StatusTable, Variable)
+from .rfid import ENTRY_CHECKS
 from .yamlread import MDict, line_of, load_json, read_yaml, validate
 
 SPEC_VERSION = "0.1.0"
@@ -176,6 +178,11 @@ def value_fits(t: Type, value: Any) -> bool:
         return (value is None and t.nullable) or isinstance(value, str)
     if isinstance(t, ListT):
         return isinstance(value, (list, tuple)) and all(value_fits(t.elem, v) for v in value)
+    if isinstance(t, SetT):
+        return isinstance(value, (list, tuple, set, frozenset)) and set(value) <= set(t.domain)
+    if isinstance(t, TokenSetT):
+        return isinstance(value, (list, tuple, set, frozenset)) and \
+            all(isinstance(v, str) for v in value)
     return False
 
 
@@ -406,8 +413,18 @@ class _Builder:
                 if p not in self.parameters:
                     raise SpecError(Where(file, c.key_lines["params"]),
                                     f"lint check {cid}: unknown parameter {p!r}")
+            entries, bad = c.get("entries"), c.get("bad_entry")
+            if entries is not None:
+                if not isinstance(scope.get(entries), ListT):
+                    raise SpecError(Where(file, c.key_lines["entries"]),
+                                    f"lint check {cid}: entries {entries!r} is not a list "
+                                    f"parameter")
+                if bad not in ENTRY_CHECKS:
+                    raise SpecError(Where(file, c.key_lines["bad_entry"]),
+                                    f"lint check {cid}: unknown entry check {bad!r} (known: "
+                                    f"{', '.join(ENTRY_CHECKS)})")
             out[cid] = LintCheck(cid, when, c["severity"], tuple(c["params"]), c["message"],
-                                 self.ref(c, file), where)
+                                 self.ref(c, file), where, entries, bad)
         return out
 
     # ---- policy tables
@@ -470,8 +487,8 @@ class _Builder:
                 raise SpecError(where, f"variable {vname!r} has the name of a parameter")
             t = _declared_type(v, where, f"variable {vname}", domains)
             init_raw = v["initial"]
-            if isinstance(t, SetT):
-                if not (isinstance(init_raw, list) and set(init_raw) <= set(t.domain)):
+            if isinstance(t, (SetT, TokenSetT)):
+                if not (isinstance(init_raw, list) and value_fits(t, init_raw)):
                     raise SpecError(Where(file, v.key_lines["initial"]),
                                     f"initial value of {vname} must be a list of members of "
                                     f"{t.describe()}")
@@ -528,6 +545,28 @@ class _Builder:
 
         state_scope: dict[str, Type] = {**params, **{n: v.type for n, v in variables.items()}}
 
+        # definitions: named conditions over configuration and state, expanded where used
+        definitions: dict[str, Expr] = {}
+        def_docs: dict[str, Definition] = {}
+        dnode = doc.get("definitions") or {}
+        # a definition may read event fields; each use is checked again in its rule's scope
+        dscope = {**{f.name: f.type for ev in events.values() for f in ev.fields}, **state_scope}
+        for dname, d in dnode.items():
+            dwhere = Where(file, dnode.key_lines[dname])
+            if dname in state_scope or dname in events:
+                raise SpecError(dwhere, f"definition {dname!r} has the name of a parameter, "
+                                        f"variable or event")
+            e = substitute(parse(d["expr"], Where(file, d.key_lines["expr"])), definitions)
+            t = check(e, dscope, Where(file, d.key_lines["expr"]),
+                      context=f"definition {dname}")
+            definitions[dname] = e
+            dscope[dname] = t
+            def_docs[dname] = Definition(dname, t, e, d.get("doc", ""), self.ref(d, file), dwhere)
+
+        def mparse(raw: Any, where: Where) -> Expr:
+            return substitute(parse(raw, where), definitions)
+        self._definitions = definitions
+
         # observations (need state scope; kept ones join the state)
         observations: list[Observation] = []
         obs_scope: dict[str, Type] = dict(state_scope)
@@ -565,7 +604,7 @@ class _Builder:
                 kept_types[oname] = t
             if "expr" in o:
                 ewhere = Where(file, o.key_lines["expr"])
-                e = parse(o["expr"], ewhere)
+                e = mparse(o["expr"], ewhere)
                 check_assignable(e, t, scope, ewhere, context=f"observation {oname}")
                 obs = Observation(oname, t, "expr", e, (), (), keep, initial, o.get("doc", ""),
                                   ref, where)
@@ -574,10 +613,10 @@ class _Builder:
                 cnode = o["cases"]
                 for j, c in enumerate(cnode):
                     cwhere = Where(file, cnode.item_lines[j])
-                    cw = parse(c["when"], Where(file, c.key_lines["when"]))
+                    cw = mparse(c["when"], Where(file, c.key_lines["when"]))
                     check_bool(cw, scope, Where(file, c.key_lines["when"]),
                                context=f"case {j + 1} of observation {oname}")
-                    cv = parse(c["value"], Where(file, c.key_lines["value"]))
+                    cv = mparse(c["value"], Where(file, c.key_lines["value"]))
                     check_assignable(cv, t, scope, Where(file, c.key_lines["value"]),
                                      context=f"case {j + 1} of observation {oname}")
                     cases.append(Case(cw, cv, self.ref(c, file), cwhere))
@@ -618,7 +657,7 @@ class _Builder:
             scope = {**full_state_scope, **fscope}
             ctx = f"rule {rid}"
             wline = Where(file, r.key_lines.get("when", r.line))
-            when = parse(r["when"], wline) if "when" in r else TRUE
+            when = mparse(r["when"], wline) if "when" in r else TRUE
             check_bool(when, scope, wline, context=f"guard of {ctx}")
             to = r.get("to")
             if to is not None and to not in control_values:
@@ -634,7 +673,7 @@ class _Builder:
                         raise SpecError(dwhere, f"rule {rid}: assign {control} with `to:`")
                     raise SpecError(dwhere, f"rule {rid}: cannot assign {var!r}: {what} "
                                             f"(assignable: the machine's variables)")
-                e = parse(raw, dwhere)
+                e = mparse(raw, dwhere)
                 _hint_bare_literal(e, variables[var].type, scope, dwhere, rid, var)
                 check_assignable(e, variables[var].type, scope, dwhere, context=f"{ctx}, {var}")
                 do.append((var, e))
@@ -652,7 +691,7 @@ class _Builder:
             if "on_change" in n and n["on_change"] not in kept_types:
                 raise SpecError(Where(file, n.key_lines["on_change"]),
                                 f"notify {n['id']}: {n['on_change']!r} is not a kept observation")
-            nwhen = parse(n["when"], Where(file, n.key_lines["when"])) if "when" in n else TRUE
+            nwhen = mparse(n["when"], Where(file, n.key_lines["when"])) if "when" in n else TRUE
             check_bool(nwhen, obs_scope, Where(file, n.key_lines.get("when", n.line)),
                        context=f"notify {n['id']}")
             emits = tuple(self.build_emit(em, file, n["emit"].item_lines[k], obs_scope,
@@ -665,7 +704,7 @@ class _Builder:
         fnode = doc.get("filters") or []
         for i, f in enumerate(fnode):
             where = Where(file, fnode.item_lines[i])
-            fwhen = parse(f["when"], Where(file, f.key_lines["when"]))
+            fwhen = mparse(f["when"], Where(file, f.key_lines["when"]))
             check_bool(fwhen, params, Where(file, f.key_lines["when"]),
                        context=f"filter {f['id']} (configuration parameters only)")
             drop = ("*",) if f["drop"] == "*" else tuple(f["drop"])
@@ -679,7 +718,7 @@ class _Builder:
         return Machine(name=name, title=doc.get("title", name), file=file, control=control,
                        variables=variables, events=events, rules=tuple(rules),
                        observations=tuple(observations), notify=tuple(notifies),
-                       filters=tuple(filters))
+                       filters=tuple(filters), definitions=def_docs)
 
     def build_emit(self, em: MDict, file: str, line: int, scope: Mapping[str, Type],
                    ctx: str) -> Emit:
@@ -698,7 +737,7 @@ class _Builder:
             if fname not in info:
                 raise SpecError(fwhere, f"{ctx}: {action} has no field {fname!r} in the official "
                                         f"OCPP 1.6 schema (fields: {', '.join(sorted(info))})")
-            e = parse(raw, fwhere)
+            e = substitute(parse(raw, fwhere), getattr(self, "_definitions", {}))
             t = check(e, scope, fwhere, context=f"{ctx}, {action}.{fname}")
             _check_ocpp_field(e, t, info[fname], fwhere, f"{ctx}, {action}.{fname}")
             fields.append((fname, e))
@@ -749,6 +788,8 @@ def _declared_type(node: MDict, where: Where, what: str,
     source = node.get("of", node.get("values_from"))
     if source is not None and source not in domains:
         raise SpecError(where, f"{what}: unknown domain {source!r} (known: {', '.join(domains)})")
+    if kind == "token_set":
+        return TokenSetT()
     if kind == "set":
         if source is None:
             raise SpecError(where, f"{what}: a set needs `of:` (its domain)")

@@ -31,3 +31,43 @@ def render_uid(uid: str, letter_case: str) -> str:
         pairs.reverse()
     text = "".join(pairs)
     return text.upper() if letter_case.startswith("Upper") else text.lower()
+
+
+# ---- whitelist entries (§5.5): what `chargespec lint` checks in each entry of a list parameter
+
+POSTFIX_SEPARATOR = "#"  # interpretation WHITELIST-POSTFIX; chargespec.expr.listed matches it
+
+
+def split_entry(entry: str) -> tuple[str, str | None]:
+    """A whitelist entry's UID and its connector postfix (None without one)."""
+    uid, sep, postfix = entry.partition(POSTFIX_SEPARATOR)
+    return uid, (postfix if sep else None)
+
+
+def _not_hexadecimal(entry: str, config: object) -> bool:
+    return not _HEX_BYTES.fullmatch(split_entry(entry)[0])
+
+
+def _wrong_letter_case(entry: str, config: object) -> bool:
+    uid = split_entry(entry)[0]
+    if not _HEX_BYTES.fullmatch(uid):
+        return False
+    case = getattr(config, "rfid_tag_letter_case")
+    return uid != (uid.upper() if case.startswith("Upper") else uid.lower())
+
+
+def _unknown_postfix(entry: str, config: object) -> bool:
+    return split_entry(entry)[1] not in (None, "1", "2")
+
+
+def _postfix_of_a_slave_on_a_single_controller(entry: str, config: object) -> bool:
+    return split_entry(entry)[1] == "2" and getattr(config, "master_slave_mode") == "Off"
+
+
+# name (as written in spec/lint.yaml under `bad_entry:`) -> predicate(entry, config)
+ENTRY_CHECKS = {
+    "not_hexadecimal": _not_hexadecimal,
+    "wrong_letter_case": _wrong_letter_case,
+    "unknown_postfix": _unknown_postfix,
+    "postfix_of_a_slave_on_a_single_controller": _postfix_of_a_slave_on_a_single_controller,
+}

@@ -152,6 +152,18 @@ class Filter:
 
 
 @dataclass(frozen=True)
+class Definition:
+    """A named condition or value over configuration and state, expanded where it is used."""
+
+    name: str
+    type: Type
+    expr: Expr
+    doc: str
+    ref: Ref
+    where: Where
+
+
+@dataclass(frozen=True)
 class Machine:
     name: str
     title: str
@@ -163,6 +175,7 @@ class Machine:
     observations: tuple[Observation, ...]
     notify: tuple[Notify, ...]
     filters: tuple[Filter, ...] = ()
+    definitions: dict[str, "Definition"] = field(default_factory=dict)
 
     @property
     def state_fields(self) -> tuple[str, ...]:
@@ -298,6 +311,8 @@ class LintCheck:
     message: str
     ref: Ref
     where: Where
+    entries: str | None = None  # a list parameter whose entries `bad_entry` checks one by one
+    bad_entry: str | None = None  # a predicate of chargespec.rfid.ENTRY_CHECKS
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ from chargespec.models.types import Event, Outputs
 
 # Values of non-enum parameters that the session's guards can distinguish.
 REPRESENTATIVE = {
-    "local_whitelist": [[], ["CARD_A"]],
+    "local_whitelist": [[], ["CARD_A"], ["CARD_A#1", "CARD_B#2"]],
     "maximum_current": [32],
     "installation_current_limit": [32],
     "operator_current_limit": [32],

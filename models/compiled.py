@@ -130,6 +130,7 @@ class CompiledMachine:
             for n in m.notify)
         # observations of (config, provisional state); most steps revisit a state (ignore rules)
         self._obs_cache: dict[tuple[Any, Any], tuple[dict[str, Any], Any]] = {}
+        self._finish_cache: dict[tuple[Any, ...], tuple[Any, tuple[Message, ...], Any]] = {}
         self.filters = tuple((frozenset(f.drop), plain.visit(f.when)) for f in m.filters)
         self._renders = {e.name: tuple((f.name, f.render) for f in e.fields if f.render)
                          for e in m.events.values() if any(f.render for f in e.fields)}
@@ -261,7 +262,25 @@ class CompiledMachine:
 
     def finish(self, config: Any, old: Any, values: list[Any], rule: CompiledRule,
                msgs: list[Message], inds: list[Indication]) -> tuple[Any, Outputs]:
-        """Settle kept observations, add notifications, and make the new state and outputs."""
+        """Settle kept observations, add notifications, and make the new state and outputs.
+
+        A pure function of the configuration, the values after the rule, the old values of the
+        kept observations, the rule's renotify flag and its messages: memoized on those, since
+        many transitions share them (every ignore rule of a state gives the same ones)."""
+        old_t = old.as_tuple()
+        renotify = rule.rule.renotify
+        key = (config, tuple(values), tuple(old_t[i] for i, _ in self.kept), renotify,
+               tuple(msgs))
+        hit = self._finish_cache.get(key)
+        if hit is None:
+            hit = self._finish_cache[key] = self._settle(config, old_t, values, renotify, msgs)
+        new, out_msgs, observation = hit
+        return new, Outputs(rule.rule.id, out_msgs, tuple(inds), observation)
+
+    def _settle(self, config: Any, old_t: tuple[Any, ...], values: list[Any], renotify: bool,
+                msgs: list[Message]) -> tuple[Any, tuple[Message, ...], Any]:
+        values = list(values)
+        msgs = list(msgs)
         provisional = self.State(*values)
         key = (config, provisional)
         hit = self._obs_cache.get(key)
@@ -272,9 +291,8 @@ class CompiledMachine:
         for i, name in self.kept:
             values[i] = obs[name]
         new = self.State(*values) if self.kept else provisional
-        old_t = old.as_tuple()
         for idx, when, emits in self.notifies:
-            changed = idx is None or values[idx] != old_t[idx] or rule.rule.renotify
+            changed = idx is None or values[idx] != old_t[idx] or renotify
             if changed and when(new, config, None, obs):
                 for em in emits:
                     msgs.append(Message(em.action, em.kind,  # type: ignore[arg-type]
@@ -288,4 +306,4 @@ class CompiledMachine:
             for i in self.transient:
                 values[i] = self._transient_initial[i]
             new = self.State(*values)
-        return new, Outputs(rule.rule.id, tuple(msgs), tuple(inds), observation)
+        return new, tuple(msgs), observation

@@ -77,6 +77,7 @@ class Engine:
         if self._memo is not None:
             self._memo.clear()
         self.compiled._obs_cache.clear()
+        self.compiled._finish_cache.clear()
 
 
 @lru_cache(maxsize=8)

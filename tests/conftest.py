@@ -6,11 +6,53 @@ from pathlib import Path
 
 import pytest
 
+from chargespec import ocpp16
 from chargespec.loader import load_spec
+from chargespec.models import compiled
 from chargespec.models.step import Engine
 
 REPO = Path(__file__).resolve().parent.parent
 SPEC_DIR = REPO / "spec"
+
+
+# ---------------------------------------------------------------- every message of the run
+# Every OCPP message any test makes the model emit (either engine: both finish a step through
+# CompiledMachine.finish) is recorded here with the rule that sent it;
+# tests/test_ocpp_messages.py validates them all against the official schemas, last.
+EMITTED: dict[tuple, str] = {}
+_finish = compiled.CompiledMachine.finish
+
+
+def _recording_finish(self, config, old, values, rule, msgs, inds):
+    new, out = _finish(self, config, old, values, rule, msgs, inds)
+    for m in out.messages:
+        key = (m.action, m.kind, m.fields)
+        if key not in EMITTED:
+            EMITTED[key] = rule.rule.id
+    return new, out
+
+
+compiled.CompiledMachine.finish = _recording_finish
+
+
+def invalid_messages(recorded: dict[tuple, str]) -> list[str]:
+    """Each recorded message that the official OCPP 1.6 schema rejects, with its rule."""
+    bad = []
+    for (action, kind, fields), rule in recorded.items():
+        payload = ocpp16.to_payload(action, kind, dict(fields))
+        errors = ocpp16.validation_errors(action, kind, payload)
+        if errors:
+            bad.append(f"{ocpp16.schema_name(action, kind)} from rule {rule}: {errors}")
+    return bad
+
+
+LAST = "test_every_message_emitted_by_any_test_is_valid"
+
+
+def pytest_collection_modifyitems(session, config, items):
+    """Run the whole-run message check after every other test."""
+    last = [i for i in items if i.name == LAST]
+    items[:] = [i for i in items if i.name != LAST] + last
 
 
 @pytest.fixture(scope="session")
@@ -77,73 +119,136 @@ ERROR_CONFIGS = [
 ]
 
 
+# (configuration) for the exploration of authorization with the backend coming and going: the
+# cache, Local Pre Authorize / Authorize Offline, If in doubt, the connector postfix
+AUTH_CONFIGS = [
+    {"enable_ocpp_whitelist": True, "local_authorize_offline": True, "local_pre_authorize": True,
+     "if_in_doubt_allow_charging": "ImmediatePlugIn"},
+    {"enable_ocpp_whitelist": True, "if_in_doubt_allow_charging": "On",
+     "enable_local_whitelist": True, "local_whitelist": ["CARD_A#2"], "master_slave_mode": "Slave",
+     "lock_actuator_only_if_authorized": True},
+]
+
+
+# events the error and authorization explorations leave out: reservations and the cache's
+# maintenance multiply their state spaces and have nothing to do with errors
+AUTH_MAINTENANCE = {"reserve_now", "cancel_reservation", "reservation_expired", "clear_cache",
+                    "cache_expiry_timer"}
+
+
+def exploration_jobs(engine: Engine) -> list[tuple[str, dict, list, object]]:
+    """(kind, configuration, events, bound) of every exploration the shared record makes."""
+    from chargespec.checkers.explore import (REPRESENTATIVE_ERRORS, error_events, max_errors,
+                                             pairwise_configurations, session_events)
+    session = session_events(engine)
+    jobs = [("pairwise", c.as_dict(), session, None) for c in pairwise_configurations(engine)]
+    # the error model: one row per behaviour, at most two at once, under each stop mode
+    quiet = [e for e in session if e.name not in AUTH_MAINTENANCE]
+    errors = quiet + error_events(engine, REPRESENTATIVE_ERRORS)
+    jobs += [("errors", c, errors, max_errors(n)) for c, n in ERROR_CONFIGS]
+    # authorization while the backend comes and goes (at most one cached card)
+    auth = session + [engine.event("error_raised", error="backend_disconnected"),
+                      engine.event("backend_online"),
+                      engine.event("error_raised", error="rcmb_residual_current"),
+                      engine.event("unlock_connector")]
+    jobs += [("auth", c, auth, lambda s: len(s.errors) <= 2 and len(s.cache) <= 1)
+             for c in AUTH_CONFIGS]
+    return jobs
+
+
+_JOBS: list = []
+_ENGINE: list = []
+
+
+def _run_job(index: int) -> dict:
+    """One exploration with the recording check; a plain, picklable summary of what it saw."""
+    from chargespec.checkers.explore import explore
+
+    engine = _ENGINE[0]
+    compiled = engine.compiled
+    kind, values, events, bound = _JOBS[index]
+    config = engine.config(values)
+    renotify = {r.id: r.renotify for r in engine.machine.rules}
+    silenced = any(when(None, config, None, None) and ("*" in drop or "StatusNotification" in drop)
+                   for drop, when in compiled.filters)
+    seen = {"status_changes": set(), "bad_notifications": [], "messages": {},
+            "rows": {name: set() for name, k, _ in compiled.observations if k == "cases"}}
+    rows_seen: set = set()
+    before = set(EMITTED)
+
+    def record(config, s, ev, s2, out):
+        seen["status_changes"].add((s.status, s2.status))
+        sent = [m.as_dict()["status"] for m in out.messages if m.action == "StatusNotification"]
+        error_note = out.observation.error_info is not None and \
+            config.send_error_status_notifications
+        expected = [s2.status] if (s2.status != s.status or error_note or
+                                   renotify[out.rule]) else []
+        if silenced:  # Free Charging mode 1: no OCPP at all
+            expected = []
+        if sent != expected:
+            seen["bad_notifications"].append(
+                f"{out.rule} on {ev.label()}: status {s.status} -> {s2.status}, sent {sent}")
+        for m in out.messages:
+            seen["messages"].setdefault((m.action, m.kind, m.fields), (out.rule, ev))
+        # tables read the previous value of kept observations (status), as the engine does
+        key = (s2, tuple(getattr(s, n) for _, n in compiled.kept))
+        if key in rows_seen:
+            return None
+        rows_seen.add(key)
+        provisional = compiled.State(**{**s2.as_dict(),
+                                        **{n: getattr(s, n) for _, n in compiled.kept}})
+        obs = {}
+        for name, k, fn in compiled.observations:
+            if k == "cases":
+                seen["rows"][name].add(next(i for i, (when, _) in enumerate(fn)
+                                            if when(provisional, config, None, obs)))
+            obs[name] = getattr(out.observation, name)
+        return None
+
+    x = explore(engine, config, {"record": record}, events=events, bound=bound)
+    seen.update(kind=kind, states=x.states, transitions=x.transitions, seconds=x.seconds,
+                rules_fired=x.rules_fired, violations=[v.message for v in x.violations],
+                emitted={k: v for k, v in EMITTED.items() if k not in before})
+    return seen
+
+
 class PairwiseRecord:
-    """One BFS over every pairwise configuration, recording what several tests assert on."""
+    """BFS over every pairwise configuration, the error model and authorization offline,
+    recording what several tests assert on.  The explorations are independent, so they run in
+    forked worker processes (one per core) and their summaries are merged in job order."""
 
     def __init__(self, engine: Engine):
-        from chargespec.checkers.explore import (REPRESENTATIVE_ERRORS, error_events, explore,
-                                                 max_errors, pairwise_configurations,
-                                                 session_events)
+        import multiprocessing
+        import os
 
-        compiled = engine.compiled
+        _JOBS[:] = exploration_jobs(engine)
+        _ENGINE[:] = [engine]
+        workers = min(os.cpu_count() or 1, len(_JOBS))
+        if workers > 1 and "fork" in multiprocessing.get_all_start_methods():
+            with multiprocessing.get_context("fork").Pool(workers) as pool:
+                results = pool.map(_run_job, range(len(_JOBS)), chunksize=1)
+        else:
+            results = [_run_job(i) for i in range(len(_JOBS))]
         table = engine.spec.status_table
         self.status_changes: set[tuple[str, str]] = set()
         self.bad_notifications: list[str] = []
         self.messages: dict = {}
-        self.rows = {name: set() for name, kind, _ in compiled.observations if kind == "cases"}
+        self.rows = {name: set() for name, kind, _ in engine.compiled.observations
+                     if kind == "cases"}
         self.rules_fired: set[str] = set()
-        self.explorations = []
-        self.error_explorations = []
-
-        renotify = {r.id: r.renotify for r in engine.machine.rules}
-
-        def silenced(config):
-            return any(when(None, config, None, None) and
-                       ("*" in drop or "StatusNotification" in drop)
-                       for drop, when in compiled.filters)
-        rows_seen: set = set()
-
-        def record(config, s, ev, s2, out):
-            self.status_changes.add((s.status, s2.status))
-            sent = [m.as_dict()["status"] for m in out.messages if m.action == "StatusNotification"]
-            error_note = out.observation.error_info is not None and \
-                config.send_error_status_notifications
-            expected = [s2.status] if (s2.status != s.status or error_note or
-                                       renotify[out.rule]) else []
-            if silenced(config):  # Free Charging mode 1: no OCPP at all
-                expected = []
-            if sent != expected:
-                self.bad_notifications.append(
-                    f"{out.rule} on {ev.label()}: status {s.status} -> {s2.status}, sent {sent}")
-            for m in out.messages:
-                self.messages.setdefault((m.action, m.kind, m.fields), (out.rule, ev))
-            # tables read the previous value of kept observations (status), as the engine does
-            key = (config, s2, tuple(getattr(s, n) for _, n in compiled.kept))
-            if key in rows_seen:
-                return None
-            rows_seen.add(key)
-            provisional = compiled.State(**{**s2.as_dict(),
-                                            **{n: getattr(s, n) for _, n in compiled.kept}})
-            obs = {}
-            for name, kind, fn in compiled.observations:
-                if kind == "cases":
-                    self.rows[name].add(next(i for i, (when, _) in enumerate(fn)
-                                             if when(provisional, config, None, obs)))
-                obs[name] = getattr(out.observation, name)
-            return None
-
-        events = session_events(engine)
-        for c in pairwise_configurations(engine):
-            x = explore(engine, c, {"record": record}, events=events)
-            self.rules_fired |= x.rules_fired
-            self.explorations.append(x)
-        # the error model: one row per behaviour, at most two at once, under each stop mode
-        events = events + error_events(engine, REPRESENTATIVE_ERRORS)
-        for c, bound in ERROR_CONFIGS:
-            x = explore(engine, engine.config(c), {"record": record}, events=events,
-                        bound=max_errors(bound))
-            self.rules_fired |= x.rules_fired
-            self.error_explorations.append(x)
+        self.explorations: list[dict] = []
+        for r in results:
+            self.status_changes |= r["status_changes"]
+            self.bad_notifications += r["bad_notifications"]
+            for k, v in r["messages"].items():
+                self.messages.setdefault(k, v)
+            for name, rows in r["rows"].items():
+                self.rows[name] |= rows
+            self.rules_fired |= r["rules_fired"]
+            for k, v in r["emitted"].items():
+                EMITTED.setdefault(k, v)
+            self.explorations.append({k: r[k] for k in ("kind", "states", "transitions",
+                                                        "seconds", "violations")})
         self.forbidden = sorted((a, b) for a, b in self.status_changes if not table.permits(a, b))
 
 

@@ -180,3 +180,63 @@ def test_labels_parse_back_to_the_same_expression(text):
 def test_label_evaluates_like_the_expression(text, n, flag, cp):
     env = {"n": n, "flag": flag, "cp": cp}
     assert evaluate(to_label(parse(text, W)), **env) == evaluate(text, **env)
+
+
+# ---------------------------------------------------------------- token sets, listed, definitions
+
+from chargespec.expr import Name, TokenSetT, listed, substitute  # noqa: E402
+
+TSCOPE = {**SCOPE, "cache": TokenSetT()}
+
+
+@pytest.mark.parametrize("text, env, expected", [
+    ("uid in cache", {"uid": "a", "cache": frozenset({"a"})}, True),
+    ("uid not in cache", {"uid": "a", "cache": frozenset()}, True),
+    ("cache | {uid}", {"uid": "a", "cache": frozenset({"b"})}, frozenset({"a", "b"})),
+    ("cache - {card}", {"card": "b", "cache": frozenset({"a", "b"})}, frozenset({"a"})),
+    ("cache - {card}", {"card": None, "cache": frozenset({"a"})}, frozenset({"a"})),
+    ("{}", {}, frozenset()),
+    ("listed(uid, wl, 1)", {"uid": "a", "wl": ("a#2",)}, False),
+    ("listed(uid, wl, 2)", {"uid": "a", "wl": ("a#2",)}, True),
+    ("listed(uid, wl, 2)", {"uid": "a", "wl": ("a",)}, True),
+    ("listed(card, wl, 1)", {"card": None, "wl": ("a",)}, False),
+])
+def test_token_sets_and_listed_evaluate(text, env, expected):
+    assert evaluate(text, **env) == expected
+
+
+def test_token_set_types():
+    assert check(parse("cache | {uid}", W), TSCOPE, W) == TokenSetT()
+    assert check(parse("cache - {}", W), TSCOPE, W) == TokenSetT()
+    assert check(parse("listed(uid, wl, n)", W), TSCOPE, W) == BoolT()
+
+
+@pytest.mark.parametrize("text, message", [
+    ("cp in cache", "cannot be a member of"),
+    ("cache | {cp}", "cannot hold"),
+    ("listed(uid, cache, 1)", "takes a token, a list and an integer"),
+    ("listed(uid, wl)", "listed(...) with 2 arguments"),
+    ("{'a': 1}", "a dict"),
+])
+def test_token_set_errors(text, message):
+    with pytest.raises(SpecError) as err:
+        check(parse(text, W), TSCOPE, W)
+    assert message in str(err.value) and "spec/session.yaml:42" in str(err.value)
+
+
+@given(st.text("ab#12", max_size=6), st.lists(st.text("ab#12", max_size=6), max_size=4),
+       st.sampled_from([1, 2]))
+def test_listed_is_plain_membership_or_this_charge_points_postfix(uid, entries, n):
+    assert listed(uid, tuple(entries), n) == (uid in entries or f"{uid}#{n}" in entries)
+
+
+def test_definitions_are_expanded_before_any_back_end_sees_them():
+    defs = {"online": parse("n > 0 and not flag", W)}
+    e = substitute(parse("online or cp == 'A'", W), defs)
+    assert "online" not in to_label(e) and to_label(e) == "n > 0 and not flag or cp == 'A'"
+    assert substitute(Name("other"), defs) == Name("other")
+
+
+def test_a_folded_multi_line_expression_is_one_expression():
+    text = "flag\nand not (n > 1\n         and cp == 'A')\nor n == 0"
+    assert evaluate(text, flag=True, n=5, cp="B") is True

@@ -170,3 +170,26 @@ def test_unknown_key_is_a_schema_error(spec_copy, capsys):
 def test_on_and_off_stay_strings_in_yaml(spec):
     # YAML 1.1 would read On/Off as booleans; our reader keeps the UI's values as strings
     assert spec.parameters["if_in_doubt_allow_charging"].values == ("Off", "On", "ImmediatePlugIn")
+
+
+def test_a_definition_with_an_unknown_name_is_refused_at_its_line(spec_copy, capsys):
+    line = mutate(spec_copy, "session.yaml",
+                  "expr: connection_type != 'NoBackend' and 'backend_disconnected' not in errors",
+                  "expr: connection_typ != 'NoBackend'")
+    msg = refused(spec_copy, capsys)
+    assert msg.startswith(f"spec/session.yaml:{line}: ") and "definition online" in msg
+    assert "did you mean 'connection_type'" in msg
+
+
+def test_a_definition_may_not_shadow_a_variable(spec_copy, capsys):
+    mutate(spec_copy, "session.yaml", "  online:\n    expr:", "  cp:\n    expr:")
+    assert "definition 'cp' has the name of a parameter, variable or event" in \
+        refused(spec_copy, capsys)
+
+
+def test_a_definition_used_where_its_event_field_is_missing_is_refused(spec_copy, capsys):
+    # uid_listed reads the card event's uid: it cannot guard a rule on another event
+    line = mutate(spec_copy, "session.yaml", "    when: powered and reserved_for != None\n    do: {reserved_for: null}",
+                  "    when: powered and uid_listed\n    do: {reserved_for: null}")
+    msg = refused(spec_copy, capsys)
+    assert msg.startswith(f"spec/session.yaml:{line}: ") and "unknown name 'uid'" in msg

@@ -4,6 +4,9 @@
 from __future__ import annotations
 
 from chargespec import ocpp16
+from chargespec.models.types import Message
+
+import conftest
 
 
 def test_every_emitted_message_is_valid_against_the_official_schema(pairwise):
@@ -41,3 +44,25 @@ def test_edge_fields_are_added_only_where_the_schema_has_them():
     assert p == {"connectorId": 1, "idTag": "a", "meterStart": 1234,
                  "timestamp": "2026-11-24T10:00:00Z"}
     assert ocpp16.to_payload("Authorize", "call", {"idTag": "a"}) == {"idTag": "a"}
+
+
+def test_the_run_wide_check_rejects_a_deliberately_wrong_message():
+    wrong = Message("StopTransaction", "call", (("reason", "Unplugged"),))
+    long_tag = Message("Authorize", "call", (("idTag", "x" * 21),))
+    conf = Message("ReserveNow", "result", (("status", "Maybe"),))
+    recorded = {(m.action, m.kind, m.fields): "a_test_rule" for m in (wrong, long_tag, conf)}
+    bad = conftest.invalid_messages(recorded)
+    assert len(bad) == 3 and all("a_test_rule" in b for b in bad)
+    assert "ReserveNowResponse" in bad[2]
+
+
+def test_every_message_emitted_by_any_test_is_valid(pairwise):
+    """Runs last (conftest moves it): every message any test made the model send."""
+    recorded = dict(conftest.EMITTED)
+    assert len(recorded) > 50
+    actions = {a for a, _, _ in recorded}
+    assert {"StatusNotification", "Authorize", "StartTransaction", "StopTransaction",
+            "RemoteStartTransaction", "RemoteStopTransaction", "ReserveNow",
+            "CancelReservation", "ClearCache", "UnlockConnector", "Reset"} <= actions
+    bad = conftest.invalid_messages(recorded)
+    assert not bad, "\n".join(bad)
