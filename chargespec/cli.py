@@ -67,9 +67,52 @@ def _parser() -> argparse.ArgumentParser:
     lnt.add_argument("--spec", type=Path, help="spec directory (default: embedded)")
     lnt.set_defaults(func=cmd_lint)
 
+    dlm = sub.add_parser("dlm", help="dynamic load management (§7): verify a site, simulate ticks")
+    dlm_sub = dlm.add_subparsers(metavar="ACTION")
+    ver = dlm_sub.add_parser("verify", help="prove a site's safety invariants with Z3 "
+                                            "(exit 0 proved, 1 counterexample, 2 bad input)")
+    ver.add_argument("site", type=Path, help="site YAML")
+    ver.add_argument("--timeout", type=int, default=60, help="seconds per Z3 query (default 60)")
+    ver.set_defaults(func=cmd_dlm_verify)
+    dsim = dlm_sub.add_parser("simulate", help="allocate tick by tick and check every invariant")
+    dsim.add_argument("site", type=Path, help="site YAML")
+    dsim.add_argument("scenario", type=Path, help="DLM scenario YAML (ticks)")
+    dsim.set_defaults(func=cmd_dlm_simulate)
+
     demo = sub.add_parser("demo", help="the four Stop Transaction Modes on one scenario")
     demo.set_defaults(func=cmd_demo)
     return p
+
+
+def cmd_dlm_verify(args: argparse.Namespace) -> int:
+    from .dlm.prove import verify
+    from .dlm.site import load_site
+
+    site = load_site(load_spec(), args.site)
+    results = verify(site, timeout_ms=args.timeout * 1000)
+    print(f"site {site.name!r} ({args.site}): {len(site.connectors)} connectors, "
+          f"{len(site.stations)} stations")
+    for r in results:
+        print(f"  {r.status:<14} {r.invariant:<30} {r.seconds:6.2f} s  {r.detail}")
+    bad = [r for r in results if not r.ok]
+    print(f"{len(results) - len(bad)} of {len(results)} invariants hold for every input")
+    if any(r.status == "Unknown" for r in bad):
+        return 2 if all(r.status == "Unknown" for r in bad) else 1
+    return 1 if bad else 0
+
+
+def cmd_dlm_simulate(args: argparse.Namespace) -> int:
+    from .dlm.simulate import load_scenario, run, table
+    from .dlm.site import load_site
+
+    site = load_site(load_spec(), args.site)
+    title, ticks = load_scenario(site, args.scenario)
+    steps = run(site, ticks, str(args.scenario))
+    print(f"scenario: {title}  ({args.scenario})\nsite:     {site.name}  ({args.site})\n")
+    print(table(site, steps))
+    broken = sum(len(s.violations) for s in steps)
+    print(f"{len(steps)} ticks, {broken} invariant violation(s)")
+    return 1 if broken else 0
 
 
 def cmd_lint(args: argparse.Namespace) -> int:

@@ -20,7 +20,7 @@ from .errors import SpecError, Where
 from .expr import (TRUE, BoolT, Const, EnumT, Expr, IntT, ListT, SetT, TableT, TokenSetT,
                    TokenT, Type, substitute,
                    check, check_assignable, check_bool, parse)
-from .specmodel import (Case, Definition, Emit, Erratum, ErrorRow, ErrorTimer, EventDef, Field, Filter,
+from .specmodel import (Case, Definition, DlmInvariant, DlmSpec, Emit, Erratum, ErrorRow, ErrorTimer, EventDef, Field, Filter,
                         Interpretation, LintCheck, Machine, Notify, Observation, Parameter, PilotSegment,
                         PilotTable, Policy, PolicyRow, Ref, Rule, Spec, StatusTable, Variable)
 from .rfid import ENTRY_CHECKS
@@ -28,7 +28,7 @@ from .yamlread import MDict, line_of, load_json, read_yaml, validate
 
 SPEC_VERSION = "0.1.0"
 _KINDS = ("manual", "interpretations", "errata", "parameters", "status_transitions",
-          "control_pilot", "errors", "policy", "lint", "machine")
+          "control_pilot", "errors", "policy", "lint", "machine", "dlm")
 
 
 def default_spec_dir() -> Path:
@@ -101,11 +101,14 @@ def load_spec(directory: Path | str | None = None) -> Spec:
     lint: dict[str, LintCheck] = {}
     for file, doc in docs["lint"]:
         lint.update(b.build_lint(file, doc))
+    if len(docs["dlm"]) > 1:
+        raise SpecError(Where(docs["dlm"][1][0]), "the spec has more than one `kind: dlm` document")
+    dlm = b.build_dlm(*docs["dlm"][0]) if docs["dlm"] else None
     return Spec(directory=directory, version=SPEC_VERSION, manual_sections=b.sections,
                 interpretations=b.interpretations, parameters=b.parameters, machines=machines,
                 status_table=status_table, pilot=pilot, errata=b.errata, errors=errors,
                 recovery_events=recovery_events, constants=b.constants, policies=policies, lint=lint,
-                files=tuple(_display(p) for p in files))
+                files=tuple(_display(p) for p in files), dlm=dlm)
 
 
 def error_constants(errors: Mapping[str, ErrorRow], recovery_events: Mapping[str, str],
@@ -426,6 +429,42 @@ class _Builder:
             out[cid] = LintCheck(cid, when, c["severity"], tuple(c["params"]), c["message"],
                                  self.ref(c, file), where, entries, bad)
         return out
+
+    # ---- dynamic load management
+    def build_dlm(self, file: str, doc: MDict) -> DlmSpec:
+        groups = {}
+        for group in ("site_parameters", "connector_parameters", "station_parameters"):
+            node = doc[group]
+            for i, pid in enumerate(node):
+                if pid not in self.parameters:
+                    raise SpecError(Where(file, node.item_lines[i]),
+                                    f"{group}: unknown parameter {pid!r}")
+            groups[group] = tuple(node)
+        rot_param = self.parameters["phase_rotation"]
+        rnode = doc["rotations"]
+        if set(rnode) != set(rot_param.values):
+            raise SpecError(Where(file, doc.key_lines["rotations"]),
+                            f"rotations must be exactly the values of phase_rotation "
+                            f"({', '.join(rot_param.values)})")
+        rotations = {r: tuple(int(p[1]) - 1 for p in rnode[r]) for r in rot_param.values}
+        pnode = doc["phase_use"]
+        if set(pnode) != set(self.parameters["phases_connected"].values):
+            raise SpecError(Where(file, doc.key_lines["phase_use"]),
+                            "phase_use must name every value of phases_connected")
+        invariants = {}
+        inode = doc["invariants"]
+        for iid, inv in inode.items():
+            where = Where(file, inode.key_lines[iid])
+            invariants[iid] = DlmInvariant(iid, inv["scope"], " ".join(inv["statement"].split()),
+                                           self.ref(inv, file), where)
+        imb = doc.get("interpretation_of_imbalance")
+        if imb is not None and imb not in self.interpretations:
+            raise SpecError(Where(file, doc.key_lines["interpretation_of_imbalance"]),
+                            f"unknown interpretation {imb!r} (not in spec/interpretations.yaml)")
+        return DlmSpec(groups["site_parameters"], groups["connector_parameters"],
+                       groups["station_parameters"], rotations,
+                       {k: tuple(v) for k, v in pnode.items()}, int(doc["imbalance_limit"]),
+                       invariants, file)
 
     # ---- policy tables
     def build_policy(self, file: str, doc: MDict) -> Policy:

@@ -316,6 +316,31 @@ class LintCheck:
 
 
 @dataclass(frozen=True)
+class DlmInvariant:
+    """A property of every allocation (tick), of a run (ticks) or of a site (config)."""
+
+    id: str
+    scope: str  # tick | ticks | config
+    statement: str
+    ref: Ref
+    where: Where
+
+
+@dataclass(frozen=True)
+class DlmSpec:
+    """Dynamic load management as data (spec/dlm.yaml)."""
+
+    site_parameters: tuple[str, ...]
+    connector_parameters: tuple[str, ...]
+    station_parameters: tuple[str, ...]
+    rotations: dict[str, tuple[int, int, int]]  # rotation -> grid phase (0..2) of L1, L2, L3
+    phase_use: dict[str, tuple[int, ...]]  # phases_connected -> vehicle phase counts possible
+    imbalance_limit: int
+    invariants: dict[str, DlmInvariant]
+    file: str
+
+
+@dataclass(frozen=True)
 class Spec:
     directory: Path
     version: str
@@ -333,6 +358,7 @@ class Spec:
     policies: dict[str, Policy] = field(default_factory=dict)
     lint: dict[str, LintCheck] = field(default_factory=dict)
     files: tuple[str, ...] = field(default=())
+    dlm: DlmSpec | None = None
 
     def machine(self, name: str = "session") -> Machine:
         return self.machines[name]
