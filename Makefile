@@ -55,6 +55,7 @@ test-slow: install
 bench: install
 	$(PY) bench/step_speed.py
 	$(PY) bench/explore_speed.py
+	$(PY) bench/dlm.py
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info

@@ -17,8 +17,8 @@ manual or an interpretation of spec/interpretations.yaml:
    connectors at the minimum current.
 4. Water-filling (DLM-FAIRNESS): all admitted connectors rise together from the minimum; a
    connector stops at its own limit or its vehicle's demand; when a limit cannot give each of
-   its rising connectors 1 A more, its remaining amperes go one each in priority order and its
-   connectors stop.  Whole amperes, never above a limit.
+   its rising connectors 1 A more, its remaining amperes go one each by arrival (then site
+   order) and its connectors stop.  Whole amperes, never above a limit.
 
 The result is max-min fair, work-conserving (no connector can get 1 A more) and a fixed point for
 constant inputs.  Costs O(iterations x (limits + connectors)); iterations are the distinct levels
@@ -95,58 +95,96 @@ def building_load(site: Site, tick: Tick) -> tuple[int, int, int] | None:
     return tuple(max(0, x) for x in load)  # type: ignore[return-value]
 
 
-def site_limits(site: Site, tick: Tick, fixed: dict[int, int]) -> tuple[list[Limit], tuple | None]:
-    """The tick's limits; `fixed` (connector -> amps) is reserved on every phase it may load."""
-    building = building_load(site, tick)
-    limits: list[Limit] = []
-    for p in range(3):
-        limits.append(Limit(f"EVSE sub-distribution {PHASES[p]}", site.sub_distribution(p)))
-    if building is not None:
-        for p in range(3):
-            cap = site.main_distribution_limit[p] - site.external_load_headroom[p] - building[p]
-            limits.append(Limit(f"main distribution {PHASES[p]}", max(cap, 0)))
-    line_limits: dict[int, list[Limit]] = {}
+@dataclass(frozen=True)
+class _Layout:
+    """What does not change from tick to tick: the site's limits and which ones each connector
+    loads for each phase use (computed once per site)."""
+
+    names: tuple[str, ...]
+    capacities: tuple[int, ...]  # the fixed ones; main distribution is set each tick
+    meter: int | None  # index of the first main-distribution limit (L1), with a meter
+    place: tuple[dict[int, tuple[int, ...]], ...]  # connector -> {vehicle phases: limits}
+    reserve: tuple[tuple[int, ...], ...]  # connector -> limits it may load (lost master)
+    caps: tuple[int, ...]  # connector -> its own limit (§7.2)
+
+
+_LAYOUTS: dict[int, tuple[Site, _Layout]] = {}
+
+
+def _layout(site: Site) -> _Layout:
+    hit = _LAYOUTS.get(id(site))
+    if hit is not None and hit[0] is site:
+        return hit[1]
+    names: list[str] = [f"EVSE sub-distribution {PHASES[p]}" for p in range(3)]
+    caps: list[int] = [site.sub_distribution(p) for p in range(3)]
+    meter = None
+    if site.external_meter_support:
+        meter = len(names)
+        names += [f"main distribution {PHASES[p]}" for p in range(3)]
+        caps += [0, 0, 0]
+    lines: dict[int, int] = {}
     for st in site.stations:
         if st.single_power_line:
-            line_limits[st.index] = [Limit(f"supply line of {st.name} {PHASES[p]}",
-                                           st.supply_line_capacity) for p in range(3)]
-            limits += line_limits[st.index]
-    imbalance: list[Limit] = []
+            lines[st.index] = len(names)
+            names += [f"supply line of {st.name} {PHASES[p]}" for p in range(3)]
+            caps += [st.supply_line_capacity] * 3
+    imbalance = None
     if site.current_imbalance_prevention:
-        imbalance = [Limit(f"single-phase current {PHASES[p]} (imbalance)", site.imbalance_limit)
-                     for p in range(3)]
-        limits += imbalance
-    meter_limits = limits[3:6] if building is not None else []
+        imbalance = len(names)
+        names += [f"single-phase current {PHASES[p]} (imbalance)" for p in range(3)]
+        caps += [site.imbalance_limit] * 3
 
-    def place(index: int, phases: tuple[int, ...], single: bool) -> list[Limit]:
-        c = site.connectors[index]
-        mine = [limits[p] for p in phases] + [meter_limits[p] for p in phases if meter_limits]
-        if c.station in line_limits:
-            mine += [line_limits[c.station][p] for p in phases]
-        if single and imbalance:
-            mine += [imbalance[p] for p in phases]
-        return mine
+    def limits_of(c, phases: tuple[int, ...], single: bool) -> tuple[int, ...]:
+        mine = list(phases)
+        if meter is not None:
+            mine += [meter + p for p in phases]
+        if c.station in lines:
+            mine += [lines[c.station] + p for p in phases]
+        if single and imbalance is not None:
+            mine += [imbalance + p for p in phases]
+        return tuple(mine)
 
+    place = tuple({use: limits_of(c, c.phases(use), len(c.phases(use)) == 1) for use in (1, 3)}
+                  for c in site.connectors)
+    reserve = tuple(limits_of(c, c.possible_phases(), not c.three_phase) for c in site.connectors)
+    layout = _Layout(tuple(names), tuple(caps), meter, place, reserve,
+                     tuple(c.cap for c in site.connectors))
+    if len(_LAYOUTS) > 64:
+        _LAYOUTS.clear()
+    _LAYOUTS[id(site)] = (site, layout)
+    return layout
+
+
+def site_limits(site: Site, tick: Tick, fixed: dict[int, int]) -> tuple[list[Limit], tuple | None]:
+    """The tick's limits; `fixed` (connector -> amps) is reserved on every phase it may load."""
+    lay = _layout(site)
+    building = building_load(site, tick)
+    caps = list(lay.capacities)
+    if lay.meter is not None and building is not None:
+        for p in range(3):
+            cap = site.main_distribution_limit[p] - site.external_load_headroom[p] - building[p]
+            caps[lay.meter + p] = max(cap, 0)
     # fixed loads (connectors that lost the master) come off the capacities, worst case
     for i, amps in fixed.items():
-        c = site.connectors[i]
-        for lim in place(i, c.possible_phases(), not c.three_phase):
-            lim.capacity -= amps
-    for i, v in enumerate(site.connectors):
-        vehicle = tick.vehicles[i]
+        for k in lay.reserve[i]:
+            caps[k] -= amps
+    members: list[list[int]] = [[] for _ in caps]
+    for i, vehicle in enumerate(tick.vehicles):
         if vehicle is None or i in fixed:
             continue
-        phases = v.phases(vehicle.phases)
-        for lim in place(i, phases, len(phases) == 1):
-            lim.members.append(i)
-    return limits, building
+        for k in lay.place[i][3 if vehicle.phases == 3 else 1]:
+            members[k].append(i)
+    return [Limit(name, cap, mem) for name, cap, mem in zip(lay.names, caps, members)], building
 
 
 def priority_order(site: Site, tick: Tick) -> list[int]:
     """Served connectors first, then waiting ones by arrival, ties by site order."""
-    arrival = tick.arrival or tuple(0 for _ in site.connectors)
-    return sorted(range(len(site.connectors)),
-                  key=lambda i: (i not in tick.served, arrival[i], i))
+    n = len(site.connectors)
+    if not tick.arrival:
+        served = sorted(tick.served)
+        return served + [i for i in range(n) if i not in tick.served]
+    served, arrival = tick.served, tick.arrival
+    return sorted(range(n), key=lambda i: (i not in served, arrival[i], i))
 
 
 def allocate(site: Site, tick: Tick) -> Allocation:
@@ -160,62 +198,73 @@ def allocate(site: Site, tick: Tick) -> Allocation:
     fixed_reserve = {i: min(site.connectors[i].cap, site.connectors[i].disconnected_limit)
                      for i in tick.lost_master}
     limits, building = site_limits(site, tick, fixed_reserve)
-    of: list[list[Limit]] = [[] for _ in range(n)]
-    for lim in limits:
-        for i in lim.members:
-            of[i].append(lim)
+    cap = [lim.capacity for lim in limits]
+    lay = _layout(site)
+    vehicles = tick.vehicles
+    # connector -> indexes of its limits
+    of = [() if v is None or i in fixed else lay.place[i][3 if v.phases == 3 else 1]
+          for i, v in enumerate(vehicles)]
     order = priority_order(site, tick)
-    rank = {i: r for r, i in enumerate(order)}
+    # the amperes left by rounding go by arrival, then site order, but not served-first: so
+    # the tick after a change hands them out as the change did (a fixed point at once)
+    arrival = tick.arrival or tuple(0 for _ in range(n))
+    rank = {i: (arrival[i], i) for i in range(n)}
     minimum = site.served_minimum
 
     upper = [0] * n
-    for i in range(n):
-        v = tick.vehicles[i]
+    caps = lay.caps
+    for i, v in enumerate(vehicles):
         if v is None or i in fixed:
             continue
-        upper[i] = site.connectors[i].cap if v.demand is None else min(site.connectors[i].cap,
-                                                                         v.demand)
+        upper[i] = caps[i] if v.demand is None or v.demand > caps[i] else v.demand
     # admission: every admitted connector at the minimum, in priority order
-    load = {id(lim): 0 for lim in limits}
+    load = [0] * len(limits)
     admitted: list[int] = []
     for i in order:
         if upper[i] < minimum:
             continue
-        if all(load[id(lim)] + minimum <= lim.capacity for lim in of[i]):
-            for lim in of[i]:
-                load[id(lim)] += minimum
+        mine = of[i]
+        for k in mine:
+            if load[k] + minimum > cap[k]:
+                break
+        else:
+            for k in mine:
+                load[k] += minimum
             admitted.append(i)
             amps[i] = minimum
     # water-filling from the minimum
     active = set(admitted)
-    count = {id(lim): sum(1 for i in lim.members if i in active) for lim in limits}
+    count = [0] * len(limits)
+    for i in admitted:
+        for k in of[i]:
+            count[k] += 1
+    live = [k for k in range(len(limits)) if count[k]]
     while active:
         step = min(upper[i] - amps[i] for i in active)
-        for lim in limits:
-            k = count[id(lim)]
-            if k:
-                step = min(step, (lim.capacity - load[id(lim)]) // k)
+        for k in live:
+            room = (cap[k] - load[k]) // count[k]
+            if room < step:
+                step = room
         if step > 0:
             for i in active:
                 amps[i] += step
-            for lim in limits:
-                load[id(lim)] += step * count[id(lim)]
+            for k in live:
+                load[k] += step * count[k]
         stopped = {i for i in active if amps[i] >= upper[i]}
-        for lim in limits:
-            k = count[id(lim)]
-            if not k or lim.capacity - load[id(lim)] >= k:
+        for k in live:
+            if cap[k] - load[k] >= count[k]:
                 continue
             # this limit cannot give each of its rising connectors 1 A: share what is left
-            rising = sorted((i for i in lim.members if i in active and i not in stopped),
-                            key=rank.__getitem__)
-            for i in rising:
-                if amps[i] < upper[i] and all(load[id(m)] < m.capacity for m in of[i]):
+            members = [i for i in limits[k].members if i in active]
+            for i in sorted((i for i in members if i not in stopped), key=rank.__getitem__):
+                if amps[i] < upper[i] and all(load[m] < cap[m] for m in of[i]):
                     amps[i] += 1
                     for m in of[i]:
-                        load[id(m)] += 1
-            stopped.update(i for i in lim.members if i in active)
+                        load[m] += 1
+            stopped.update(members)
         for i in stopped:
             active.discard(i)
-            for lim in of[i]:
-                count[id(lim)] -= 1
+            for k in of[i]:
+                count[k] -= 1
+        live = [k for k in live if count[k]]
     return Allocation(tuple(amps), frozenset(admitted), tuple(limits), building)

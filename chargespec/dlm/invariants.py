@@ -14,7 +14,7 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass
 
-from .allocator import Tick, Vehicle
+from .allocator import Tick, Vehicle, priority_order
 from .site import IEC_MINIMUM, PHASES, Site
 
 
@@ -137,6 +137,34 @@ def tick_violations(site: Site, tick: Tick, amps: tuple[int, ...]) -> list[Viola
                 f"{minimum} A")))
     if not tick.lost_master:
         out += work_conserving(site, tick, amps)
+        out += starvation_violations(site, tick, amps)
+    return out
+
+
+def starvation_violations(site: Site, tick: Tick, amps: tuple[int, ...]) -> list[Violation]:
+    """A waiting vehicle must be served when the limits fit its minimum beyond the minimum of
+    every vehicle served ahead of it (served last tick first, then by arrival, then site
+    order): it waits behind at most the vehicles that came before it."""
+    out = []
+    minimum = site.served_minimum
+    ahead: list[int] = []
+    for i in priority_order(site, tick):
+        v = tick.vehicles[i]
+        if v is None:
+            continue
+        if amps[i]:
+            ahead.append(i)
+            continue
+        if _upper(site, i, v) < minimum:
+            continue
+        trial = [0] * len(amps)
+        for j in ahead + [i]:
+            trial[j] = minimum
+        if not site_fits(site, tick, tuple(trial)):
+            names = ", ".join(site.connectors[j].name for j in ahead) or "nobody"
+            out.append(Violation("no_starvation", (
+                f"{site.connectors[i].name} waits although its minimum {minimum} A fits beside "
+                f"the minimum of those ahead of it ({names})")))
     return out
 
 

@@ -1,0 +1,171 @@
+"""Z3 on DLM sites: proofs, counterexamples in the site's terms, and max-min fairness by Optimize;
+the `chargespec dlm` commands with their exit codes."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import z3
+from hypothesis import HealthCheck, assume, given, settings
+
+from chargespec.dlm.allocator import Tick, allocate
+from chargespec.dlm.invariants import phase_loads
+from chargespec.dlm.prove import verify
+from chargespec.dlm.site import load_site
+from dlm_sites import connector, site, sites_and_ticks
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "spec" / "examples"
+
+
+def statuses(results):
+    return {r.invariant: r.status for r in results}
+
+
+@pytest.mark.parametrize("name", ["dlm_building_100a", "dlm_station_63a"])
+def test_the_manuals_scenarios_are_proved(spec, name):
+    results = verify(load_site(spec, EXAMPLES / f"{name}.yaml"))
+    assert all(r.ok for r in results), [(r.invariant, r.detail) for r in results if not r.ok]
+    assert "Proved" in statuses(results).values()
+
+
+def test_the_unsafe_site_has_a_readable_counterexample(spec):
+    results = {r.invariant: r for r in verify(load_site(spec, EXAMPLES / "dlm_unsafe.yaml"))}
+    fb = results["fallback_safety"]
+    assert fb.status == "Counterexample"
+    assert "after losing its master" in fb.detail and "by 33 A" in fb.detail
+    assert "= 63 A" in fb.detail and "grid phase L1 carries 96 A" in fb.detail
+
+
+def test_a_metered_site_is_proved_for_every_reading_and_meter_failure():
+    # the meter's readings and its failure are inputs too: while it fails, the true building
+    # load may be anything up to the fallback, and the master still keeps the main fuse
+    s = site([connector(0), connector(1, rotation="STR")], meter=True, main=(40, 40, 40),
+             headroom=(3, 3, 3), fallback=(20, 20, 20), including=True)
+    r = statuses(verify(s))
+    assert r["main_distribution_with_meter"] == "Proved"
+    assert r["per_phase_sub_distribution"] == "Proved"
+
+
+def test_a_supply_line_against_the_fallback_of_its_two_connectors():
+    from chargespec.dlm.site import Station
+    from chargespec.errors import Where
+    line = [Station(0, "CP1", True, 20, (0, 1), Where("t", 0))]
+    s = site([connector(0, cap=32), connector(1, cap=32, rotation="STR")], stations=line)
+    r = {x.invariant: x for x in verify(s)}
+    assert r["configuration_order"].status == "Violated"  # installation 32 A > line 20 A
+    assert "supply line of CP1, 20 A" in r["configuration_order"].detail
+    assert r["single_supply_line"].status == "Proved"  # the master keeps it; 7 + 7 A fallback
+    s = site([connector(0, cap=32, disconnected=16), connector(1, cap=32, rotation="STR",
+                                                                 disconnected=16)], stations=line)
+    r = {x.invariant: x for x in verify(s)}
+    assert r["single_supply_line"].status == "Counterexample"
+    assert "supply line of CP1, phase" in r["single_supply_line"].detail
+    assert "32 A > 20 A" in r["single_supply_line"].detail
+
+
+# ---------------------------------------------------------------- max-min fairness by Z3 Optimize
+
+def z3_max_min(s, t, served):
+    """Lexicographic max-min fair allocation over `served` by iterated Z3 Optimize, against the
+    physical limits of the site (independent of the allocator's own limit list)."""
+    n = len(s.connectors)
+    a = [z3.Int(f"a{i}") for i in range(n)]
+    base = []
+    minimum = s.served_minimum
+    for i in range(n):
+        v = t.vehicles[i]
+        if i in served:
+            up = s.connectors[i].cap if v.demand is None else min(s.connectors[i].cap, v.demand)
+            base += [a[i] >= minimum, a[i] <= up]
+        else:
+            base.append(a[i] == 0)
+    for p in range(3):
+        on = [i for i in range(n) if t.vehicles[i] is not None
+              and p in s.connectors[i].phases(t.vehicles[i].phases)]
+        base.append(z3.Sum([a[i] for i in on] + [0]) <= s.sub_distribution(p))
+        for st in s.stations:
+            if st.single_power_line:
+                base.append(z3.Sum([a[i] for i in on if i in st.connectors] + [0])
+                            <= st.supply_line_capacity)
+    fixed: dict[int, int] = {}
+    free = set(served)
+    while free:
+        opt = z3.Optimize()
+        level = z3.Int("level")
+        opt.add(*base, *[a[i] == v for i, v in fixed.items()], *[a[i] >= level for i in free])
+        opt.maximize(level)
+        assert opt.check() == z3.sat
+        t_star = opt.model()[level].as_long()
+        stuck = []
+        for i in sorted(free):
+            sol = z3.Solver()
+            sol.add(*base, *[a[j] == v for j, v in fixed.items()],
+                    *[a[j] >= t_star for j in free], a[i] >= t_star + 1)
+            if sol.check() == z3.unsat:
+                stuck.append(i)
+        assert stuck
+        for i in stuck:
+            fixed[i] = t_star
+            free.discard(i)
+    return tuple(fixed.get(i, 0) for i in range(n))
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+@given(sites_and_ticks(max_stations=3, lost=False))
+def test_the_allocator_is_max_min_fair_like_z3_optimize(case):
+    s, t = case
+    assume(not s.external_meter_support and not s.current_imbalance_prevention)
+    amps = allocate(s, t).amps
+    served = {i for i, x in enumerate(amps) if x}
+    assume(served)
+    best = z3_max_min(s, t, served)
+    assert sorted(amps) == sorted(best), (amps, best)
+
+
+def test_z3_max_min_on_a_known_site():
+    s = site([connector(0), connector(1, rotation="STR"), connector(2, rotation="TRS")],
+             sub=(40, 40, 40))
+    from chargespec.dlm.allocator import Vehicle
+    t = Tick((Vehicle(3), Vehicle(1), Vehicle(3, demand=8)), (0, 0, 0), frozenset(),
+             frozenset(), None)
+    amps = allocate(s, t).amps
+    assert sorted(z3_max_min(s, t, {0, 1, 2})) == sorted(amps)
+    assert amps == (16, 16, 8)  # the 1-phase car (STR: grid L2) shares only L2
+    assert [sum(a for _, a in ph) for ph in phase_loads(s, t, amps)] == [24, 40, 24]
+
+
+# ---------------------------------------------------------------- the commands
+
+def cli(*args):
+    return subprocess.run([sys.executable, "-m", "chargespec", *args], capture_output=True,
+                          text=True, timeout=300)
+
+
+def test_dlm_verify_exit_codes(tmp_path):
+    ok = cli("dlm", "verify", str(EXAMPLES / "dlm_building_100a.yaml"))
+    assert ok.returncode == 0 and "Proved" in ok.stdout
+    bad = cli("dlm", "verify", str(EXAMPLES / "dlm_unsafe.yaml"))
+    assert bad.returncode == 1 and "Counterexample fallback_safety" in bad.stdout
+    broken = tmp_path / "site.yaml"
+    broken.write_text("site: x\nstations:\n  - name: A\n    connectors:\n"
+                      "      - {name: A-1, phase_rotation: XYZ}\n")
+    p = cli("dlm", "verify", str(broken))
+    assert p.returncode == 2 and f"{broken}:5" in p.stderr and "phase_rotation" in p.stderr
+
+
+def test_dlm_simulate_prints_a_table_and_checks_every_tick():
+    p = cli("dlm", "simulate", str(EXAMPLES / "dlm_building_100a.yaml"),
+            str(EXAMPLES / "dlm_scenario.yaml"))
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert "0 invariant violation(s)" in p.stdout and "CP1-1" in p.stdout
+    assert "7*" in p.stdout  # a controller without its master
+
+
+def test_dlm_simulate_bad_scenario_names_file_and_line(tmp_path):
+    sc = tmp_path / "s.yaml"
+    sc.write_text("ticks:\n  - arrive: {NOPE: {}}\n")
+    p = cli("dlm", "simulate", str(EXAMPLES / "dlm_building_100a.yaml"), str(sc))
+    assert p.returncode == 2 and f"{sc}:2" in p.stderr and "unknown connector 'NOPE'" in p.stderr
