@@ -8,12 +8,11 @@ import sys
 from pathlib import Path
 
 import pytest
-import z3
 from hypothesis import HealthCheck, assume, given, settings
 
 from chargespec.dlm.allocator import Tick, allocate
 from chargespec.dlm.invariants import phase_loads
-from chargespec.dlm.prove import verify
+from chargespec.dlm.prove import max_min_fair, verify
 from chargespec.dlm.site import load_site
 from dlm_sites import connector, site, sites_and_ticks
 
@@ -68,51 +67,6 @@ def test_a_supply_line_against_the_fallback_of_its_two_connectors():
 
 # ---------------------------------------------------------------- max-min fairness by Z3 Optimize
 
-def z3_max_min(s, t, served):
-    """Lexicographic max-min fair allocation over `served` by iterated Z3 Optimize, against the
-    physical limits of the site (independent of the allocator's own limit list)."""
-    n = len(s.connectors)
-    a = [z3.Int(f"a{i}") for i in range(n)]
-    base = []
-    minimum = s.served_minimum
-    for i in range(n):
-        v = t.vehicles[i]
-        if i in served:
-            up = s.connectors[i].cap if v.demand is None else min(s.connectors[i].cap, v.demand)
-            base += [a[i] >= minimum, a[i] <= up]
-        else:
-            base.append(a[i] == 0)
-    for p in range(3):
-        on = [i for i in range(n) if t.vehicles[i] is not None
-              and p in s.connectors[i].phases(t.vehicles[i].phases)]
-        base.append(z3.Sum([a[i] for i in on] + [0]) <= s.sub_distribution(p))
-        for st in s.stations:
-            if st.single_power_line:
-                base.append(z3.Sum([a[i] for i in on if i in st.connectors] + [0])
-                            <= st.supply_line_capacity)
-    fixed: dict[int, int] = {}
-    free = set(served)
-    while free:
-        opt = z3.Optimize()
-        level = z3.Int("level")
-        opt.add(*base, *[a[i] == v for i, v in fixed.items()], *[a[i] >= level for i in free])
-        opt.maximize(level)
-        assert opt.check() == z3.sat
-        t_star = opt.model()[level].as_long()
-        stuck = []
-        for i in sorted(free):
-            sol = z3.Solver()
-            sol.add(*base, *[a[j] == v for j, v in fixed.items()],
-                    *[a[j] >= t_star for j in free], a[i] >= t_star + 1)
-            if sol.check() == z3.unsat:
-                stuck.append(i)
-        assert stuck
-        for i in stuck:
-            fixed[i] = t_star
-            free.discard(i)
-    return tuple(fixed.get(i, 0) for i in range(n))
-
-
 @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
 @given(sites_and_ticks(max_stations=3, lost=False))
 def test_the_allocator_is_max_min_fair_like_z3_optimize(case):
@@ -121,7 +75,7 @@ def test_the_allocator_is_max_min_fair_like_z3_optimize(case):
     amps = allocate(s, t).amps
     served = {i for i, x in enumerate(amps) if x}
     assume(served)
-    best = z3_max_min(s, t, served)
+    best = max_min_fair(s, t, served)
     assert sorted(amps) == sorted(best), (amps, best)
 
 
@@ -132,7 +86,7 @@ def test_z3_max_min_on_a_known_site():
     t = Tick((Vehicle(3), Vehicle(1), Vehicle(3, demand=8)), (0, 0, 0), frozenset(),
              frozenset(), None)
     amps = allocate(s, t).amps
-    assert sorted(z3_max_min(s, t, {0, 1, 2})) == sorted(amps)
+    assert sorted(max_min_fair(s, t, {0, 1, 2})) == sorted(amps)
     assert amps == (16, 16, 8)  # the 1-phase car (STR: grid L2) shares only L2
     assert [sum(a for _, a in ph) for ph in phase_loads(s, t, amps)] == [24, 40, 24]
 

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 import z3
 
 from .invariants import config_violations
+from .allocator import Tick
 from .site import IEC_MINIMUM, PHASES, Site
 
 READING_MAX = 100_000  # amperes; a bound for the meter's readings (no real fuse is larger)
@@ -188,7 +189,7 @@ def _solve(model: _Model, goal: z3.BoolRef, timeout_ms: int,
     if worst is None:
         return solver.model()
     opt = z3.Optimize()
-    opt.set("timeout", min(timeout_ms, 10_000))
+    opt.set("timeout", min(timeout_ms, 2_000))  # only to show the worst case; else any
     opt.add(*model.facts)
     opt.add(goal)
     opt.maximize(worst)
@@ -335,3 +336,61 @@ def verify(site: Site, timeout_ms: int = 60_000) -> list[Result]:
                           f"Disconnected Limit {c.disconnected_limit} A")))
     goal_check("connector_hierarchy", goals)
     return results
+
+
+def max_min_fair(s: Site, t: Tick, served: set[int]) -> tuple[int, ...]:
+    """The lexicographically max-min fair allocation over the connectors `served`, by iterated
+    Z3 Optimize against the site's physical limits (sub-distribution and supply lines; not the
+    allocator's own limit list): maximize the smallest current, fix the connectors that cannot
+    exceed it, repeat.  For small sites, as an independent reference for the allocator."""
+    n = len(s.connectors)
+    a = [z3.Int(f"a{i}") for i in range(n)]
+    base = []
+    minimum = s.served_minimum
+    for i in range(n):
+        v = t.vehicles[i]
+        if i in served:
+            up = s.connectors[i].cap if v.demand is None else min(s.connectors[i].cap, v.demand)
+            base += [a[i] >= minimum, a[i] <= up]
+        else:
+            base.append(a[i] == 0)
+    for p in range(3):
+        on = [i for i in range(n) if t.vehicles[i] is not None
+              and p in s.connectors[i].phases(t.vehicles[i].phases)]
+        base.append(z3.Sum([a[i] for i in on] + [0]) <= s.sub_distribution(p))
+        for st in s.stations:
+            if st.single_power_line:
+                base.append(z3.Sum([a[i] for i in on if i in st.connectors] + [0])
+                            <= st.supply_line_capacity)
+    fixed: dict[int, int] = {}
+    free = set(served)
+    while free:
+        opt = z3.Optimize()
+        level = z3.Int("level")
+        opt.add(*base, *[a[i] == v for i, v in fixed.items()], *[a[i] >= level for i in free])
+        opt.maximize(level)
+        if opt.check() != z3.sat:
+            raise ValueError("no allocation gives every served connector its minimum")
+        t_star = opt.model()[level].as_long()
+        stuck = []
+        for i in sorted(free):
+            sol = z3.Solver()
+            sol.add(*base, *[a[j] == v for j, v in fixed.items()],
+                    *[a[j] >= t_star for j in free], a[i] >= t_star + 1)
+            if sol.check() == z3.unsat:
+                stuck.append(i)
+        if not stuck:
+            # whole amperes: each could exceed t_star alone, not all together; the fewest
+            # connectors stay at t_star (the next criterion of the lexicographic order)
+            opt = z3.Optimize()
+            opt.add(*base, *[a[j] == v for j, v in fixed.items()],
+                    *[a[j] >= t_star for j in free])
+            opt.maximize(z3.Sum([z3.If(a[j] >= t_star + 1, 1, 0) for j in sorted(free)]))
+            opt.check()
+            m = opt.model()
+            stuck = [j for j in sorted(free) if m.eval(a[j], model_completion=True).as_long()
+                     == t_star]
+        for i in stuck:
+            fixed[i] = t_star
+            free.discard(i)
+    return tuple(fixed.get(i, 0) for i in range(n))
