@@ -123,3 +123,23 @@ def test_dlm_simulate_bad_scenario_names_file_and_line(tmp_path):
     sc.write_text("ticks:\n  - arrive: {NOPE: {}}\n")
     p = cli("dlm", "simulate", str(EXAMPLES / "dlm_building_100a.yaml"), str(sc))
     assert p.returncode == 2 and f"{sc}:2" in p.stderr and "unknown connector 'NOPE'" in p.stderr
+
+
+@pytest.mark.parametrize("text, line, message", [
+    ("site: x\nmaximum_current: 32\nstations: []\n", 2, "a connector or station parameter"),
+    ("site: x\nstations:\n  - name: A\n    connectors: [{name: A-1}, {name: A-1}]\n", 4,
+     "duplicate connector name 'A-1'"),
+    ("site: x\nstations:\n  - name: A\n    single_power_line: 'On'\n    connectors: [{name: A-1}]\n",
+     4, "needs two connectors"),
+    ("site: x\nevse_sub_distribution_limit: [63, 63]\nstations:\n  - connectors: [{}]\n", 2,
+     "one value per grid phase"),
+    ("site: x\nstations:\n  - connectors: [{name: A-1, operator_current_limit: 81}]\n", 3,
+     "operator_current_limit"),
+])
+def test_site_file_mistakes_name_the_line(spec, tmp_path, text, line, message):
+    from chargespec.errors import SpecError
+    f = tmp_path / "site.yaml"
+    f.write_text(text)
+    with pytest.raises(SpecError) as err:
+        load_site(spec, f)
+    assert str(err.value).startswith(f"{f}:{line}: ") and message in str(err.value)
