@@ -20,7 +20,7 @@ from .errors import SpecError, Where
 from .expr import (TRUE, BoolT, Const, EnumT, Expr, IntT, ListT, SetT, TableT, TokenSetT,
                    TokenT, Type, substitute,
                    check, check_assignable, check_bool, parse)
-from .specmodel import (Case, Definition, DlmInvariant, DlmSpec, Emit, Erratum, ErrorRow, ErrorTimer, EventDef, Field, Filter,
+from .specmodel import (Case, Definition, DlmInvariant, DlmSpec, Emit, Invariant, Erratum, ErrorRow, ErrorTimer, EventDef, Field, Filter,
                         Interpretation, LintCheck, Machine, Notify, Observation, Parameter, PilotSegment,
                         PilotTable, Policy, PolicyRow, Ref, Rule, Spec, StatusTable, Variable)
 from .rfid import ENTRY_CHECKS
@@ -754,10 +754,37 @@ class _Builder:
                                     f"filter {f['id']}: {action!r} is not an OCPP 1.6 message")
             filters.append(Filter(f["id"], drop, fwhen, self.ref(f, file), where))
 
+        # invariants: state ones are expressions over state, configuration and observations
+        invariants = []
+        inode = doc.get("invariants") or []
+        seen_inv: set[str] = set()
+        for i, inv in enumerate(inode):
+            where = Where(file, inode.item_lines[i])
+            if inv["id"] in seen_inv:
+                raise SpecError(where, f"duplicate invariant {inv['id']!r}")
+            seen_inv.add(inv["id"])
+            expr = None
+            if inv["kind"] == "state":
+                if "expr" not in inv:
+                    raise SpecError(where, f"invariant {inv['id']}: a state invariant needs expr:")
+                ewhere = Where(file, inv.key_lines["expr"])
+                expr = mparse(inv["expr"], ewhere)
+                scope = obs_scope if not inv.get("assume") else full_state_scope
+                check_bool(expr, scope, ewhere, context=f"invariant {inv['id']}"
+                           + (" (assumed by the proofs: state and configuration only)"
+                              if inv.get("assume") else ""))
+            elif "check" not in inv:
+                raise SpecError(where, f"invariant {inv['id']}: a {inv['kind']} invariant needs "
+                                       f"check: (a check of chargespec.checkers.invariants)")
+            invariants.append(Invariant(inv["id"], inv["kind"], expr, inv.get("check"),
+                                        bool(inv.get("assume")), " ".join(inv["doc"].split()),
+                                        self.ref(inv, file), where))
+
         return Machine(name=name, title=doc.get("title", name), file=file, control=control,
                        variables=variables, events=events, rules=tuple(rules),
                        observations=tuple(observations), notify=tuple(notifies),
-                       filters=tuple(filters), definitions=def_docs)
+                       filters=tuple(filters), definitions=def_docs,
+                       invariants=tuple(invariants))
 
     def build_emit(self, em: MDict, file: str, line: int, scope: Mapping[str, Type],
                    ctx: str) -> Emit:

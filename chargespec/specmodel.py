@@ -164,6 +164,22 @@ class Definition:
 
 
 @dataclass(frozen=True)
+class Invariant:
+    """A property of every reachable state (`state`: an expression over the state, the
+    configuration and the observations), of every step (`step`: a named check of
+    chargespec.checkers.invariants) or of the state graph (`graph`)."""
+
+    id: str
+    kind: str  # state | step | graph
+    expr: Expr | None
+    check: str | None
+    assume: bool  # a state invariant the Z3 proofs may assume (the explorer checks it)
+    doc: str
+    ref: Ref
+    where: Where
+
+
+@dataclass(frozen=True)
 class Machine:
     name: str
     title: str
@@ -176,6 +192,11 @@ class Machine:
     notify: tuple[Notify, ...]
     filters: tuple[Filter, ...] = ()
     definitions: dict[str, "Definition"] = field(default_factory=dict)
+    invariants: tuple["Invariant", ...] = ()
+
+    @property
+    def assumptions(self) -> tuple["Invariant", ...]:
+        return tuple(i for i in self.invariants if i.assume)
 
     @property
     def state_fields(self) -> tuple[str, ...]:

@@ -140,15 +140,19 @@ class Exploration:
     rules_fired: set[str] = field(default_factory=set)
     violations: list[Violation] = field(default_factory=list)
     seconds: float = 0.0
+    parent: dict[Any, Any] = field(default_factory=dict, repr=False)  # BFS tree, for traces
 
 
 def explore(engine: Engine, config: Any, checks: dict[str, Check] | None = None,
             events: list[Event] | None = None, max_violations: int = 1,
-            bound: Callable[[Any], bool] | None = None) -> Exploration:
+            bound: Callable[[Any], bool] | None = None,
+            predecessors: dict[Any, set[Any]] | None = None) -> Exploration:
     """BFS from the initial state; each check sees each transition (config, s, ev, s2, out).
 
     `bound` (e.g. `max_errors(2)`) keeps the search to states it accepts: transitions into other
-    states are checked but not followed, so the result is exhaustive within the bound.
+    states are checked but not followed, so the result is exhaustive within the bound.  With
+    `predecessors`, the state graph is recorded backwards (state -> the states it is reached
+    from), for properties of the graph such as the absence of dead ends.
     """
     t0 = time.perf_counter()
     checks = checks or {}
@@ -172,11 +176,19 @@ def explore(engine: Engine, config: Any, checks: dict[str, Check] | None = None,
             if s2 not in parent and (bound is None or bound(s2)):
                 parent[s2] = (s, ev)
                 queue.append(s2)
+            if predecessors is not None and s2 in parent:
+                predecessors.setdefault(s2, set()).add(s)
         if len(result.violations) >= max_violations:
             break
     result.states = len(parent)
     result.seconds = time.perf_counter() - t0
+    result.parent = parent
     return result
+
+
+def trace_to(parent: dict[Any, tuple[Any, Event] | None], s: Any) -> tuple[Event, ...]:
+    """The shortest event sequence (BFS order) from the initial state to `s`."""
+    return _trace(parent, s)
 
 
 def _trace(parent: dict[Any, tuple[Any, Event] | None], s: Any) -> tuple[Event, ...]:

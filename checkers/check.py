@@ -1,0 +1,203 @@
+"""`chargespec check`: validate the spec, prove determinism and completeness, explore with every
+invariant.  The explorations are independent per configuration, so they are sharded over
+worker processes (one per core); progress goes to stderr, the summary to stdout.
+
+Profiles:
+  ci    the Z3 proofs, and the first configurations of the pairwise covering set (those that
+        cover the most value pairs), with the session's events
+  full  the proofs; every pairwise configuration; the error model under each stop mode (one
+        error row per behaviour, at most two at once); authorization with the backend coming
+        and going
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from chargespec.models.step import Engine
+from chargespec.specmodel import Spec
+
+from .determinism import Report, prove
+from .explore import (REPRESENTATIVE_ERRORS, error_events, explore, max_errors,
+                      pairwise_configurations, parameters_read, parameter_values, session_events,
+                      trace_to)
+from .invariants import dead_ends, explorer_checks
+
+CI_CONFIGURATIONS = 12
+
+ERROR_CONFIGS = [
+    ({"stop_transaction_mode": "Normal", "display_backend_disconnect_as_error": True}, 2),
+    ({"stop_transaction_mode": "NormalModeDRcd", "send_error_status_notifications": False}, 1),
+    ({"stop_transaction_mode": "StopOnlyByDisconnecting",
+      "lock_actuator_only_if_authorized": True}, 1),
+    ({"stop_transaction_mode": "OnlyByRfidOrRemoteStop"}, 1),
+]
+AUTH_CONFIGS = [
+    {"enable_ocpp_whitelist": True, "local_authorize_offline": True, "local_pre_authorize": True,
+     "if_in_doubt_allow_charging": "ImmediatePlugIn"},
+    {"enable_ocpp_whitelist": True, "if_in_doubt_allow_charging": "Off",
+     "enable_local_whitelist": True, "local_whitelist": ["CARD_A#2"], "master_slave_mode": "Slave",
+     "lock_actuator_only_if_authorized": True},
+]
+AUTH_MAINTENANCE = {"reserve_now", "cancel_reservation", "reservation_expired", "clear_cache",
+                    "cache_expiry_timer"}
+
+
+@dataclass
+class Job:
+    kind: str
+    values: dict[str, Any]
+    events: list
+    bound: Callable[[Any], bool] | None
+
+
+@dataclass
+class JobResult:
+    kind: str
+    config: str
+    states: int
+    transitions: int
+    seconds: float
+    violations: list[tuple[str, str, list[str]]]  # (invariant, message, trace labels)
+
+
+@dataclass
+class CheckResult:
+    profile: str
+    proof: Report
+    jobs: list[JobResult] = field(default_factory=list)
+    pair_coverage: float = 0.0
+    seconds: float = 0.0
+
+    @property
+    def violations(self) -> list[tuple[str, str, list[str]]]:
+        return [v for j in self.jobs for v in j.violations]
+
+    @property
+    def ok(self) -> bool:
+        return not self.proof.findings and not self.violations
+
+
+def jobs_for(engine: Engine, profile: str) -> tuple[list[Job], float]:
+    session = session_events(engine)
+    configs = pairwise_configurations(engine)
+    if profile == "ci":
+        configs = configs[:CI_CONFIGURATIONS]
+    jobs = [Job("pairwise", c.as_dict(), session, None) for c in configs]
+    coverage = pair_coverage(engine, configs)
+    if profile == "full":
+        quiet = [e for e in session if e.name not in AUTH_MAINTENANCE]
+        errors = quiet + error_events(engine, REPRESENTATIVE_ERRORS)
+        jobs += [Job("errors", c, errors, max_errors(n)) for c, n in ERROR_CONFIGS]
+        auth = session + [engine.event("error_raised", error="backend_disconnected"),
+                          engine.event("backend_online"),
+                          engine.event("error_raised", error="rcmb_residual_current"),
+                          engine.event("unlock_connector")]
+        jobs += [Job("auth", c, auth, lambda s: len(s.errors) <= 2 and len(s.cache) <= 1)
+                 for c in AUTH_CONFIGS]
+    return jobs, coverage
+
+
+def pair_coverage(engine: Engine, configs: list[Any]) -> float:
+    """The share of all value pairs of the parameters read that `configs` cover."""
+    import itertools
+    pids = parameters_read(engine)
+    domains = [[repr(v) for v in parameter_values(engine, p)] for p in pids]
+    total = covered = 0
+    seen = {(i, j): set() for i, j in itertools.combinations(range(len(pids)), 2)}
+    for c in configs:
+        vals = [repr(getattr(c, p)) for p in pids]
+        for (i, j), s in seen.items():
+            s.add((vals[i], vals[j]))
+    for (i, j), s in seen.items():
+        total += len(domains[i]) * len(domains[j])
+        covered += len(s)
+    return covered / total if total else 1.0
+
+
+_STATE: dict[str, Any] = {}
+
+
+def _run(index: int) -> JobResult:
+    engine: Engine = _STATE["engine"]
+    job: Job = _STATE["jobs"][index]
+    config = engine.config(job.values)
+    checks = explorer_checks(engine)
+    preds: dict[Any, set[Any]] = {}
+    x = explore(engine, config, checks, events=job.events, bound=job.bound, max_violations=3,
+                predecessors=preds)
+    violations = [(v.check, v.message, [e.label() for e in v.trace]) for v in x.violations]
+    graph = [i for i in engine.machine.invariants if i.kind == "graph"]
+    if graph:
+        for s in dead_ends(preds, x.parent)[:1]:
+            violations.append((graph[0].id, f"no way back to Available from {s!r}",
+                               [e.label() for e in trace_to(x.parent, s)]))
+    return JobResult(job.kind, engine.compiled.describe_config(config), x.states, x.transitions,
+                     x.seconds, violations)
+
+
+def run(spec: Spec, profile: str = "ci", workers: int | None = None,
+        progress: Callable[[str], None] | None = None) -> CheckResult:
+    t0 = time.perf_counter()
+    say = progress or (lambda text: None)
+    say("proving determinism and completeness (Z3) ...")
+    proof = prove(spec)
+    say(f"  {proof.buckets} (state, event) pairs, {proof.queries} queries, "
+        f"{len(proof.findings)} finding(s), {proof.seconds:.1f} s")
+    engine = Engine(spec)
+    jobs, coverage = jobs_for(engine, profile)
+    result = CheckResult(profile, proof, pair_coverage=coverage)
+    _STATE.update(engine=engine, jobs=jobs)
+    n = workers or min(os.cpu_count() or 1, len(jobs))
+    say(f"exploring {len(jobs)} configurations on {n} process(es) ...")
+    if n > 1 and "fork" in multiprocessing.get_all_start_methods():
+        with multiprocessing.get_context("fork").Pool(n) as pool:
+            for k, r in enumerate(pool.imap(_run, range(len(jobs)))):
+                result.jobs.append(r)
+                say(f"  [{k + 1}/{len(jobs)}] {r.kind}: {r.states} states, "
+                    f"{r.transitions} transitions, {r.seconds:.1f} s"
+                    + (f", {len(r.violations)} VIOLATION(S)" if r.violations else ""))
+    else:
+        for k in range(len(jobs)):
+            r = _run(k)
+            result.jobs.append(r)
+            say(f"  [{k + 1}/{len(jobs)}] {r.kind}: {r.states} states, {r.seconds:.1f} s")
+    result.seconds = time.perf_counter() - t0
+    return result
+
+
+def summary(result: CheckResult) -> str:
+    lines = [f"chargespec check --profile {result.profile}", ""]
+    p = result.proof
+    lines.append(f"{'proof':<28} {'determinism + completeness':<34} "
+                 f"{'FAILED' if p.findings else 'proved':<10} {p.seconds:6.1f} s  "
+                 f"({p.buckets} state/event pairs, {p.queries} Z3 queries)")
+    for kind in ("pairwise", "errors", "auth"):
+        js = [j for j in result.jobs if j.kind == kind]
+        if not js:
+            continue
+        states = sum(j.states for j in js)
+        trans = sum(j.transitions for j in js)
+        secs = sum(j.seconds for j in js)
+        bad = sum(len(j.violations) for j in js)
+        extra = f", {result.pair_coverage:.0%} of value pairs" if kind == "pairwise" else ""
+        lines.append(f"{'explore ' + kind:<28} {f'{len(js)} configurations{extra}':<34} "
+                     f"{'FAILED' if bad else 'ok':<10} {secs:6.1f} s  "
+                     f"({states:,} states, {trans:,} transitions)")
+    lines.append("")
+    for f in p.findings:
+        lines.append(f"COUNTEREXAMPLE {f}")
+    for inv, msg, trace in result.violations:
+        lines.append(f"VIOLATION {inv}: {msg}")
+        lines.append(f"    shortest trace: {' ; '.join(trace) or '(initial state)'}")
+    lines.append(f"{'OK' if result.ok else 'FAILED'} in {result.seconds:.1f} s wall")
+    return "\n".join(lines)
+
+
+def progress_to_stderr(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)

@@ -1,0 +1,174 @@
+"""The checkers check: Z3 proves the embedded spec deterministic and complete, the explorer finds
+no violation of the spec's invariants, and seeded mutations of the spec (a guard dropped, an
+ignore rule deleted, a stop reason swapped, a status changed, a lock rule weakened, a way out
+removed) each make a proof or the explorer fail with the shortest trace."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+import z3
+
+from chargespec.checkers.check import explorer_checks
+from chargespec.checkers.determinism import MachineModel, prove
+from chargespec.checkers.explore import explore, session_events, trace_to
+from chargespec.checkers.invariants import STEP_CHECKS, dead_ends
+from chargespec.expr import PythonBackend, Where, parse
+from chargespec.loader import load_spec
+from chargespec.models.step import Engine
+from test_loader import mutate, spec_copy  # noqa: F401 - fixture
+
+
+def test_the_embedded_spec_is_deterministic_and_complete(spec):
+    report = prove(spec)
+    assert report.findings == ()
+    assert report.buckets == len(spec.machine().events) * 6 and report.seconds < 30
+
+
+def test_every_invariant_names_a_known_check(engine):
+    checks = explorer_checks(engine)
+    for inv in engine.machine.invariants:
+        assert inv.kind == "graph" or inv.id in checks
+        if inv.kind == "step":
+            assert inv.check in STEP_CHECKS
+
+
+@pytest.mark.parametrize("text, env", [
+    ("cp in ['B', 'C'] and not powered", {"cp": "B", "powered": False}),
+    ("min(operator_limit, load_limit) >= 6", {"operator_limit": 10, "load_limit": 5}),
+    ("'rcmb_residual_current' in errors", {"errors": frozenset({"rcmb_residual_current"})}),
+    ("any(errors & faulting_errors)", {"errors": frozenset({"backend_disconnected"})}),
+    ("first(errors) == 'none'", {"errors": frozenset()}),
+    ("card == None or card in cache", {"card": "x", "cache": frozenset({"x"})}),
+])
+def test_the_z3_back_end_agrees_with_python(spec, text, env):
+    model = MachineModel(spec, spec.machine())
+    expr = parse(text, Where("test", 1))
+    term = model.compile(expr)
+    solver = z3.Solver()
+    codes = model.codes
+    for name, value in env.items():
+        t, ty = model.terms[name]
+        if isinstance(value, frozenset) and hasattr(t, "members"):
+            solver.add(*[t.get(m) == (m in value) for m in t.domain])
+        elif isinstance(value, frozenset):
+            x = z3.Int("x")
+            solver.add(z3.ForAll([x], z3.Select(t, x) == z3.Or(
+                *[x == codes(v) for v in value] or [z3.BoolVal(False)])))
+        elif isinstance(value, bool):
+            solver.add(t == value)
+        elif isinstance(value, int):
+            solver.add(t == value)
+        else:
+            solver.add(t == codes(value))
+    consts = {k: v for k, (_, v) in spec.constants.items()}
+    order = {v: i for i, v in enumerate(spec.errors)}
+    py = PythonBackend(lambda n: (lambda s, c, e, o: env[n] if n in env else consts[n]),
+                       order).visit(expr)(None, None, None, None)
+    solver.add(term != py)
+    assert solver.check() == z3.unsat
+
+
+# ---------------------------------------------------------------- seeded mutations
+
+def test_a_dropped_guard_is_a_determinism_counterexample(spec_copy):
+    mutate(spec_copy, "session.yaml",
+           "      powered and not free_charging and not faulted and reservation_allows_uid\n"
+           "      and not uid_listed and online and not (uid_cached and local_pre_authorize)",
+           "      powered and not faulted and reservation_allows_uid\n"
+           "      and not uid_listed and online and not (uid_cached and local_pre_authorize)")
+    findings = prove(load_spec(spec_copy)).findings
+    assert findings and findings[0].kind == "determinism"
+    f = findings[0]
+    assert f.control == "idle" and f.event == "rfid" and "rfid_asks_backend" in f.rules
+    assert "free_charging=True" in f.detail
+
+
+def test_a_missing_ignore_rule_is_a_completeness_counterexample(spec_copy):
+    mutate(spec_copy, "session.yaml", "  - id: hlc_timer_ignored\n    from: \"*\"\n    on: hlc_timer\n"
+                                      "    when: powered and not hlc_window\n    ignore: true\n"
+                                      "    manual: \"§7.3-iso\"\n", "")
+    findings = prove(load_spec(spec_copy)).findings
+    assert {(f.kind, f.event) for f in findings} == {("completeness", "hlc_timer")}
+    assert "hlc_window=False" in findings[0].detail
+
+
+def explore_mutant(spec_dir, **config):
+    engine = Engine(load_spec(spec_dir))
+    c = engine.config(config)
+    preds: dict = {}
+    x = explore(engine, c, explorer_checks(engine), events=session_events(engine),
+                predecessors=preds)
+    return engine, x, preds
+
+
+def test_a_swapped_stop_reason_is_found_with_the_shortest_trace(spec_copy):
+    mutate(spec_copy, "session.yaml",
+           "      - {message: StopTransaction, fields: {reason: \"'EVDisconnected'\"}}\n"
+           "    manual: \"§5.1\"\n    interpretation: STOP-NORMAL",
+           "      - {message: StopTransaction, fields: {reason: \"'Local'\"}}\n"
+           "    manual: \"§5.1\"\n    interpretation: STOP-NORMAL")
+    _, x, _ = explore_mutant(spec_copy)
+    v = x.violations[0]
+    assert v.check == "stop_reason" and "reason Local on unplug" in v.message
+    assert [e.name for e in v.trace][-1] == "unplug" and len(v.trace) == 4
+
+
+def test_a_changed_status_is_found(spec_copy):
+    mutate(spec_copy, "session.yaml", "      - when: session == 'finishing'\n        value: \"'Finishing'\"",
+           "      - when: session == 'finishing'\n        value: \"'Reserved'\"")
+    _, x, _ = explore_mutant(spec_copy)
+    assert x.violations[0].check == "status_change_in_ocpp_table"
+    assert "-> Reserved is not allowed" in x.violations[0].message
+
+
+def test_a_weakened_lock_rule_is_found(spec_copy):
+    mutate(spec_copy, "session.yaml",
+           "      lock: \"'open' if lock_actuator_only_if_authorized else 'closed'\"\n"
+           "      hlc_window: hlc_mode == 'Encouragement'\n      ev_charged: false\n"
+           "      timed_errors: timed_errors - timer_started_by_unplug\n    manual: \"§5.1\"",
+           "      lock: \"'closed'\"\n"
+           "      hlc_window: hlc_mode == 'Encouragement'\n      ev_charged: false\n"
+           "      timed_errors: timed_errors - timer_started_by_unplug\n    manual: \"§5.1\"")
+    _, x, _ = explore_mutant(spec_copy, lock_actuator_only_if_authorized=True)
+    v = x.violations[0]
+    assert v.check == "lock_only_if_authorized" and [e.name for e in v.trace] == ["plug"]
+
+
+def test_a_removed_way_out_is_a_dead_end(spec_copy):
+    mutate(spec_copy, "session.yaml", "  - id: cable_removal_ends_finishing\n    from: [finishing]\n"
+                                      "    on: cable_removed\n    when: powered and cable == 'in' and lock == 'open'\n"
+                                      "    to: idle",
+           "  - id: cable_removal_ends_finishing\n    from: [finishing]\n"
+           "    on: cable_removed\n    when: powered and cable == 'in' and lock == 'open'\n"
+           "    to: finishing")
+    engine, x, preds = explore_mutant(spec_copy)
+    stuck = dead_ends(preds, x.parent)
+    assert stuck and all(s.session == "finishing" or s.status != "Available" for s in stuck)
+    assert len(trace_to(x.parent, stuck[0])) >= 3
+
+
+def test_the_embedded_spec_has_no_dead_end_under_the_default_configuration(engine):
+    preds: dict = {}
+    x = explore(engine, engine.config(), explorer_checks(engine), events=session_events(engine),
+                predecessors=preds)
+    assert x.violations == [] and dead_ends(preds, x.parent) == []
+
+
+# ---------------------------------------------------------------- the command
+
+def test_chargespec_check_ci_is_green():
+    p = subprocess.run([sys.executable, "-m", "chargespec", "check", "--profile", "ci"],
+                       capture_output=True, text=True, timeout=600)
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert "determinism + completeness" in p.stdout and "proved" in p.stdout
+    assert "OK in" in p.stdout and "of value pairs" in p.stdout
+
+
+@pytest.mark.slow
+def test_chargespec_check_full_is_green():
+    p = subprocess.run([sys.executable, "-m", "chargespec", "check", "--profile", "full"],
+                       capture_output=True, text=True, timeout=1800)
+    assert p.returncode == 0, p.stdout + p.stderr
