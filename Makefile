@@ -56,6 +56,7 @@ bench: install
 	$(PY) bench/step_speed.py
 	$(PY) bench/explore_speed.py
 	$(PY) bench/dlm.py
+	$(PY) bench/explore.py
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info

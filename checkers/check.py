@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from chargespec.models.step import Engine
+from chargespec.models.types import Outputs
 from chargespec.specmodel import Spec
 
 from .determinism import Report, prove
@@ -40,7 +41,7 @@ ERROR_CONFIGS = [
 AUTH_CONFIGS = [
     {"enable_ocpp_whitelist": True, "local_authorize_offline": True, "local_pre_authorize": True,
      "if_in_doubt_allow_charging": "ImmediatePlugIn"},
-    {"enable_ocpp_whitelist": True, "if_in_doubt_allow_charging": "Off",
+    {"enable_ocpp_whitelist": True, "if_in_doubt_allow_charging": "On",
      "enable_local_whitelist": True, "local_whitelist": ["CARD_A#2"], "master_slave_mode": "Slave",
      "lock_actuator_only_if_authorized": True},
 ]
@@ -84,13 +85,16 @@ class CheckResult:
 
 
 def jobs_for(engine: Engine, profile: str) -> tuple[list[Job], float]:
+    """The explorations of a profile, and the share of value pairs its configurations cover.
+    `tests` is what the test suite's shared record explores: the CI configurations and the
+    error and authorization models of the full profile."""
     session = session_events(engine)
     configs = pairwise_configurations(engine)
-    if profile == "ci":
+    if profile in ("ci", "tests"):
         configs = configs[:CI_CONFIGURATIONS]
     jobs = [Job("pairwise", c.as_dict(), session, None) for c in configs]
     coverage = pair_coverage(engine, configs)
-    if profile == "full":
+    if profile in ("full", "tests"):
         quiet = [e for e in session if e.name not in AUTH_MAINTENANCE]
         errors = quiet + error_events(engine, REPRESENTATIVE_ERRORS)
         jobs += [Job("errors", c, errors, max_errors(n)) for c, n in ERROR_CONFIGS]
@@ -130,8 +134,15 @@ def _run(index: int) -> JobResult:
     checks = explorer_checks(engine)
     preds: dict[Any, set[Any]] = {}
     x = explore(engine, config, checks, events=job.events, bound=job.bound, max_violations=3,
-                predecessors=preds)
+                predecessors=preds, skip_unchanged=True)
     violations = [(v.check, v.message, [e.label() for e in v.trace]) for v in x.violations]
+    # the initial state, which only self-loops may reach again
+    init = engine.initial(config)
+    first = Outputs("(initial)", (), (), engine.observe(config, init))
+    for name in (i.id for i in engine.machine.invariants if i.kind == "state"):
+        msg = checks[name](config, init, None, init, first)
+        if msg is not None:
+            violations.insert(0, (name, msg, []))
     graph = [i for i in engine.machine.invariants if i.kind == "graph"]
     if graph:
         for s in dead_ends(preds, x.parent)[:1]:

@@ -146,13 +146,16 @@ class Exploration:
 def explore(engine: Engine, config: Any, checks: dict[str, Check] | None = None,
             events: list[Event] | None = None, max_violations: int = 1,
             bound: Callable[[Any], bool] | None = None,
-            predecessors: dict[Any, set[Any]] | None = None) -> Exploration:
+            predecessors: dict[Any, set[Any]] | None = None,
+            skip_unchanged: bool = False) -> Exploration:
     """BFS from the initial state; each check sees each transition (config, s, ev, s2, out).
 
     `bound` (e.g. `max_errors(2)`) keeps the search to states it accepts: transitions into other
     states are checked but not followed, so the result is exhaustive within the bound.  With
     `predecessors`, the state graph is recorded backwards (state -> the states it is reached
-    from), for properties of the graph such as the absence of dead ends.
+    from), for properties of the graph such as the absence of dead ends.  `skip_unchanged`
+    spares the checks the self-loops (the state unchanged, nothing sent), which only checks of
+    a change can look at; most events in most states are such self-loops.
     """
     t0 = time.perf_counter()
     checks = checks or {}
@@ -168,6 +171,8 @@ def explore(engine: Engine, config: Any, checks: dict[str, Check] | None = None,
             s2, out = step(config, s, ev)
             result.transitions += 1
             result.rules_fired.add(out.rule)
+            if skip_unchanged and not out.messages and s2 == s:
+                continue  # an event that changes nothing and sends nothing: a self-loop
             for name, chk in checks.items():
                 msg = chk(config, s, ev, s2, out)
                 if msg is not None and len(result.violations) < max_violations:

@@ -109,51 +109,11 @@ def run(engine):
     return lambda **config: Run(engine, **config)
 
 
-# (configuration, most errors active at once) for the exploration of the error model
-ERROR_CONFIGS = [
-    ({"stop_transaction_mode": "Normal", "display_backend_disconnect_as_error": True}, 2),
-    ({"stop_transaction_mode": "NormalModeDRcd", "send_error_status_notifications": False}, 1),
-    ({"stop_transaction_mode": "StopOnlyByDisconnecting",
-      "lock_actuator_only_if_authorized": True}, 1),
-    ({"stop_transaction_mode": "OnlyByRfidOrRemoteStop"}, 1),
-]
-
-
-# (configuration) for the exploration of authorization with the backend coming and going: the
-# cache, Local Pre Authorize / Authorize Offline, If in doubt, the connector postfix
-AUTH_CONFIGS = [
-    {"enable_ocpp_whitelist": True, "local_authorize_offline": True, "local_pre_authorize": True,
-     "if_in_doubt_allow_charging": "ImmediatePlugIn"},
-    {"enable_ocpp_whitelist": True, "if_in_doubt_allow_charging": "On",
-     "enable_local_whitelist": True, "local_whitelist": ["CARD_A#2"], "master_slave_mode": "Slave",
-     "lock_actuator_only_if_authorized": True},
-]
-
-
-# events the error and authorization explorations leave out: reservations and the cache's
-# maintenance multiply their state spaces and have nothing to do with errors
-AUTH_MAINTENANCE = {"reserve_now", "cancel_reservation", "reservation_expired", "clear_cache",
-                    "cache_expiry_timer"}
-
-
-def exploration_jobs(engine: Engine) -> list[tuple[str, dict, list, object]]:
-    """(kind, configuration, events, bound) of every exploration the shared record makes."""
-    from chargespec.checkers.explore import (REPRESENTATIVE_ERRORS, error_events, max_errors,
-                                             pairwise_configurations, session_events)
-    session = session_events(engine)
-    jobs = [("pairwise", c.as_dict(), session, None) for c in pairwise_configurations(engine)]
-    # the error model: one row per behaviour, at most two at once, under each stop mode
-    quiet = [e for e in session if e.name not in AUTH_MAINTENANCE]
-    errors = quiet + error_events(engine, REPRESENTATIVE_ERRORS)
-    jobs += [("errors", c, errors, max_errors(n)) for c, n in ERROR_CONFIGS]
-    # authorization while the backend comes and goes (at most one cached card)
-    auth = session + [engine.event("error_raised", error="backend_disconnected"),
-                      engine.event("backend_online"),
-                      engine.event("error_raised", error="rcmb_residual_current"),
-                      engine.event("unlock_connector")]
-    jobs += [("auth", c, auth, lambda s: len(s.errors) <= 2 and len(s.cache) <= 1)
-             for c in AUTH_CONFIGS]
-    return jobs
+def exploration_jobs(engine: Engine) -> list:
+    """The explorations the shared record makes: those of `chargespec check`'s `tests` profile
+    (the CI configurations, the error model, authorization with the backend coming and going)."""
+    from chargespec.checkers.check import jobs_for
+    return [(j.kind, j.values, j.events, j.bound) for j in jobs_for(engine, "tests")[0]]
 
 
 _JOBS: list = []
