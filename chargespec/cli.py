@@ -86,9 +86,39 @@ def _parser() -> argparse.ArgumentParser:
     chk.add_argument("--workers", type=int, help="processes (default: one per core)")
     chk.set_defaults(func=cmd_check)
 
+    exp = sub.add_parser("export", help="write the machine for another tool")
+    exp_sub = exp.add_subparsers(metavar="FORMAT")
+    pml = exp_sub.add_parser("promela", help="the session under one configuration, for SPIN")
+    pml.add_argument("--config", type=Path, help="configuration YAML (parameter: value)")
+    pml.add_argument("--set", action="append", default=[], metavar="PARAM=VALUE")
+    pml.add_argument("--spec", type=Path, help="spec directory (default: embedded)")
+    pml.add_argument("-o", "--output", type=Path, help="file to write (default: stdout)")
+    pml.set_defaults(func=cmd_export_promela)
+
     demo = sub.add_parser("demo", help="the four Stop Transaction Modes on one scenario")
     demo.set_defaults(func=cmd_demo)
     return p
+
+
+def cmd_export_promela(args: argparse.Namespace) -> int:
+    from .checkers.explore import session_events
+    from .checkers.promela import export
+    from .models.step import Engine
+
+    spec = load_spec(args.spec)
+    engine = Engine(spec)
+    values = load_config(spec, args.config) if args.config else {}
+    values.update(_parse_set(spec, args.set))
+    text = export(engine, engine.config(values), session_events(engine))
+    if args.output is None:
+        sys.stdout.write(text)
+        return 0
+    # never a half-written model: write beside it, then rename
+    tmp = args.output.with_name(args.output.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(args.output)
+    print(f"wrote {args.output} ({text.count(chr(10))} lines)", file=sys.stderr)
+    return 0
 
 
 def cmd_check(args: argparse.Namespace) -> int:
