@@ -2,7 +2,10 @@
 
 Prints, per profile: seconds of the determinism/completeness proof, configurations, states,
 transitions, states/s and transitions/s (CPU, summed over the worker processes) and the wall
-time on this machine's cores.  Goals (issue 6): full <= 60 s and CI <= 15 s on 2 cores.
+time on this machine's cores; then our explorer against SPIN on the same exported model (one
+configuration, the same states): our time with every invariant against pan's search (-O2), and
+against SPIN's whole run (spin -a, gcc, pan).  Goals (issue 6): full <= 60 s and CI <= 15 s on 2
+cores; our time <= 5x SPIN's.
 """
 
 from __future__ import annotations
@@ -10,8 +13,14 @@ from __future__ import annotations
 import os
 import platform
 
-from chargespec.checkers.check import run
+import tempfile
+import time
+
+from chargespec.checkers.check import explorer_checks, run
+from chargespec.checkers.explore import explore, pairwise_configurations, session_events
+from chargespec.checkers.promela import export, run_spin
 from chargespec.loader import load_spec
+from chargespec.models.step import Engine
 
 
 def main() -> None:
@@ -27,6 +36,20 @@ def main() -> None:
               f"{len(r.jobs):>3} configurations  {states:>8,} states  {trans:>10,} transitions  "
               f"{states / cpu:>7,.0f} states/s  {trans / cpu:>8,.0f} transitions/s (CPU)  "
               f"wall {r.seconds:6.1f} s (goal <= {goal} s)  {'ok' if r.ok else 'VIOLATIONS'}")
+    for label, values in (("default", None), ("pairwise #10", 9)):
+        engine = Engine(spec)  # cold: no memo from before
+        config = engine.config() if values is None else pairwise_configurations(engine)[values]
+        events = session_events(engine)
+        t0 = time.perf_counter()
+        ours = explore(engine, config, explorer_checks(engine), events=events,
+                       skip_unchanged=True)
+        mine = time.perf_counter() - t0
+        with tempfile.TemporaryDirectory() as tmp:
+            spin = run_spin(export(engine, config, events), tmp, optimize="-O2")
+        print(f"vs SPIN, {label:<13} {ours.states:>6} states (SPIN {spin['states']})  ours "
+              f"{mine:6.2f} s  pan {spin['pan_seconds']:6.2f} s ({mine / spin['pan_seconds']:5.1f}x)"
+              f"  spin+gcc+pan {spin['total_seconds']:6.2f} s "
+              f"({mine / spin['total_seconds']:4.2f}x)  (goal <= 5x)")
 
 
 if __name__ == "__main__":
