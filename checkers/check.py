@@ -73,6 +73,7 @@ class CheckResult:
     proof: Report
     jobs: list[JobResult] = field(default_factory=list)
     pair_coverage: float = 0.0
+    distinguishable: int = 0  # the product of the values of every parameter the machine reads
     seconds: float = 0.0
 
     @property
@@ -167,7 +168,9 @@ def run(spec: Spec, profile: str = "ci", workers: int | None = None,
         f"{len(proof.findings)} finding(s), {proof.seconds:.1f} s")
     engine = Engine(spec)
     jobs, coverage = jobs_for(engine, profile)
-    result = CheckResult(profile, proof, pair_coverage=coverage)
+    import math
+    result = CheckResult(profile, proof, pair_coverage=coverage, distinguishable=math.prod(
+        len(parameter_values(engine, p)) for p in parameters_read(engine)))
     _STATE.update(engine=engine, jobs=jobs)
     n = workers or min(os.cpu_count() or 1, len(jobs))
     say(f"exploring {len(jobs)} configurations on {n} process(es) ...")
@@ -188,7 +191,9 @@ def run(spec: Spec, profile: str = "ci", workers: int | None = None,
 
 
 def summary(result: CheckResult) -> str:
-    lines = [f"chargespec check --profile {result.profile}", ""]
+    lines = [f"chargespec check --profile {result.profile}",
+             f"{result.distinguishable:,} configurations differ in some parameter a guard or an "
+             f"observation reads; explored: a covering set of value pairs", ""]
     p = result.proof
     lines.append(f"{'proof':<28} {'determinism + completeness':<34} "
                  f"{'FAILED' if p.findings else 'proved':<10} {p.seconds:6.1f} s  "
