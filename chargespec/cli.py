@@ -92,6 +92,8 @@ def _parser() -> argparse.ArgumentParser:
     pml.add_argument("--config", type=Path, help="configuration YAML (parameter: value)")
     pml.add_argument("--set", action="append", default=[], metavar="PARAM=VALUE")
     pml.add_argument("--spec", type=Path, help="spec directory (default: embedded)")
+    pml.add_argument("--pairwise", type=int, metavar="N", help="the first N pairwise "
+                     "configurations instead, chosen nondeterministically at init")
     pml.add_argument("-o", "--output", type=Path, help="file to write (default: stdout)")
     pml.set_defaults(func=cmd_export_promela)
 
@@ -101,15 +103,19 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def cmd_export_promela(args: argparse.Namespace) -> int:
-    from .checkers.explore import session_events
-    from .checkers.promela import export
+    from .checkers.explore import pairwise_configurations, session_events
+    from .checkers.promela import export_all
     from .models.step import Engine
 
     spec = load_spec(args.spec)
     engine = Engine(spec)
-    values = load_config(spec, args.config) if args.config else {}
-    values.update(_parse_set(spec, args.set))
-    text = export(engine, engine.config(values), session_events(engine))
+    if args.pairwise:
+        configs = pairwise_configurations(engine)[:args.pairwise]
+    else:
+        values = load_config(spec, args.config) if args.config else {}
+        values.update(_parse_set(spec, args.set))
+        configs = [engine.config(values)]
+    text = export_all(engine, configs, session_events(engine))
     if args.output is None:
         sys.stdout.write(text)
         return 0

@@ -13,7 +13,7 @@ import pytest
 
 from chargespec.checkers.check import explorer_checks
 from chargespec.checkers.explore import explore, pairwise_configurations, session_events
-from chargespec.checkers.promela import export, run_spin
+from chargespec.checkers.promela import export, export_all, run_spin
 from chargespec.loader import load_spec
 from chargespec.models.step import Engine
 from test_loader import mutate, spec_copy  # noqa: F401 - fixture
@@ -81,3 +81,12 @@ def test_export_command_writes_the_model(tmp_path):
     text = out.read_text()
     assert text.startswith("/* Charging session") and "init {" in text and "d_step" in text
     assert not (tmp_path / "session.pml.tmp").exists()
+
+
+def test_several_configurations_as_a_nondeterministic_choice(engine, tmp_path):
+    configs = pairwise_configurations(engine)[:3]
+    events = session_events(engine)
+    spin = run_spin(export_all(engine, configs, events), tmp_path)
+    # the state before the choice, then each configuration's own states
+    assert spin["states"] == 1 + sum(explore(engine, c, events=events).states for c in configs)
+    assert spin["errors"] == 0
