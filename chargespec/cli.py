@@ -86,6 +86,12 @@ def _parser() -> argparse.ArgumentParser:
     chk.add_argument("--workers", type=int, help="processes (default: one per core)")
     chk.set_defaults(func=cmd_check)
 
+    vec = sub.add_parser("vectors", help="generate the conformance vectors (--check: fail if "
+                                         "the files in DIR drift from the spec)")
+    vec.add_argument("--out", type=Path, default=Path("vectors"), help="directory (vectors/)")
+    vec.add_argument("--check", action="store_true", help="compare instead of writing")
+    vec.set_defaults(func=cmd_vectors)
+
     exp = sub.add_parser("export", help="write the machine for another tool")
     exp_sub = exp.add_subparsers(metavar="FORMAT")
     pml = exp_sub.add_parser("promela", help="the session under one configuration, for SPIN")
@@ -100,6 +106,23 @@ def _parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="the four Stop Transaction Modes on one scenario")
     demo.set_defaults(func=cmd_demo)
     return p
+
+
+def cmd_vectors(args: argparse.Namespace) -> int:
+    from .models.step import Engine
+    from .vectors import build, drift, write
+
+    files = build(Engine(load_spec()))
+    if args.check:
+        bad = drift(args.out, files)
+        for line in bad:
+            print(line, file=sys.stderr)
+        print(f"{len(files)} files, {len(bad)} drifting")
+        return 1 if bad else 0
+    write(args.out, files)
+    tests = sum(json.loads(d).get("numberOfTests", 0) for d in files.values())
+    print(f"wrote {len(files)} files, {tests} tests, to {args.out}")
+    return 0
 
 
 def cmd_export_promela(args: argparse.Namespace) -> int:
