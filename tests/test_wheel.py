@@ -52,3 +52,10 @@ def test_wheel_installs_in_a_fresh_venv_and_simulates(tmp_path):
     assert "Charging" in sim and "StartTransaction(connectorId=1, idTag=abc)" in sim
     demo = run([str(exe), "demo"], cwd=outside, env=env).stdout
     assert "How the four modes differ" in demo
+    # every subpackage is in the wheel: load management and the checkers run from it
+    site = run([str(py), "-c", "import chargespec.loader as l; "
+                "print(l.default_spec_dir() / 'examples' / 'dlm_building_100a.yaml')"],
+               cwd=outside, env=env).stdout.strip()
+    assert "Proved" in run([str(exe), "dlm", "verify", site], cwd=outside, env=env).stdout
+    run([str(py), "-c", "import chargespec.checkers.determinism, chargespec.checkers.promela, "
+         "chargespec.vectors"], cwd=outside, env=env)
