@@ -253,3 +253,16 @@ def test_every_invariant_on_random_sites(case):
 @given(sites_and_ticks(max_stations=8))
 def test_every_invariant_on_10000_random_sites(case):
     check_random(*case)
+
+
+def test_no_starvation():
+    s = three(sub=(20, 20, 20), minimum=8)
+    t = tick(s, V3, V3, V3, arrival=(0, 1, 2))
+    amps = allocate(s, t).amps
+    assert amps == (10, 10, 0) and tick_violations(s, t, amps) == []  # C3 waits: 24 A > 20 A
+    # C2 waiting while its minimum fits beside C1's: a starved vehicle
+    found = [v for v in tick_violations(s, t, (12, 0, 0)) if v.invariant == "no_starvation"]
+    assert found and "C2 waits although its minimum 8 A fits" in found[0].message
+    # the next tick after C1 leaves, C3 (the next to arrive) is served
+    t2 = tick(s, None, V3, V3, served=[0, 1], arrival=(0, 1, 2))
+    assert allocate(s, t2).amps == (0, 10, 10)
