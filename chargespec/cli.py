@@ -92,6 +92,16 @@ def _parser() -> argparse.ArgumentParser:
     vec.add_argument("--check", action="store_true", help="compare instead of writing")
     vec.set_defaults(func=cmd_vectors)
 
+    con = sub.add_parser("conform", help="run vectors against an implementation "
+                                         "(exit 0 all pass, 1 a failure, 2 bad input)")
+    con.add_argument("vectors", type=Path, nargs="+", help="vector files")
+    con.add_argument("--adapter", required=True,
+                     help="'reference', 'module:Class' (in-process) or 'stdio:COMMAND'")
+    con.add_argument("--timeout", type=float, default=5.0, help="seconds per step (stdio)")
+    con.add_argument("--junit", type=Path, help="write JUnit XML here")
+    con.add_argument("--json", type=Path, dest="json_out", help="write JSON results here")
+    con.set_defaults(func=cmd_conform)
+
     exp = sub.add_parser("export", help="write the machine for another tool")
     exp_sub = exp.add_subparsers(metavar="FORMAT")
     pml = exp_sub.add_parser("promela", help="the session under one configuration, for SPIN")
@@ -106,6 +116,48 @@ def _parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="the four Stop Transaction Modes on one scenario")
     demo.set_defaults(func=cmd_demo)
     return p
+
+
+def cmd_conform(args: argparse.Namespace) -> int:
+    import shlex
+    from dataclasses import asdict
+
+    from .conform import AdapterError, InProcess, Stdio, junit, run_file, summary, write_atomic
+
+    for path in args.vectors:
+        if not path.is_file():
+            raise InputError(f"{path}: vector file not found")
+    try:
+        adapter = (Stdio(shlex.split(args.adapter[len("stdio:"):]), args.timeout)
+                   if args.adapter.startswith("stdio:") else InProcess(args.adapter))
+    except (AdapterError, ImportError, AttributeError, OSError) as exc:
+        raise InputError(f"adapter {args.adapter!r}: {exc}") from None
+    outcomes = []
+    done = [0]
+
+    def progress(o) -> None:
+        done[0] += 1
+        if done[0] % 100 == 0 or o.status == "failed":
+            print(f"  {done[0]} tests, last {o.file}#{o.tc_id}: {o.status}", file=sys.stderr)
+    try:
+        for path in args.vectors:
+            try:
+                outcomes += run_file(adapter, path, progress)
+            except (ValueError, KeyError) as exc:
+                raise InputError(f"{path}: not a vector file ({type(exc).__name__}: {exc})") \
+                    from None
+    finally:
+        adapter.close()
+    print(f"adapter: {adapter.name}")
+    print(summary(outcomes))
+    if args.junit:
+        write_atomic(args.junit, junit(outcomes))
+    if args.json_out:
+        write_atomic(args.json_out, json.dumps([asdict(o) for o in outcomes], indent=1) + "\n")
+    failed = sum(o.status == "failed" for o in outcomes)
+    print(f"{len(outcomes)} tests: {len(outcomes) - failed} passed or unsupported, "
+          f"{failed} failed")
+    return 1 if failed else 0
 
 
 def cmd_vectors(args: argparse.Namespace) -> int:

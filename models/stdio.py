@@ -1,0 +1,96 @@
+"""The reference model served over the JSON-lines stdio protocol of `chargespec conform`.
+
+    python -m chargespec.models.stdio
+
+One JSON object per line in each direction:
+
+    -> {"type": "hello"}                  <- {"type": "hello", "name", "version", "observations"}
+    -> {"type": "reset", "config": {..}}  <- {"type": "ready"} | {"type": "unsupported", "reason"}
+    -> {"type": "event", "event": {"name": "rfid", "uid": "..."}}
+                                          <- {"type": "observation", "observation": {..}}
+    -> {"type": "bye"}                    (the process exits)
+
+An observation has the keys the vectors expect (status, contactor, lock, offered_current,
+duty_cycle, led, messages, indications); an implementation under test answers the same way with
+the ones it can show, and says which in `hello`.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any, TextIO
+
+from chargespec import __version__
+from chargespec.errors import ChargespecError
+
+OBSERVATIONS = ["status", "contactor", "lock", "offered_current", "duty_cycle", "led",
+                "messages", "indications"]
+
+
+def observation(out: Any, state: Any) -> dict[str, Any]:
+    from chargespec.models.types import thaw
+    o = out.observation
+    return {"status": o.status, "contactor": o.contactor, "lock": state.lock,
+            "offered_current": o.offered_current, "duty_cycle": o.duty_cycle, "led": o.led,
+            "messages": [{"action": m.action, "kind": m.kind, "fields": thaw(m.as_dict())}
+                         for m in out.messages],
+            "indications": [i.name for i in out.indications]}
+
+
+class Reference:
+    """The in-process reference: reset(config) and step(event) -> observation."""
+
+    name = "chargespec reference model"
+    observations = OBSERVATIONS
+
+    def __init__(self) -> None:
+        from chargespec.models.step import Engine
+        self.engine = Engine()
+        self.config: Any = None
+        self.state: Any = None
+
+    def reset(self, config: dict[str, Any]) -> None:
+        self.config = self.engine.config(config)
+        self.state = self.engine.initial(self.config)
+
+    def step(self, event: dict[str, Any]) -> dict[str, Any]:
+        fields = dict(event)
+        ev = self.engine.event(fields.pop("name"), **fields)
+        self.state, out = self.engine.step(self.config, self.state, ev)
+        return observation(out, self.state)
+
+
+def serve(inp: TextIO, outp: TextIO) -> int:
+    model = Reference()
+
+    def send(obj: dict[str, Any]) -> None:
+        outp.write(json.dumps(obj, sort_keys=True) + "\n")
+        outp.flush()
+
+    for line in inp:
+        try:
+            req = json.loads(line)
+            kind = req.get("type")
+            if kind == "hello":
+                send({"type": "hello", "name": model.name, "version": __version__,
+                      "observations": OBSERVATIONS})
+            elif kind == "reset":
+                try:
+                    model.reset(req.get("config") or {})
+                    send({"type": "ready"})
+                except ChargespecError as exc:
+                    send({"type": "unsupported", "reason": str(exc)})
+            elif kind == "event":
+                send({"type": "observation", "observation": model.step(req["event"])})
+            elif kind == "bye":
+                return 0
+            else:
+                send({"type": "error", "reason": f"unknown request type {kind!r}"})
+        except (ValueError, KeyError, TypeError, ChargespecError) as exc:
+            send({"type": "error", "reason": f"{type(exc).__name__}: {exc}"})
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(serve(sys.stdin, sys.stdout))

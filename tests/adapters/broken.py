@@ -1,0 +1,32 @@
+"""A reference adapter that breaks on purpose at its third event: `exit`, `hang` or `garbage`."""
+
+import json
+import sys
+import time
+
+from chargespec.models.stdio import OBSERVATIONS, Reference
+
+mode = sys.argv[1]
+model = Reference()
+events = 0
+for line in sys.stdin:
+    req = json.loads(line)
+    if req["type"] == "hello":
+        answer = {"type": "hello", "name": f"broken ({mode})", "observations": OBSERVATIONS}
+    elif req["type"] == "reset":
+        model.reset(req["config"])
+        answer = {"type": "ready"}
+    elif req["type"] == "event":
+        events += 1
+        if events == 3:
+            if mode == "exit":
+                sys.exit(3)
+            if mode == "hang":
+                time.sleep(3600)
+            if mode == "garbage":
+                print("this is not json", flush=True)
+                continue
+        answer = {"type": "observation", "observation": model.step(req["event"])}
+    else:
+        break
+    print(json.dumps(answer), flush=True)

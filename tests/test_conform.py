@@ -1,0 +1,97 @@
+"""`chargespec conform`: the reference passes its vectors in-process and over stdio; a broken
+adapter (exits at step 3, hangs, prints non-JSON) fails the tests it breaks, with the reason, and
+the run completes with exit 1 and a JUnit file; a wrong implementation is caught at its first
+divergence."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+from chargespec.conform import InProcess, run_file
+from chargespec.vectors import Concern, generate, render
+
+HERE = Path(__file__).resolve().parent
+
+
+@pytest.fixture(scope="module")
+def vectors(tmp_path_factory, engine):
+    path = tmp_path_factory.mktemp("vectors") / "stop_modes.json"
+    concern = Concern("stop_modes", "RFID only", ({"stop_transaction_mode": "OnlyByRfidOrRemoteStop"},))
+    path.write_bytes(render(generate(engine, concern)))
+    return path
+
+
+def conform(*args):
+    return subprocess.run([sys.executable, "-m", "chargespec", "conform", *args],
+                          capture_output=True, text=True, timeout=300)
+
+
+def test_the_reference_passes_in_process_and_over_stdio(vectors, tmp_path):
+    assert all(o.status == "passed" for o in run_file(InProcess("reference"), vectors))
+    junit = tmp_path / "junit.xml"
+    p = conform(str(vectors), "--adapter", f"stdio:{sys.executable} -m chargespec.models.stdio",
+                "--junit", str(junit))
+    assert p.returncode == 0, p.stdout + p.stderr
+    suite = ET.parse(junit).getroot()
+    assert suite.get("failures") == "0" and int(suite.get("tests")) > 50
+
+
+@pytest.fixture(scope="module")
+def few(vectors, tmp_path_factory):
+    """The first six tests: enough to see some break at step 3 and some pass before it."""
+    import json
+    doc = json.loads(vectors.read_text())
+    doc["testGroups"][0]["tests"] = doc["testGroups"][0]["tests"][:6]
+    path = tmp_path_factory.mktemp("few") / "few.json"
+    path.write_text(json.dumps(doc))
+    return path
+
+
+@pytest.mark.parametrize("mode, reason", [
+    ("exit", "the adapter exited"),
+    pytest.param("hang", "no answer within", marks=pytest.mark.slow),  # restarts cost seconds
+    pytest.param("garbage", "not JSON", marks=pytest.mark.slow)])
+def test_a_broken_adapter_fails_per_test_and_the_run_completes(few, tmp_path, mode, reason):
+    junit = tmp_path / "junit.xml"
+    adapter = f"stdio:{sys.executable} {HERE / 'adapters' / 'broken.py'} {mode}"
+    p = conform(str(few), "--adapter", adapter, "--timeout", "1", "--junit", str(junit))
+    assert p.returncode == 1
+    suite = ET.parse(junit).getroot()
+    failures = [c for c in suite if c.find("failure") is not None]
+    passed = [c for c in suite if c.find("failure") is None]
+    assert failures and passed  # tests shorter than three events still pass
+    assert all(reason in c.find("failure").get("message") for c in failures)
+    assert int(suite.get("tests")) == len(failures) + len(passed)
+
+
+class WrongStopReason:
+    """The reference, but an unplug under RFID-only ends the transaction (a classic bug)."""
+
+    name = "wrong"
+    observations = ["status", "messages"]
+
+    def __init__(self):
+        from chargespec.models.stdio import Reference
+        self.ref = Reference()
+
+    def reset(self, config):
+        self.ref.reset(config)
+
+    def step(self, event):
+        obs = self.ref.step(event)
+        if event["name"] == "unplug" and obs["status"] == "SuspendedEV":
+            obs = {**obs, "status": "Finishing"}
+        return obs
+
+
+def test_a_wrong_implementation_fails_at_its_first_divergence(vectors):
+    outcomes = run_file(InProcess("test_conform:WrongStopReason"), vectors)
+    failed = [o for o in outcomes if o.status == "failed"]
+    assert failed and all("status: expected 'SuspendedEV', observed 'Finishing'" in o.detail
+                          for o in failed)
+    assert all(set(o.not_observed) >= {"contactor", "led"} for o in outcomes)
