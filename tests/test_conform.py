@@ -95,3 +95,15 @@ def test_a_wrong_implementation_fails_at_its_first_divergence(vectors):
     assert failed and all("status: expected 'SuspendedEV', observed 'Finishing'" in o.detail
                           for o in failed)
     assert all(set(o.not_observed) >= {"contactor", "led"} for o in outcomes)
+
+
+def test_the_node_example_adapter_passes(vectors):
+    import os
+    import shutil
+    assert shutil.which("node"), "the example adapter needs Node.js"
+    relay = HERE.parent / "examples" / "adapters" / "relay.js"
+    p = subprocess.run([sys.executable, "-m", "chargespec", "conform", str(vectors),
+                        "--adapter", f"stdio:node {relay}"], capture_output=True, text=True,
+                       timeout=300, env={**os.environ, "CHARGESPEC_PYTHON": sys.executable})
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert "node relay to chargespec reference model" in p.stdout
