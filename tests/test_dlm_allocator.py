@@ -212,7 +212,8 @@ def test_monotonicity_holds_for_the_same_served_connectors_only():
     assert a20 == (10, 10) and a13 == (13, 0)  # DLM-MONOTONE: one is paused, the other rises
     assert monotonicity_violation(s20, s13, a20, a13) is None  # not the same served set
     assert monotonicity_violation(s20, s18, a20, a18) is None and a18 == (9, 9)
-    assert monotonicity_violation(s20, s18, a20, (11, 9)).invariant == "monotonicity"
+    assert monotonicity_violation(s20, s18, a20, (10, 8)) is None  # a remainder ampere moved
+    assert monotonicity_violation(s20, s18, a20, (12, 6)).invariant == "monotonicity"
 
 
 def test_priority_served_first_then_arrival_then_site_order():

@@ -60,9 +60,11 @@ class Ticks(RuleBasedStateMachine):
         before = self.amps
         self.vehicles[i] = None
         self.tick()
-        # reclaim: nobody loses current when a vehicle leaves (same others served)
+        # reclaim: nobody loses current when a vehicle leaves (same others served), but for
+        # the one ampere of a rounding remainder that may move (DLM-MONOTONE)
         if {j for j, a in enumerate(before) if a and j != i} == set(self.served):
-            assert all(self.amps[j] >= before[j] for j in self.served), (before, self.amps)
+            assert all(self.amps[j] >= before[j] - 1 for j in self.served), (before, self.amps)
+            assert sum(self.amps) >= sum(before) - before[i]
 
     @rule(reading=st.tuples(*[st.integers(0, 120)] * 3) | st.none())
     def meter_reads(self, reading):

@@ -256,11 +256,18 @@ def allocate(site: Site, tick: Tick) -> Allocation:
                 continue
             # this limit cannot give each of its rising connectors 1 A: share what is left
             members = [i for i in limits[k].members if i in active]
-            for i in sorted((i for i in members if i not in stopped), key=rank.__getitem__):
-                if amps[i] < upper[i] and all(load[m] < cap[m] for m in of[i]):
-                    amps[i] += 1
-                    for m in of[i]:
-                        load[m] += 1
+            rising = sorted((i for i in members if i not in stopped), key=rank.__getitem__)
+            progress = True
+            while progress and cap[k] > load[k]:
+                # one ampere each, in turn, to whoever can still take it (others may be held by
+                # another limit), until this limit is full or nobody can take more
+                progress = False
+                for i in rising:
+                    if amps[i] < upper[i] and all(load[m] < cap[m] for m in of[i]):
+                        amps[i] += 1
+                        for m in of[i]:
+                            load[m] += 1
+                        progress = True
             stopped.update(members)
         for i in stopped:
             active.discard(i)
