@@ -46,7 +46,9 @@ install: $(STAMP) $(SYSDEPS)
 demo: install
 	$(VENV)/bin/chargespec demo
 
+# the committed vectors/ must be what the spec generates (byte for byte), then the tests
 test: install
+	$(PY) -m chargespec vectors --check
 	$(PY) -m pytest -q
 
 test-slow: install
@@ -57,6 +59,7 @@ bench: install
 	$(PY) bench/explore_speed.py
 	$(PY) bench/dlm.py
 	$(PY) bench/explore.py
+	$(PY) bench/conform.py
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info

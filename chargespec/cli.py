@@ -102,6 +102,20 @@ def _parser() -> argparse.ArgumentParser:
     con.add_argument("--json", type=Path, dest="json_out", help="write JSON results here")
     con.set_defaults(func=cmd_conform)
 
+    fz = sub.add_parser("fuzz", help="model-based fuzzing: Hypothesis draws configurations and "
+                                     "event sequences, compares the implementation with the "
+                                     "reference, shrinks a divergence and saves it as a vector "
+                                     "(exit 0 none found, 1 found, 2 bad input)")
+    fz.add_argument("--adapter", required=True,
+                    help="'reference', 'module:Class' (in-process) or 'stdio:COMMAND'")
+    fz.add_argument("--examples", type=int, default=200, help="examples to draw (200)")
+    fz.add_argument("--seed", type=int, default=0, help="random seed (0): same seed, same run")
+    fz.add_argument("--max-steps", type=int, default=25, help="events per example (25)")
+    fz.add_argument("--timeout", type=float, default=5.0, help="seconds per step (stdio)")
+    fz.add_argument("--out", type=Path, default=Path("fuzz-divergence.json"),
+                    help="where to save the shrunk divergence as a vector file")
+    fz.set_defaults(func=cmd_fuzz)
+
     exp = sub.add_parser("export", help="write the machine for another tool")
     exp_sub = exp.add_subparsers(metavar="FORMAT")
     pml = exp_sub.add_parser("promela", help="the session under one configuration, for SPIN")
@@ -119,17 +133,20 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def cmd_conform(args: argparse.Namespace) -> int:
-    import shlex
     from dataclasses import asdict
 
-    from .conform import AdapterError, InProcess, Stdio, junit, run_file, summary, write_atomic
+    from .conform import (AdapterError, VectorFileError, junit, load_vectors, make_adapter,
+                          run_file, summary, write_atomic)
 
     for path in args.vectors:
         if not path.is_file():
             raise InputError(f"{path}: vector file not found")
+        try:
+            load_vectors(path)  # every file is checked before any test runs
+        except VectorFileError as exc:
+            raise InputError(str(exc)) from None
     try:
-        adapter = (Stdio(shlex.split(args.adapter[len("stdio:"):]), args.timeout)
-                   if args.adapter.startswith("stdio:") else InProcess(args.adapter))
+        adapter = make_adapter(args.adapter, args.timeout)
     except (AdapterError, ImportError, AttributeError, OSError) as exc:
         raise InputError(f"adapter {args.adapter!r}: {exc}") from None
     outcomes = []
@@ -160,6 +177,41 @@ def cmd_conform(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def cmd_fuzz(args: argparse.Namespace) -> int:
+    import time
+
+    from .conform import AdapterError, make_adapter
+    from .fuzz import fuzz, save
+    from .models.step import Engine
+
+    if args.examples < 1 or args.max_steps < 1:
+        raise InputError("--examples and --max-steps must be at least 1")
+    try:
+        adapter = make_adapter(args.adapter, args.timeout)
+    except (AdapterError, ImportError, AttributeError, OSError) as exc:
+        raise InputError(f"adapter {args.adapter!r}: {exc}") from None
+    engine = Engine(load_spec())
+    t0 = time.perf_counter()
+    try:
+        result = fuzz(adapter, args.examples, args.seed, args.max_steps, engine)
+    finally:
+        adapter.close()
+    took = time.perf_counter() - t0
+    print(f"adapter: {adapter.name}")
+    print(f"{result.examples} examples, {result.steps} steps compared, {took:.1f} s "
+          f"(seed {args.seed})")
+    d = result.divergence
+    if d is None:
+        print("no divergence found")
+        return 0
+    save(engine, d, args.out)
+    print(f"DIVERGENCE after {len(d.events)} event(s) under {d.config or 'the defaults'}:")
+    print(f"  {' -> '.join(e['name'] for e in d.events)}")
+    print(f"  {d.detail}")
+    print(f"saved as a vector file: {args.out} (chargespec conform --adapter ... {args.out})")
+    return 1
+
+
 def cmd_vectors(args: argparse.Namespace) -> int:
     from .models.step import Engine
     from .vectors import build, drift, write
@@ -172,7 +224,7 @@ def cmd_vectors(args: argparse.Namespace) -> int:
         print(f"{len(files)} files, {len(bad)} drifting")
         return 1 if bad else 0
     write(args.out, files)
-    tests = sum(json.loads(d).get("numberOfTests", 0) for d in files.values())
+    tests = sum(f["numberOfTests"] for f in json.loads(files["manifest.json"])["files"].values())
     print(f"wrote {len(files)} files, {tests} tests, to {args.out}")
     return 0
 

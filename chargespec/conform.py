@@ -140,57 +140,197 @@ class Outcome:
     tc_id: int
     comment: str
     flags: list[str]
-    status: str  # passed | failed | unsupported
+    status: str  # passed | failed | acceptable | unsupported
     detail: str = ""
     seconds: float = 0.0
     not_observed: list[str] = field(default_factory=list)
+    step: int = 0  # the step of the first divergence (1-based; 0: none)
+    expected: dict[str, Any] = field(default_factory=dict)  # at that step
+    observed: dict[str, Any] = field(default_factory=dict)
+    rules: list[str] = field(default_factory=list)  # the rules of the steps up to it
+    events: list[str] = field(default_factory=list)
+
+
+TRANSACTION_ACTIONS = ("StartTransaction", "StopTransaction", "MeterValues")
+
+
+def _canon(m: Any) -> str:
+    return json.dumps(m, sort_keys=True)
+
+
+def messages_differ(expected: list[Any], observed: Any) -> str | None:
+    """The vectors' messageOrder: results in order; calls as a multiset, except that the
+    transaction messages keep their relative order (OCPP 1.6 queues and delivers only those in
+    order).  None when the observed messages conform."""
+    if not isinstance(observed, list) or not all(isinstance(m, dict) for m in observed):
+        return f"messages: expected a list of messages, observed {observed!r}"
+    for m in observed:
+        if not {"action", "kind", "fields"} <= set(m):
+            return f"messages: {m!r} lacks action, kind or fields"
+
+    def part(ms, pred):
+        return [_canon(m) for m in ms if pred(m)]
+    results = (lambda m: m["kind"] == "result")
+    calls = (lambda m: m["kind"] != "result")
+    tx = (lambda m: m["kind"] != "result" and m["action"] in TRANSACTION_ACTIONS)
+    if part(expected, results) != part(observed, results) or \
+            sorted(part(expected, calls)) != sorted(part(observed, calls)):
+        return f"messages: expected {_labels(expected)}, observed {_labels(observed)}"
+    if part(expected, tx) != part(observed, tx):
+        return (f"transaction messages out of order: expected {_labels(expected)}, "
+                f"observed {_labels(observed)}")
+    return None
+
+
+def _labels(ms: list[Any]) -> str:
+    def one(m: dict[str, Any]) -> str:
+        fields = ", ".join(f"{k}={v}" for k, v in sorted(m.get("fields", {}).items()))
+        suffix = ".conf" if m.get("kind") == "result" else ""
+        return f"{m.get('action')}{suffix}({fields})"
+    return "[" + "; ".join(one(m) for m in ms) + "]" if ms else "[]"
 
 
 def _compare(expected: dict[str, Any], observed: dict[str, Any], shown: list[str]
-             ) -> str | None:
+             ) -> tuple[str, str] | None:
+    """(key, description) of the first observation that differs, or None."""
     for key in shown:
         if key not in expected:
             continue
         if key not in observed:
-            return f"{key}: expected {expected[key]!r}, observed nothing"
-        if observed[key] != expected[key]:
-            return f"{key}: expected {expected[key]!r}, observed {observed[key]!r}"
+            return key, f"{key}: expected {expected[key]!r}, observed nothing"
+        if key == "messages":
+            diff = messages_differ(expected[key], observed[key])
+            if diff:
+                return key, diff
+        elif observed[key] != expected[key]:
+            return key, f"{key}: expected {expected[key]!r}, observed {observed[key]!r}"
     return None
 
 
-def run_file(adapter: Any, path: Path, progress=None) -> list[Outcome]:
-    doc = json.loads(path.read_text(encoding="utf-8"))
+class VectorFileError(ValueError):
+    """A vector file that is not JSON or breaks vectors.schema.json; names file and place."""
+
+
+def load_vectors(path: Path) -> dict[str, Any]:
+    import jsonschema
+    from importlib import resources
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise VectorFileError(f"{path}: cannot read ({exc})") from None
+    except ValueError as exc:
+        raise VectorFileError(f"{path}: not JSON ({exc})") from None
+    schema = json.loads(resources.files("chargespec.schema").joinpath(
+        "vectors.schema.json").read_text(encoding="utf-8"))
+    err = jsonschema.exceptions.best_match(
+        jsonschema.Draft202012Validator(schema).iter_errors(doc))
+    if err is not None:
+        where = "/".join(str(p) for p in err.absolute_path) or "(top level)"
+        raise VectorFileError(f"{path}: breaks vectors.schema.json at {where}: {err.message}")
+    return doc
+
+
+def run_file(adapter: Any, path: Path, progress=None, spec: Any = None) -> list[Outcome]:
+    doc = load_vectors(path)
     out: list[Outcome] = []
-    expected_keys = doc.get("observations", [])
     for group in doc["testGroups"]:
         for test in group["tests"]:
-            t0 = time.perf_counter()
-            o = Outcome(path.name, test["tcId"], test["comment"], test["flags"], "passed",
-                        not_observed=[k for k in expected_keys if k not in adapter.observations])
-            try:
-                if not adapter.reset(group["config"]):
-                    o.status, o.detail = "unsupported", "the adapter cannot take this configuration"
-                else:
-                    for n, step in enumerate(test["steps"], 1):
-                        seen = adapter.step(step["event"])
-                        diff = _compare(step["expect"], seen, adapter.observations)
-                        if diff:
-                            ev = step["event"]
-                            o.status = "failed"
-                            o.detail = f"step {n} ({ev['name']}): {diff}"
-                            break
-            except AdapterError as exc:
-                o.status, o.detail = "failed", str(exc)
-                if hasattr(adapter, "restart"):
-                    try:
-                        adapter.restart()
-                    except AdapterError as again:
-                        o.detail += f"; restart failed: {again}"
-            o.seconds = time.perf_counter() - t0
+            o = run_test(adapter, path.name, doc, group, test, spec)
             out.append(o)
             if progress:
                 progress(o)
     return out
+
+
+def run_test(adapter: Any, file: str, doc: dict[str, Any], group: dict[str, Any],
+             test: dict[str, Any], spec: Any = None) -> Outcome:
+    """One test: reset with the group's configuration, then every step, to the first divergence."""
+    t0 = time.perf_counter()
+    judged = "acceptable" in doc  # DLM: another allocation may keep every invariant
+    notes = doc.get("notes", {})
+    o = Outcome(file, test["tcId"], test["comment"], test["flags"], "passed",
+                not_observed=[k for k in doc.get("observations", [])
+                              if k not in adapter.observations])
+    try:
+        if not adapter.reset(group["config"]):
+            o.status, o.detail = "unsupported", "the adapter cannot take this configuration"
+        else:
+            for n, step in enumerate(test["steps"], 1):
+                o.rules.append(step["rule"])
+                o.events.append(_event_label(step["event"]))
+                seen = adapter.step(step["event"])
+                if not isinstance(seen, dict):
+                    raise AdapterError(f"observation is not a JSON object: {seen!r}")
+                diff = _compare(step["expect"], seen, adapter.observations)
+                if diff is None:
+                    continue
+                key, text = diff
+                o.step, o.expected, o.observed = n, step["expect"], seen
+                o.detail = f"step {n} ({step['event']['name']}): {text}"
+                if "choice" in step:
+                    alts = notes.get(step["choice"], {}).get("alternatives", [])
+                    o.status = "acceptable"
+                    o.detail += (f" -- {step['choice']} leaves a choice here"
+                                 + (f" ({alts[0]})" if alts else ""))
+                elif judged and key == "amps":
+                    broken = _judge(spec, group["config"], step["event"], seen["amps"])
+                    if broken:
+                        o.status = "failed"
+                        o.detail += "; breaks " + "; ".join(broken[:3])
+                    else:
+                        o.status = "acceptable"
+                        o.detail += "; keeps every invariant"
+                        continue  # the next tick is self-contained
+                else:
+                    o.status = "failed"
+                break
+    except AdapterError as exc:
+        o.status, o.detail = "failed", str(exc)
+        if hasattr(adapter, "restart"):
+            try:
+                adapter.restart()
+            except AdapterError as again:
+                o.detail += f"; restart failed: {again}"
+    o.seconds = time.perf_counter() - t0
+    return o
+
+
+def make_adapter(spec: str, timeout: float = 5.0) -> Any:
+    """`reference`, `module:Class` or `stdio:COMMAND` (a bare command is taken as stdio)."""
+    import shlex
+    if spec == "reference" or (":" in spec and not spec.startswith("stdio:")
+                               and " " not in spec.split(":", 1)[0]):
+        return InProcess(spec)
+    return Stdio(shlex.split(spec[len("stdio:"):] if spec.startswith("stdio:") else spec),
+                 timeout)
+
+
+def _event_label(ev: dict[str, Any]) -> str:
+    fields = ", ".join(f"{k}={v}" for k, v in ev.items() if k != "name")
+    return f"{ev['name']}({fields})" if fields and ev["name"] != "dlm_tick" else ev["name"]
+
+
+def _judge(spec: Any, config: dict[str, Any], event: dict[str, Any], amps: Any) -> list[str]:
+    from chargespec.dlm.vectors import judge
+    if spec is None:
+        from chargespec.loader import load_spec
+        spec = load_spec()
+    if not isinstance(amps, list) or not all(isinstance(a, int) and a >= 0 for a in amps):
+        return [f"amps must be a list of whole amperes, observed {amps!r}"]
+    return judge(spec, config, event, amps)
+
+
+def side_by_side(o: Outcome, width: int = 38) -> str:
+    """The first divergence, expected | observed, one observation per line."""
+    keys = [k for k in o.expected if k in o.observed or k in o.expected]
+    lines = [f"  {'':<16} {'expected':<{width}} | observed"]
+    for k in keys:
+        e, v = o.expected.get(k), o.observed.get(k, "(nothing)")
+        if k == "messages":
+            e, v = _labels(e or []), _labels(v) if isinstance(v, list) else v
+        mark = " " if e == v else "*"
+        lines.append(f"{mark} {k:<16} {str(e)[:width]:<{width}} | {str(v)[:width * 2]}")
+    return "\n".join(lines)
 
 
 def junit(outcomes: list[Outcome]) -> str:
@@ -226,6 +366,7 @@ def summary(outcomes: list[Outcome]) -> str:
     for f, os_ in by_file.items():
         lines.append(f"{f:<24} {sum(o.status == 'passed' for o in os_):>5} passed "
                      f"{sum(o.status == 'failed' for o in os_):>5} failed "
+                     f"{sum(o.status == 'acceptable' for o in os_):>5} acceptable "
                      f"{sum(o.status == 'unsupported' for o in os_):>5} unsupported")
     flags: dict[str, list[int]] = {}
     for o in outcomes:
@@ -234,9 +375,18 @@ def summary(outcomes: list[Outcome]) -> str:
     bad = {f: v for f, v in flags.items() if v[1]}
     if bad:
         lines.append("failing flags: " + ", ".join(f"{f} ({v[1]})" for f, v in sorted(bad.items())))
+    shown = 0
     for o in outcomes:
         if o.status == "failed":
             lines.append(f"FAIL {o.file}#{o.tc_id} {o.comment}: {o.detail}")
+            if o.step and shown < 20:
+                shown += 1
+                lines.append(f"  after {' -> '.join(o.events)}")
+                lines.append(side_by_side(o))
+    failed = sum(o.status == "failed" for o in outcomes)
+    if failed and shown < failed:
+        lines.append(f"({failed - shown} more failures without the side-by-side view; see the "
+                     "JSON or JUnit results)")
     not_obs = sorted({k for o in outcomes for k in o.not_observed})
     if not_obs:
         lines.append(f"not observed (never counted as passed): {', '.join(not_obs)}")

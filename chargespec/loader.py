@@ -23,12 +23,13 @@ from .expr import (TRUE, BoolT, Const, EnumT, Expr, IntT, ListT, SetT, TableT, T
 from .specmodel import (Case, Definition, DlmInvariant, DlmSpec, Emit, Invariant, Erratum, ErrorRow, ErrorTimer, EventDef, Field, Filter,
                         Interpretation, LintCheck, Machine, Notify, Observation, Parameter, PilotSegment,
                         PilotTable, Policy, PolicyRow, Ref, Rule, Spec, StatusTable, Variable)
+from .octt_cases import OcttCase
 from .rfid import ENTRY_CHECKS
 from .yamlread import MDict, line_of, load_json, read_yaml, validate
 
 SPEC_VERSION = "0.1.0"
 _KINDS = ("manual", "interpretations", "errata", "parameters", "status_transitions",
-          "control_pilot", "errors", "policy", "lint", "machine", "dlm")
+          "control_pilot", "errors", "policy", "lint", "machine", "dlm", "octt")
 
 
 def default_spec_dir() -> Path:
@@ -104,11 +105,13 @@ def load_spec(directory: Path | str | None = None) -> Spec:
     if len(docs["dlm"]) > 1:
         raise SpecError(Where(docs["dlm"][1][0]), "the spec has more than one `kind: dlm` document")
     dlm = b.build_dlm(*docs["dlm"][0]) if docs["dlm"] else None
+    octt = [OcttCase.build(file, doc["cases"], cid, b.sections, b.parameters)
+            for file, doc in docs["octt"] for cid in doc["cases"]]
     return Spec(directory=directory, version=SPEC_VERSION, manual_sections=b.sections,
                 interpretations=b.interpretations, parameters=b.parameters, machines=machines,
                 status_table=status_table, pilot=pilot, errata=b.errata, errors=errors,
                 recovery_events=recovery_events, constants=b.constants, policies=policies, lint=lint,
-                files=tuple(_display(p) for p in files), dlm=dlm)
+                files=tuple(_display(p) for p in files), dlm=dlm, octt=tuple(octt))
 
 
 def error_constants(errors: Mapping[str, ErrorRow], recovery_events: Mapping[str, str],
@@ -225,7 +228,9 @@ class _Builder:
                     raise SpecError(Where(file, line), f"interpretation {iid}: manual section "
                                                        f"{s!r} is not a section of the manual")
             out[iid] = Interpretation(iid, tuple(body["manual"]), body["issue"], body["decision"],
-                                      body["ground"], Where(file, line))
+                                      body["ground"], Where(file, line),
+                                      tuple(" ".join(str(a).split())
+                                            for a in body.get("alternatives", ())))
         return out
 
     # ---- errata

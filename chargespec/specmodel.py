@@ -251,6 +251,9 @@ class Interpretation:
     decision: str
     ground: str
     where: Where
+    # other outcomes that also conform where the manual leaves a choice: a vector step this
+    # interpretation decides accepts a divergence as `acceptable`
+    alternatives: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -380,6 +383,7 @@ class Spec:
     lint: dict[str, LintCheck] = field(default_factory=dict)
     files: tuple[str, ...] = field(default=())
     dlm: DlmSpec | None = None
+    octt: tuple[Any, ...] = ()  # OcttCase: the OCTT OCPP 1.6 test cases, mirrored or not
 
     def machine(self, name: str = "session") -> Machine:
         return self.machines[name]

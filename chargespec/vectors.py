@@ -2,31 +2,46 @@
 
 Each file has a header (schema, spec and generator version, `numberOfTests`), `notes` that say
 what a failing flag reveals and where the manual says so, and `testGroups`, each sharing one
-configuration.  A test is the shortest event sequence (breadth-first) that makes one rule of the
-session fire under that configuration, with the expected observations after every step: the
-connector status, the contactor, the lock, the offered current, the pilot duty cycle, the LED,
-the OCPP messages (action, call or result, payload fields the spec decides) and one-shot
-indications.  All of it is a pure function of the spec: re-generation is byte-identical, and
-`chargespec vectors --check` fails when the committed files drift.
+configuration.  A session test is the shortest event sequence (breadth-first) that makes one rule
+of the session fire under that configuration, with the expected observations after every step:
+the connector status, the contactor, the lock, the offered current, the pilot duty cycle, the
+LED, the OCPP messages and one-shot indications.  Further files replay the OCTT OCPP 1.6 test
+cases that apply (`spec/octt.yaml`), top up the coverage of (rule, configuration value) pairs
+that the concerns miss, and pin the dynamic load management (`dlm.json`).
 
-This is the generator's first slice (issue 7): the session's concerns.  The runner, the DLM
-vectors, acceptable alternatives and the OCTT mapping build on it.
+Conforming alternatives are part of the format, not of the runner's mood:
+  * the charge point's calls within one step may come in any order, except that transaction
+    messages keep their order (OCPP 1.6 §4.x: only transaction-related messages are queued and
+    delivered in order); results must come in order;
+  * a step decided by an interpretation that lists `alternatives` (the manual leaves a choice)
+    carries `choice`: a divergence there makes the test `acceptable`, not failed;
+  * a DLM allocation other than the reference's is `acceptable` when it keeps every invariant.
+
+Everything is a pure function of the spec: re-generation is byte-identical, and
+`chargespec vectors --check` fails when the committed files drift.  Groups are generated on
+both cores (fork), then numbered in a fixed order.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import multiprocessing
+import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from chargespec import __version__
 from chargespec.models.step import Engine
+from chargespec.models.stdio import OBSERVATIONS, observation
 from chargespec.models.types import thaw
 
-SCHEMA = "session_vectors.schema.json"
-OBSERVED = ("status", "contactor", "offered_current", "duty_cycle", "led")
+SCHEMA = "vectors.schema.json"
+MESSAGE_ORDER = ("calls-any-order-but-transaction-messages; results-in-order")
+TRANSACTION_ACTIONS = ("StartTransaction", "StopTransaction", "MeterValues")
+REFUSALS = {"Rejected", "Invalid", "Blocked", "Occupied", "Faulted", "Expired",
+            "NotSupported", "Unavailable"}
 
 
 @dataclass(frozen=True)
@@ -38,6 +53,7 @@ class Concern:
     configs: tuple[dict[str, Any], ...]
     errors: bool = False
     one_cached_card: bool = False  # bound the exploration to at most one card in the cache
+    offline: bool = False  # the backend may go away and come back (error_raised, backend_online)
 
 
 def concerns(engine: Engine) -> list[Concern]:
@@ -59,102 +75,175 @@ def concerns(engine: Engine) -> list[Concern]:
                        "local_authorize_offline": True, "enable_local_whitelist": True,
                        "local_whitelist": ["CARD_A#1"]} for d in doubt)
                 + ({"if_in_doubt_allow_charging": "ImmediatePlugIn",
-                    "connection_type": "NoBackend"},), one_cached_card=True),
+                    "connection_type": "NoBackend"},), one_cached_card=True, offline=True),
         Concern("errors", "The error table (§9), one row per behaviour",
                 tuple({"stop_transaction_mode": m} for m in modes), errors=True),
     ]
 
 
 def _events(engine: Engine, concern: Concern):
-    from chargespec.checkers.explore import (REPRESENTATIVE_ERRORS, error_events,
-                                             session_events)
+    from chargespec.checkers.explore import REPRESENTATIVE_ERRORS, error_events, session_events
     events = session_events(engine)
     if concern.errors:
         limits = {"set_operator_limit", "set_load_limit", "reserve_now", "cancel_reservation",
                   "reservation_expired", "clear_cache", "cache_expiry_timer"}
         events = [e for e in events if e.name not in limits]
         events += error_events(engine, REPRESENTATIVE_ERRORS)
+    elif concern.offline:
+        events += offline_events(engine)
     return events
 
 
-def _observation(out: Any, state: Any) -> dict[str, Any]:
-    o = out.observation
-    return {"status": o.status, "contactor": o.contactor, "lock": state.lock,
-            "offered_current": o.offered_current, "duty_cycle": o.duty_cycle, "led": o.led,
-            "messages": [{"action": m.action, "kind": "result" if m.kind == "result" else "call",
-                          "fields": thaw(m.as_dict())} for m in out.messages],
-            "indications": [i.name for i in out.indications]}
+def offline_events(engine: Engine):
+    """The backend going away and coming back: the events of AUTH-OFFLINE."""
+    return [engine.event("error_raised", error="backend_disconnected"),
+            engine.event("backend_online")]
 
 
-def generate(engine: Engine, concern: Concern) -> dict[str, Any]:
-    """The vector file of one concern, as a JSON-ready mapping."""
+def event_json(ev: Any) -> dict[str, Any]:
+    return {"name": ev.name, **thaw(ev.as_dict())}
+
+
+def initial_json(engine: Engine, config: Any) -> dict[str, Any]:
+    init = engine.initial(config)
+    obs = engine.observe(config, init)
+    return {"status": obs.status, "contactor": obs.contactor, "lock": init.lock,
+            "offered_current": obs.offered_current, "duty_cycle": obs.duty_cycle, "led": obs.led}
+
+
+def alternatives(engine: Engine) -> dict[str, tuple[str, ...]]:
+    """Interpretation id -> the other conforming outcomes it admits (the manual's choices)."""
+    return {i.id: i.alternatives for i in engine.spec.interpretations.values() if i.alternatives}
+
+
+def make_test(engine: Engine, config: Any, trace: list[Any], comment: str,
+              flag: str | None = None, octt: str | None = None) -> dict[str, Any]:
+    """A test (without tcId): the trace replayed on the reference, observations after each step."""
+    rules = {r.id: r for r in engine.machine.rules}
+    choices = alternatives(engine)
+    run = engine.run(config, trace)
+    last = rules[run[-1][2].rule]
+    flag = flag or last.ref.interpretation or last.ref.manual or "spec"
+    steps = []
+    for ev, st, out in run:
+        step: dict[str, Any] = {"event": event_json(ev), "expect": observation(out, st),
+                                "rule": out.rule}
+        interp = rules[out.rule].ref.interpretation
+        if interp in choices:
+            step["choice"] = interp
+        steps.append(step)
+    final = steps[-1]["expect"]
+    refused = ("card_refused" in final["indications"] or any(
+        m["kind"] == "result" and m["fields"].get("status") in REFUSALS
+        for m in final["messages"]))
+    test: dict[str, Any] = {
+        "comment": comment,
+        "flags": [flag],
+        "rules": sorted({out.rule for _, _, out in run}),
+        "manual": sorted({rules[out.rule].ref.manual for _, _, out in run
+                          if rules[out.rule].ref.manual}),
+        "steps": steps,
+        "result": ("acceptable" if any("choice" in s for s in steps)
+                   else "invalid" if refused else "valid"),
+    }
+    if octt:
+        test["octt"] = octt
+    return test
+
+
+# ---- one group per worker job (fork: the engine is inherited, not pickled)
+
+_STATE: dict[str, Any] = {}
+
+
+def _group(job: tuple[int, int]) -> dict[str, Any]:
     from chargespec.checkers.explore import explore, max_errors, trace_to
-    spec = engine.spec
-    m = engine.machine
-    rules = {r.id: r for r in m.rules}
-    groups = []
-    flags_used: set[str] = set()
-    tc = 0
-    for values in concern.configs:
-        config = engine.config(values)
-        first: dict[str, tuple[Any, Any]] = {}
+    engine: Engine = _STATE["engine"]
+    concern: Concern = _STATE["concerns"][job[0]]
+    values = concern.configs[job[1]]
+    config = engine.config(values)
+    first: dict[str, tuple[Any, Any]] = {}
 
-        def record(c, s, ev, s2, out, first=first):
-            if out.rule not in first:
-                first[out.rule] = (s, ev)
-            return None
-        bound = max_errors(1) if concern.errors else (
-            (lambda st: len(st.cache) <= 1) if concern.one_cached_card else None)
-        x = explore(engine, config, {"first": record}, events=_events(engine, concern),
-                    bound=bound)
-        tests = []
-        for rid in [r.id for r in m.rules if r.id in first]:
-            s, ev = first[rid]
-            trace = list(trace_to(x.parent, s)) + [ev]
-            run = engine.run(config, trace)
-            rule = rules[rid]
-            flag = rule.ref.interpretation or rule.ref.manual or "spec"
-            flags_used.add(flag)
+    def record(c, s, ev, s2, out, first=first):
+        if out.rule not in first:
+            first[out.rule] = (s, ev)
+        return None
+    bound = max_errors(1) if concern.errors else (
+        (lambda st: len(st.cache) <= 1) if concern.one_cached_card else None)
+    x = explore(engine, config, {"first": record}, events=_events(engine, concern), bound=bound)
+    tests = []
+    for rid in [r.id for r in engine.machine.rules if r.id in first]:
+        s, ev = first[rid]
+        trace = list(trace_to(x.parent, s)) + [ev]
+        tests.append(make_test(engine, config, trace, f"{rid} fires on {ev.label()}"))
+    return {"config": {k: thaw(v) for k, v in sorted(values.items())},
+            "initial": initial_json(engine, config), "tests": tests}
+
+
+def parallel_map(fn: Callable[[Any], Any], jobs: list[Any], workers: int | None = None
+                 ) -> list[Any]:
+    """fn over jobs on every core (fork: module state is inherited), in the jobs' order."""
+    n = min(workers or os.cpu_count() or 1, len(jobs))
+    if n > 1 and "fork" in multiprocessing.get_all_start_methods():
+        with multiprocessing.get_context("fork").Pool(n) as pool:
+            return pool.map(fn, jobs, chunksize=1)
+    return [fn(j) for j in jobs]
+
+
+def session_files(engine: Engine, workers: int | None = None) -> dict[str, list[dict]]:
+    """Concern name -> its test groups (tests not yet numbered)."""
+    cs = concerns(engine)
+    _STATE.update(engine=engine, concerns=cs)
+    jobs = [(i, k) for i, c in enumerate(cs) for k in range(len(c.configs))]
+    # the biggest explorations first, so the two workers finish together
+    groups = parallel_map(_group, jobs, workers)
+    out: dict[str, list[dict]] = {c.name: [] for c in cs}
+    for (i, _), g in zip(jobs, groups):
+        out[cs[i].name].append(g)
+    return out
+
+
+def document(engine: Engine, name: str, title: str, groups: list[dict], first_id: int = 1,
+             observations: list[str] | None = None, schema: str = SCHEMA) -> dict[str, Any]:
+    """Number the tests, gather the notes of every flag used, and add the header."""
+    spec = engine.spec
+    tc = first_id - 1
+    flags: set[str] = set()
+    for g in groups:
+        for t in g["tests"]:
             tc += 1
-            tests.append({
-                "tcId": tc,
-                "comment": f"{rid} fires on {ev.label()}",
-                "flags": [flag],
-                "rules": sorted({out.rule for _, _, out in run}),
-                "manual": sorted({rules[out.rule].ref.manual for _, _, out in run
-                                  if rules[out.rule].ref.manual}),
-                "steps": [{"event": {"name": e.name, **thaw(e.as_dict())},
-                           "expect": _observation(out, st)} for e, st, out in run],
-                "result": "valid",
-            })
-        init = engine.initial(config)
-        obs = engine.observe(config, init)
-        groups.append({
-            "config": {k: thaw(v) for k, v in sorted(values.items())},
-            "initial": {"status": obs.status, "contactor": obs.contactor, "lock": init.lock,
-                        "offered_current": obs.offered_current, "duty_cycle": obs.duty_cycle,
-                        "led": obs.led},
-            "tests": tests,
-        })
+            t["tcId"] = tc
+            flags.update(t["flags"])
+    choices = alternatives(engine)
+    octt_titles = {c.id: c for c in spec.octt}
     notes = {}
-    for flag in sorted(flags_used):
+    for flag in sorted(flags):
         if flag in spec.interpretations:
             i = spec.interpretations[flag]
             notes[flag] = {"bugType": "the implementation reads the manual differently here",
                            "description": " ".join(str(i.decision).split()),
                            "manual": list(i.manual)}
-        else:
+            if flag in choices:
+                notes[flag]["alternatives"] = list(choices[flag])
+        elif flag in octt_titles:
+            case = octt_titles[flag]
+            notes[flag] = {"bugType": "the implementation fails an OCTT OCPP 1.6 test case",
+                           "description": f"OCTT {case.id}: {case.title}",
+                           "manual": list(case.manual)}
+        elif flag in spec.manual_sections:
             notes[flag] = {"bugType": "the implementation departs from the manual",
-                           "description": spec.manual_sections.get(flag, flag),
-                           "manual": [flag]}
+                           "description": spec.manual_sections[flag], "manual": [flag]}
+        else:
+            notes[flag] = {"bugType": "the implementation departs from the spec",
+                           "description": flag, "manual": []}
     return {
-        "algorithm": f"chargespec session: {concern.title}",
-        "schema": SCHEMA,
+        "algorithm": f"chargespec {name}: {title}",
+        "schema": schema,
         "specVersion": spec.version,
         "generatorVersion": __version__,
-        "numberOfTests": tc,
-        "observations": ["status", "contactor", "lock", "offered_current", "duty_cycle", "led",
-                         "messages", "indications"],
+        "numberOfTests": tc - first_id + 1,
+        "observations": observations or list(OBSERVATIONS),
+        "messageOrder": MESSAGE_ORDER,
         "notes": notes,
         "testGroups": groups,
     }
@@ -165,24 +254,90 @@ def render(doc: dict[str, Any]) -> bytes:
     return (json.dumps(doc, sort_keys=True, indent=1, ensure_ascii=False) + "\n").encode()
 
 
-def build(engine: Engine) -> dict[str, bytes]:
-    """Every vector file and the manifest, as file name -> bytes."""
-    files = {f"{c.name}.json": render(generate(engine, c)) for c in concerns(engine)}
+def build(engine: Engine, workers: int | None = None) -> dict[str, bytes]:
+    """Every vector file, the coverage report and the manifest, as file name -> bytes."""
+    from chargespec import coverage, octt
+    from chargespec.dlm import vectors as dlm_vectors
+    titles = {c.name: c.title for c in concerns(engine)}
+    docs: dict[str, dict[str, Any]] = {}
+    for name, groups in session_files(engine, workers).items():
+        docs[name] = document(engine, name, titles[name], groups)
+    docs["octt"] = document(engine, "octt", "The OCTT OCPP 1.6 test cases that apply",
+                            octt.groups(engine))
+    extra = coverage.top_up(engine, docs, workers)
+    docs["coverage"] = document(engine, "coverage", "Rules under configuration values the "
+                                "concerns above do not reach", extra)
+    docs["dlm"] = dlm_vectors.document(engine.spec)
+    report = coverage.report(engine, docs)
+    files = {f"{name}.json": render(doc) for name, doc in docs.items()}
+    files["coverage-report.json"] = render(report)
+    files.update(static_files())
+    files["README.md"] = readme(docs, report).encode()
+    tests = {f"{name}.json": doc.get("numberOfTests", 0) for name, doc in docs.items()}
     manifest = {"generatorVersion": __version__, "specVersion": engine.spec.version,
                 "files": {name: {"sha256": hashlib.sha256(data).hexdigest(),
-                                 "numberOfTests": json.loads(data)["numberOfTests"]}
+                                 "numberOfTests": tests.get(name, 0)}
                           for name, data in sorted(files.items())}}
     files["manifest.json"] = render(manifest)
     return files
 
 
+def readme(docs: dict[str, dict[str, Any]], report: dict[str, Any]) -> str:
+    """The folder's index: files, test counts and coverage figures (generated, like the rest)."""
+    lines = ["# vectors/", "",
+             "Conformance vectors generated from `spec/` by `chargespec vectors`; nothing here is",
+             "written by hand, and `chargespec vectors --check` (run by `make test`) fails when a",
+             "file drifts from the spec. Format: [FORMAT.md](FORMAT.md); running them against",
+             "an implementation: [ADAPTER.md](ADAPTER.md); JSON Schemas: `schema/`.", "",
+             "| file | tests | what it pins |", "|---|---:|---|"]
+    for name, doc in docs.items():
+        title = doc["algorithm"].split(": ", 1)[-1]
+        lines.append(f"| `{name}.json` | {doc['numberOfTests']} | {title} |")
+    total = sum(d["numberOfTests"] for d in docs.values())
+    lines += [f"| **total** | **{total}** | |", "", "## Coverage (`coverage-report.json`)", ""]
+    r = report
+    rcv = r["ruleConfigurationValues"]
+    lines += [
+        f"- rules fired: {r['rules']['fired']} / {r['rules']['total']}"
+        + (f" (not: {', '.join(r['rules']['notFired'])})" if r['rules']['notFired'] else ""),
+        f"- (rule, parameter its guard reads, value): {rcv['covered']} / {rcv['total']} "
+        f"({rcv['impossible']} more are unsatisfiable by the guard, per Z3)",
+        f"- policy-table rows: {r['policyRows']['covered']} / {r['policyRows']['total']}",
+        f"- error-table rows: {r['errorRows']['covered']} / {r['errorRows']['total']}",
+        f"- invariant boundaries: {r['invariantBoundaries']['covered']} / "
+        f"{r['invariantBoundaries']['total']}",
+        f"- OCTT OCPP 1.6 cases: {len(r['octt']['mirrored'])} mirrored of "
+        f"{r['octt']['applicable']} applicable ({r['octt']['listed']} listed; the others do "
+        "not apply, with the reason in `coverage-report.json`)",
+        f"- DLM: {r['dlm'].get('sites', 0)} sites, {r['dlm'].get('ticks', 0)} ticks",
+        ""]
+    if rcv["uncovered"]:
+        lines += ["Uncovered (rule, parameter, value) items, listed rather than hidden:", ""]
+        lines += [f"- {u}" for u in rcv["uncovered"]] + [""]
+    return "\n".join(lines)
+
+
+def static_files() -> dict[str, bytes]:
+    """The format documentation and JSON Schemas shipped beside the vectors."""
+    from importlib import resources
+    root = resources.files("chargespec.schema")
+    out = {}
+    for name in sorted(p.name for p in root.iterdir()):
+        if name.endswith(".md"):
+            out[name] = root.joinpath(name).read_bytes()
+        elif name.endswith(".json"):
+            out[f"schema/{name}"] = root.joinpath(name).read_bytes()
+    return out
+
+
 def write(directory: Path, files: dict[str, bytes]) -> None:
     """Write each file beside its place, then rename: never a half-written vector."""
-    directory.mkdir(parents=True, exist_ok=True)
     for name, data in files.items():
-        tmp = directory / (name + ".tmp")
+        path = directory / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp")
         tmp.write_bytes(data)
-        tmp.replace(directory / name)
+        tmp.replace(path)
 
 
 def drift(directory: Path, files: dict[str, bytes]) -> list[str]:

@@ -39,22 +39,36 @@ def observation(out: Any, state: Any) -> dict[str, Any]:
 
 
 class Reference:
-    """The in-process reference: reset(config) and step(event) -> observation."""
+    """The in-process reference: reset(config) and step(event) -> observation.
+
+    A configuration with a `dlm` key is a DLM site: its events are `dlm_tick`s, answered with
+    the allocation (`amps`); any other configuration is the session's.
+    """
 
     name = "chargespec reference model"
-    observations = OBSERVATIONS
+    observations = OBSERVATIONS + ["amps"]
 
     def __init__(self) -> None:
         from chargespec.models.step import Engine
         self.engine = Engine()
         self.config: Any = None
         self.state: Any = None
+        self.site: Any = None
 
     def reset(self, config: dict[str, Any]) -> None:
+        if "dlm" in config:
+            from chargespec.dlm.vectors import site_from_json
+            self.site = site_from_json(self.engine.spec, config["dlm"])
+            return
+        self.site = None
         self.config = self.engine.config(config)
         self.state = self.engine.initial(self.config)
 
     def step(self, event: dict[str, Any]) -> dict[str, Any]:
+        if self.site is not None:
+            from chargespec.dlm.allocator import allocate
+            from chargespec.dlm.vectors import tick_from_json
+            return {"amps": list(allocate(self.site, tick_from_json(event)).amps)}
         fields = dict(event)
         ev = self.engine.event(fields.pop("name"), **fields)
         self.state, out = self.engine.step(self.config, self.state, ev)
@@ -74,7 +88,7 @@ def serve(inp: TextIO, outp: TextIO) -> int:
             kind = req.get("type")
             if kind == "hello":
                 send({"type": "hello", "name": model.name, "version": __version__,
-                      "observations": OBSERVATIONS})
+                      "observations": model.observations})
             elif kind == "reset":
                 try:
                     model.reset(req.get("config") or {})

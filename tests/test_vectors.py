@@ -1,52 +1,151 @@
-"""The vector generator (first slice of the conformance work): deterministic, complete steps,
-expected observations that the reference model reproduces, drift detection."""
+"""The vector generator: deterministic, schema-valid files whose expectations the reference
+reproduces, conforming alternatives in the format, coverage listed, drift detected.  The
+committed vectors/ are compared byte for byte with a fresh generation by `chargespec vectors
+--check`, which `make test` runs before pytest; these tests read the committed files."""
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
-from chargespec.vectors import Concern, drift, generate, render, write
+import jsonschema
+import pytest
+
+from chargespec.conform import load_vectors, messages_differ
+from chargespec.vectors import Concern, document, drift, parallel_map, render, write
+
+VECTORS = Path(__file__).resolve().parent.parent / "vectors"
+FILES = ["session", "stop_modes", "free_charging", "authorization", "errors", "octt",
+         "coverage", "dlm"]
 
 
 def small(engine):
-    return Concern("stop_modes", "Stop Transaction Mode (§5.1)",
-                   ({"stop_transaction_mode": "OnlyByRfidOrRemoteStop"},))
+    from chargespec import vectors
+    c = Concern("stop_modes", "Stop Transaction Mode (§5.1)",
+                ({"stop_transaction_mode": "OnlyByRfidOrRemoteStop"},))
+    vectors._STATE.update(engine=engine, concerns=[c])
+    groups = parallel_map(vectors._group, [(0, 0)], workers=1)
+    return document(engine, "stop_modes", c.title, groups)
 
 
 def test_generation_is_byte_identical(engine):
-    a = render(generate(engine, small(engine)))
-    b = render(generate(engine, small(engine)))
+    a, b = render(small(engine)), render(small(engine))
     assert a == b and a.endswith(b"\n")
 
 
-def test_every_test_replays_on_the_reference(engine):
-    doc = generate(engine, small(engine))
-    assert doc["numberOfTests"] == sum(len(g["tests"]) for g in doc["testGroups"]) > 50
-    assert set(doc["notes"]) == {f for g in doc["testGroups"] for t in g["tests"]
+@pytest.mark.parametrize("name", FILES)
+def test_every_committed_file_is_schema_valid_and_counted(name):
+    doc = load_vectors(VECTORS / f"{name}.json")
+    n = sum(len(g["tests"]) for g in doc["testGroups"])
+    assert doc["numberOfTests"] == n > 0
+    ids = [t["tcId"] for g in doc["testGroups"] for t in g["tests"]]
+    assert ids == list(range(1, n + 1))
+    assert set(doc["notes"]) >= {f for g in doc["testGroups"] for t in g["tests"]
                                  for f in t["flags"]}
-    group = doc["testGroups"][0]
-    config = engine.config(group["config"])
-    tc_ids = []
-    for t in group["tests"]:
-        tc_ids.append(t["tcId"])
-        state = engine.initial(config)
-        for step in t["steps"]:
-            ev = dict(step["event"])
-            state, out = engine.step(config, state, engine.event(ev.pop("name"), **ev))
-            assert out.observation.status == step["expect"]["status"]
-            assert out.observation.contactor == step["expect"]["contactor"]
-            assert [m.action for m in out.messages] == \
-                [m["action"] for m in step["expect"]["messages"]]
-        assert t["result"] == "valid" and t["comment"].split()[0] in t["rules"]
-    assert tc_ids == sorted(set(tc_ids))
+    manifest = json.loads((VECTORS / "manifest.json").read_text())
+    import hashlib
+    data = (VECTORS / f"{name}.json").read_bytes()
+    assert manifest["files"][f"{name}.json"] == {
+        "sha256": hashlib.sha256(data).hexdigest(), "numberOfTests": n}
+
+
+def test_manifest_and_protocol_schemas_are_shipped():
+    schema = json.loads((VECTORS / "schema" / "manifest.schema.json").read_text())
+    jsonschema.validate(json.loads((VECTORS / "manifest.json").read_text()), schema)
+    proto = json.loads((VECTORS / "schema" / "adapter-protocol.schema.json").read_text())
+    jsonschema.validate({"type": "hello", "name": "x", "observations": ["status"]}, proto)
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({"type": "hello", "name": "x", "observations": ["colour"]}, proto)
+    assert (VECTORS / "FORMAT.md").is_file() and (VECTORS / "ADAPTER.md").is_file()
+
+
+def test_every_session_test_replays_on_the_reference(engine):
+    from chargespec.models.stdio import Reference
+    ref = Reference()
+    for name in ("stop_modes", "octt"):
+        doc = load_vectors(VECTORS / f"{name}.json")
+        for g in doc["testGroups"]:
+            for t in g["tests"]:
+                ref.reset(g["config"])
+                for step in t["steps"]:
+                    assert ref.step(step["event"]) == step["expect"], (name, t["tcId"])
+                    assert step["rule"] in t["rules"]
+
+
+def test_refusals_are_invalid_and_choices_acceptable():
+    doc = load_vectors(VECTORS / "authorization.json")
+    tests = [t for g in doc["testGroups"] for t in g["tests"]]
+    refused = [t for t in tests if t["result"] == "invalid"]
+    assert refused and all(
+        "card_refused" in t["steps"][-1]["expect"]["indications"] or any(
+            m["kind"] == "result" for m in t["steps"][-1]["expect"]["messages"])
+        for t in refused)
+    choices = [t for t in tests if t["result"] == "acceptable"]
+    assert choices and all(any("choice" in s for s in t["steps"]) for t in choices)
+    for t in choices:
+        for s in t["steps"]:
+            if "choice" in s:
+                assert doc["notes"][s["choice"]]["alternatives"]
+
+
+def test_octt_cases_are_mirrored_with_their_ids():
+    doc = load_vectors(VECTORS / "octt.json")
+    ids = {t["octt"] for g in doc["testGroups"] for t in g["tests"]}
+    assert {"TC_003", "TC_004_1", "TC_004_2", "TC_005_1", "TC_005_3", "TC_037_1", "TC_037_3",
+            "TC_038", "TC_039", "TC_068"} <= ids
+    report = json.loads((VECTORS / "coverage-report.json").read_text())
+    assert len(report["octt"]["mirrored"]) == report["octt"]["applicable"]
+    assert all(reason for reason in report["octt"]["notApplicable"].values())
+
+
+def test_coverage_is_reported_with_every_gap_listed():
+    r = json.loads((VECTORS / "coverage-report.json").read_text())
+    rcv = r["ruleConfigurationValues"]
+    assert rcv["covered"] + len(rcv["uncovered"]) == rcv["total"]
+    assert rcv["covered"] / rcv["total"] > 0.95
+    assert r["rules"]["fired"] + len(r["rules"]["notFired"]) == r["rules"]["total"]
+    assert r["errorRows"]["covered"] == r["errorRows"]["total"] == 15
+    assert r["policyRows"]["uncovered"] == [] and r["invariantBoundaries"]["uncovered"] == []
+
+
+def test_a_misplaced_octt_expectation_stops_generation_at_its_line(engine, tmp_path):
+    import shutil
+
+    from chargespec import octt
+    from chargespec.errors import SpecError
+    from chargespec.loader import default_spec_dir, load_spec
+    from chargespec.models.step import Engine
+    d = tmp_path / "spec"
+    shutil.copytree(default_spec_dir(), d)
+    text = (d / "octt.yaml").read_text()
+    (d / "octt.yaml").write_text(text.replace(
+        "expect: [Authorize(idTag=CARD_A)]", "expect: [Authorize(idTag=CARD_B)]", 1))
+    with pytest.raises(SpecError, match=r"octt.yaml:\d+: OCTT case TC_004_2: the reference "
+                                        r"does not send Authorize\(idTag=CARD_B\)"):
+        octt.groups(Engine(load_spec(d)))
+
+
+def test_message_order_rule():
+    sn = {"action": "StatusNotification", "kind": "call", "fields": {"status": "Preparing"}}
+    st = {"action": "StartTransaction", "kind": "call", "fields": {"idTag": "A"}}
+    stop = {"action": "StopTransaction", "kind": "call", "fields": {"reason": "Local"}}
+    conf = {"action": "RemoteStartTransaction", "kind": "result", "fields": {"status": "Accepted"}}
+    assert messages_differ([st, sn], [sn, st]) is None  # calls: any order
+    assert messages_differ([st, stop], [stop, st])  # transaction messages keep their order
+    assert messages_differ([conf, st], [st, conf]) is None  # a result among calls
+    assert messages_differ([st, sn], [st])  # a missing message
+    assert messages_differ([st], [st, st])  # one too many
+    assert messages_differ([st], "garbage")
 
 
 def test_drift_is_detected(engine, tmp_path):
-    files = {"stop_modes.json": render(generate(engine, small(engine)))}
+    files = {"stop_modes.json": render(small(engine))}
     write(tmp_path, files)
     assert drift(tmp_path, files) == []
     doc = json.loads(files["stop_modes.json"])
     doc["testGroups"][0]["tests"][0]["steps"][0]["expect"]["status"] = "Faulted"
     (tmp_path / "stop_modes.json").write_bytes(render(doc))
     assert drift(tmp_path, files) and "differs from the spec" in drift(tmp_path, files)[0]
+    (tmp_path / "stop_modes.json").unlink()
+    assert "missing" in drift(tmp_path, files)[0]
     assert not list(tmp_path.glob("*.tmp"))

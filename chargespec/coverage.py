@@ -1,0 +1,377 @@
+"""What the vectors cover, measured against the spec, and the tests that close the gaps.
+
+Coverage items, each counted and each uncovered one listed by name:
+  rules        every (rule, parameter its guard reads, value of that parameter) that Z3 finds
+               satisfiable with the rule's guard (a rule guarded by `free_charging` has no item
+               for the value that makes it impossible); covered when a test fires the rule
+               under a configuration with that value
+  policies     every row of every policy table: a test under that key value fires a rule that
+               reads the table
+  errors       every row of the error table: a test raises that error
+  invariants   every invariant's boundary: a state invariant `not A or B` is exercised when a
+               test reaches a state where A holds (the premise, where B must then hold); a step
+               invariant when a test takes the kind of step it constrains; the no-dead-end
+               property when a test returns to Available
+  octt         every OCTT case `spec/octt.yaml` lists: mirrored by a vector, or not applicable
+               with its reason
+
+`top_up` writes the tests that close rule gaps: it replays a test that fires the rule with the
+one parameter changed, and when the rule no longer fires there, explores that configuration
+breadth-first for the shortest trace that fires it.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Callable
+
+from chargespec.expr import BoolOp, Not, PythonBackend, names
+from chargespec.models.step import Engine
+from chargespec.models.types import thaw
+
+SESSION_FILES = ("session", "stop_modes", "free_charging", "authorization", "errors", "octt")
+
+
+def _key(v: Any) -> str:
+    return json.dumps(thaw(v), sort_keys=True)
+
+
+def guard_parameters(engine: Engine, rule: Any) -> list[str]:
+    read = names(rule.when)
+    return [p for p in engine.spec.parameters if p in read]
+
+
+def rule_items(engine: Engine) -> tuple[list[tuple[str, str, Any]], int]:
+    """(rule, parameter, value) items whose guard Z3 can satisfy, and how many it cannot."""
+    import z3
+
+    from chargespec.checkers.determinism import MachineModel
+    from chargespec.checkers.explore import parameter_values
+    m = engine.machine
+    model = MachineModel(engine.spec, m)
+    solver = z3.Solver()
+    solver.add(*model.facts, *model.assumptions)
+    control = model.control()
+    items, impossible = [], 0
+    for r in m.rules:
+        params = guard_parameters(engine, r)
+        if not params:
+            continue
+        solver.push()
+        ev = r.events[0] if r.events else None
+        solver.add(model.compile(r.when, ev))
+        solver.add(z3.Or(*[control == model.codes(v) for v in r.sources]))
+        for p in params:
+            term, _ = model.terms[p]
+            ptype = engine.spec.parameters[p]
+            for v in parameter_values(engine, p):
+                if ptype.kind == "bool":
+                    fact = term == z3.BoolVal(bool(v))
+                elif ptype.kind == "enum":
+                    fact = term == model.codes(v)
+                elif ptype.kind == "int":
+                    fact = term == int(v)
+                else:
+                    items.append((r.id, p, v))  # lists: the solver's arrays say little; keep
+                    continue
+                solver.push()
+                solver.add(fact)
+                if solver.check() == z3.unsat:
+                    impossible += 1
+                else:
+                    items.append((r.id, p, v))
+                solver.pop()
+        solver.pop()
+    return items, impossible
+
+
+def _full(engine: Engine, config: dict[str, Any], cache: dict[str, dict]) -> dict[str, Any]:
+    k = _key(config)
+    if k not in cache:
+        cache[k] = engine.config(config).as_dict()
+    return cache[k]
+
+
+def covered_rules(engine: Engine, docs: dict[str, dict]) -> set[tuple[str, str, str]]:
+    rules = {r.id: r for r in engine.machine.rules}
+    params = {rid: guard_parameters(engine, r) for rid, r in rules.items()}
+    cache: dict[str, dict] = {}
+    out = set()
+    for name in docs:
+        if name == "dlm":
+            continue
+        for g in docs[name]["testGroups"]:
+            full = _full(engine, g["config"], cache)
+            for t in g["tests"]:
+                for rid in t["rules"]:
+                    for p in params.get(rid, ()):
+                        out.add((rid, p, _key(full[p])))
+    return out
+
+
+def _base_tests(docs: dict[str, dict]) -> dict[str, tuple[dict, dict, int]]:
+    """Rule id -> the first (group, test, step index) where it fires, shortest trace first."""
+    best: dict[str, tuple[dict, dict, int]] = {}
+    for name in SESSION_FILES:
+        if name not in docs:
+            continue
+        for g in docs[name]["testGroups"]:
+            for t in g["tests"]:
+                for k, s in enumerate(t["steps"]):
+                    rid = s["rule"]
+                    if rid not in best or k < best[rid][2]:
+                        best[rid] = (g, t, k)
+    return best
+
+
+def top_up(engine: Engine, docs: dict[str, dict], workers: int | None = None
+           ) -> list[dict[str, Any]]:
+    """Test groups that fire each feasible, uncovered (rule, parameter, value)."""
+    from chargespec.vectors import initial_json, make_test, parallel_map
+    items, _ = rule_items(engine)
+    rules = {r.id: r for r in engine.machine.rules}
+    have = covered_rules(engine, docs)
+    base = _base_tests(docs)
+    # 1. replay: the base test with the one parameter changed
+    found: dict[str, dict[str, list[Any]]] = {}  # config key -> rule -> trace
+    configs: dict[str, dict[str, Any]] = {}
+    wanted: dict[str, list[str]] = {}
+    for rid, p, v in items:
+        if (rid, p, _key(v)) in have or rid not in base:
+            continue
+        g, t, k = base[rid]
+        values = dict(g["config"])
+        values[p] = thaw(v)
+        ck = _key(values)
+        try:
+            config = engine.config(values)
+        except Exception:  # noqa: BLE001 - a combination the configuration rejects
+            continue
+        configs[ck] = values
+        trace = [_event(engine, s["event"]) for s in t["steps"][:k + 1]]
+        if engine.run(config, trace)[-1][2].rule == rid:
+            found.setdefault(ck, {}).setdefault(rid, trace)
+        elif rid not in wanted.setdefault(ck, []):
+            wanted[ck].append(rid)
+    # 2. the rest: breadth-first in that configuration, stopping once every wanted rule fired
+    jobs = [(configs[ck], tuple(rs)) for ck, rs in sorted(wanted.items())
+            if set(rs) - set(found.get(ck, {}))]
+    _STATE["engine"] = engine
+    for (values, _), traces in zip(jobs, parallel_map(_shortest, jobs, workers)):
+        for rid, names_ in traces.items():
+            found.setdefault(_key(values), {}).setdefault(
+                rid, [_event(engine, e) for e in names_])
+    groups = []
+    for ck in sorted(found):
+        values = configs[ck]
+        config = engine.config(values)
+        tests = []
+        full = config.as_dict()
+        for rid, trace in found[ck].items():
+            news = [(p, q) for p in guard_parameters(engine, rules[rid])
+                    for q in [full[p]] if (rid, p, _key(q)) not in have]
+            if not news:
+                continue  # an earlier test of this group already covers it
+            test = make_test(engine, config, trace, f"{rid} under " + ", ".join(
+                f"{p} = {json.dumps(thaw(q))}" for p, q in news))
+            tests.append(test)
+            have |= {(r2, q, _key(full[q])) for r2 in test["rules"]
+                     for q in guard_parameters(engine, rules[r2])}
+        if tests:
+            groups.append({"config": {a: thaw(b) for a, b in sorted(values.items())},
+                           "initial": initial_json(engine, config), "tests": tests})
+    errors = error_group(engine, docs)
+    return groups + ([errors] if errors else [])
+
+
+_STATE: dict[str, Any] = {}
+
+
+def _event(engine: Engine, ev: dict[str, Any]) -> Any:
+    return engine.event(ev["name"], **{f: x for f, x in ev.items() if f != "name"})
+
+
+def _shortest(job: tuple[dict[str, Any], tuple[str, ...]]) -> dict[str, list[dict]]:
+    """The shortest trace to each wanted rule in one configuration (BFS, early stop)."""
+    from chargespec.checkers.explore import explore, session_events
+    from chargespec.vectors import event_json, offline_events
+    engine: Engine = _STATE["engine"]
+    values, wanted = job
+    config = engine.config(values)
+    seen: set[str] = set()
+
+    def check(c, s, ev, s2, out):
+        if out.rule in wanted and out.rule not in seen:
+            seen.add(out.rule)
+            return out.rule
+        return None
+    x = explore(engine, config, {"want": check}, max_violations=len(wanted),
+                events=session_events(engine) + offline_events(engine),
+                bound=lambda st: len(st.cache) <= 1)
+    return {v.message: [event_json(e) for e in v.trace] for v in x.violations}
+
+
+def error_group(engine: Engine, docs: dict[str, dict]) -> dict[str, Any] | None:
+    """One test per error-table row no vector raises: raised while charging, then recovered."""
+    from chargespec.vectors import initial_json, make_test
+    raised = {s["event"].get("error") for g in _groups(docs) for t in g["tests"]
+              for s in t["steps"] if s["event"]["name"] == "error_raised"}
+    config = engine.config({})
+    charging = [engine.event("plug"), engine.event("rfid", uid="CARD_A"),
+                engine.event("authorize_conf", status="Accepted"),
+                engine.event("start_tx_conf", status="Accepted"),
+                engine.event("ev_request_charge")]
+    tests = []
+    for eid, row in engine.spec.errors.items():
+        if eid in raised:
+            continue
+        trace = charging + [engine.event("error_raised", error=eid)]
+        trace += [engine.event(r) for r in row.recovery_by if r in engine.machine.events][:1]
+        tests.append(make_test(engine, config, trace, f"error row {row.row} ({eid}) while "
+                               f"charging, then {' '.join(row.recovery_by) or 'no recovery'}",
+                               flag=row.ref.manual or "§9"))
+    if not tests:
+        return None
+    return {"config": {}, "initial": initial_json(engine, config), "tests": tests}
+
+
+def _groups(docs: dict[str, dict]):
+    for name, doc in docs.items():
+        if name != "dlm":
+            yield from doc["testGroups"]
+
+
+# ---- invariant boundaries
+
+def _premise(expr: Any) -> Any | None:
+    """A in `not A or B`, or None for an expression of another shape."""
+    if isinstance(expr, BoolOp) and expr.op == "or" and isinstance(expr.operands[0], Not):
+        return expr.operands[0].operand
+    return None
+
+
+STEP_BOUNDARIES: dict[str, Callable[..., bool]] = {
+    "status_change_in_ocpp_table": lambda e, c, s, ev, s2, out: s.status != s2.status,
+    "start_stop_pairing": lambda e, c, s, ev, s2, out: (s.session == "transaction") != (
+        s2.session == "transaction"),
+    "stop_reason": lambda e, c, s, ev, s2, out: any(
+        m.action == "StopTransaction" for m in out.messages),
+    "mode_1_sends_nothing": lambda e, c, s, ev, s2, out: bool(
+        c.free_charging and c.free_charging_mode == "NoOcpp" and s != s2),
+    "modes_2_3_send_no_transactions": lambda e, c, s, ev, s2, out: bool(
+        c.free_charging and c.free_charging_mode in ("StatusNotifWithoutAuth",
+                                                     "StatusNotifWithAuth") and s != s2),
+    "free_charging_id_tags": lambda e, c, s, ev, s2, out: bool(c.free_charging) and any(
+        m.action in ("StartTransaction", "Authorize") for m in out.messages),
+    "rfid_only_unplug_keeps_transaction": lambda e, c, s, ev, s2, out: (
+        ev.name == "unplug" and s.session == "transaction"
+        and c.stop_transaction_mode == "OnlyByRfidOrRemoteStop"),
+    "doubt_off_refuses_unknown_cards": lambda e, c, s, ev, s2, out: (
+        ev.name == "rfid" and c.if_in_doubt_allow_charging == "Off"
+        and "backend_disconnected" in s.errors),
+}
+
+
+def invariant_boundaries(engine: Engine, docs: dict[str, dict]) -> dict[str, int]:
+    """Invariant id -> how many vector steps reach its boundary (0: not exercised)."""
+    from chargespec.checkers.invariants import explorer_checks  # noqa: F401 - same resolver
+    m = engine.machine
+    compiled = engine.compiled
+
+    def resolver(name: str):
+        if name in compiled.obs_names:
+            return lambda s, c, e, o: getattr(o, name)
+        if name in compiled.index:
+            return lambda s, c, e, o: getattr(s, name)
+        if name in engine.spec.parameters:
+            return lambda s, c, e, o: getattr(c, name)
+        value = engine.spec.constants[name][1]
+        return lambda s, c, e, o: value
+    order = {v: i for t, _ in engine.spec.constants.values() if hasattr(t, "domain")
+             for i, v in enumerate(t.domain)}  # type: ignore[attr-defined]
+    be = PythonBackend(resolver, order)
+    premises = {}
+    for inv in m.invariants:
+        if inv.kind == "state":
+            p = _premise(inv.expr)
+            premises[inv.id] = be.visit(p) if p is not None else None
+    counts = {inv.id: 0 for inv in m.invariants}
+    for name in SESSION_FILES + ("coverage",):
+        for g in docs.get(name, {}).get("testGroups", []):
+            config = engine.config(g["config"])
+            for t in g["tests"]:
+                trace = [engine.event(s["event"]["name"], **{f: x for f, x in s["event"].items()
+                                                             if f != "name"})
+                         for s in t["steps"]]
+                prev = engine.initial(config)
+                for ev, s2, out in engine.run(config, trace):
+                    for inv in m.invariants:
+                        if inv.kind == "state":
+                            fn = premises[inv.id]
+                            hit = fn(s2, config, None, out.observation) if fn else True
+                        elif inv.kind == "step":
+                            hit = STEP_BOUNDARIES[inv.check](engine, config, prev, ev, s2, out)
+                        else:  # graph: back to Available after leaving it
+                            hit = prev.status != "Available" and s2.status == "Available"
+                        counts[inv.id] += bool(hit)
+                    prev = s2
+    return counts
+
+
+def report(engine: Engine, docs: dict[str, dict]) -> dict[str, Any]:
+    """The coverage figures and every uncovered item, for the manifest and the HTML report."""
+    spec = engine.spec
+    items, impossible = rule_items(engine)
+    have = covered_rules(engine, docs)
+    missing_items = [f"{r} under {p} = {json.dumps(thaw(v))}" for r, p, v in items
+                     if (r, p, _key(v)) not in have]
+    fired = {rid for name in docs if name != "dlm" for g in docs[name]["testGroups"]
+             for t in g["tests"] for rid in t["rules"]}
+    rules = [r.id for r in engine.machine.rules]
+    # policy rows
+    cache: dict[str, dict] = {}
+    policy_rows, policy_missing = 0, []
+    for pol in spec.policies.values():
+        readers = {r.id for r in engine.machine.rules
+                   if any(n.startswith(pol.name) for n in names(r.when))
+                   or any(any(n.startswith(pol.name) for n in names(e)) for _, e in r.do)}
+        for row in pol.rows:
+            policy_rows += 1
+            hit = any(_full(engine, g["config"], cache).get(pol.key) == row
+                      and any(set(t["rules"]) & readers for t in g["tests"])
+                      for name in docs if name != "dlm" for g in docs[name]["testGroups"])
+            if not hit and readers:
+                policy_missing.append(f"{pol.name}: {pol.key} = {row}")
+            elif not readers:
+                policy_missing.append(f"{pol.name}: {pol.key} = {row} (no session rule reads "
+                                      "this table; see its own tests)")
+    # error rows
+    raised = {s["event"].get("error") for name in docs if name != "dlm"
+              for g in docs[name]["testGroups"] for t in g["tests"] for s in t["steps"]
+              if s["event"]["name"] == "error_raised"}
+    errors_missing = sorted(set(spec.errors) - raised)
+    bounds = invariant_boundaries(engine, docs)
+    octt_cases = list(spec.octt)
+    mirrored = {t.get("octt") for g in docs.get("octt", {}).get("testGroups", [])
+                for t in g["tests"]}
+    dlm = docs.get("dlm", {})
+    return {
+        "rules": {"total": len(rules), "fired": len(set(rules) & fired),
+                  "notFired": sorted(set(rules) - fired)},
+        "ruleConfigurationValues": {"total": len(items), "covered": len(items) -
+                                    len(missing_items), "impossible": impossible,
+                                    "uncovered": missing_items},
+        "policyRows": {"total": policy_rows, "covered": policy_rows - len(policy_missing),
+                       "uncovered": policy_missing},
+        "errorRows": {"total": len(spec.errors), "covered": len(spec.errors) -
+                      len(errors_missing), "uncovered": errors_missing},
+        "invariantBoundaries": {"total": len(bounds), "covered": sum(1 for n in bounds.values()
+                                                                     if n),
+                                "steps": bounds,
+                                "uncovered": sorted(k for k, n in bounds.items() if not n)},
+        "octt": {"listed": len(octt_cases),
+                 "applicable": sum(c.applies for c in octt_cases),
+                 "mirrored": sorted(c.id for c in octt_cases if c.id in mirrored),
+                 "notApplicable": {c.id: c.reason for c in octt_cases if not c.applies}},
+        "dlm": dlm.get("coverage", {}),
+    }
