@@ -138,6 +138,11 @@ def cmd_conform(args: argparse.Namespace) -> int:
     from .conform import (AdapterError, VectorFileError, junit, load_vectors, make_adapter,
                           run_file, summary, write_atomic)
 
+    # `vectors/*.json` also matches the manifest and the coverage report: not vector files
+    args.vectors = [p for p in args.vectors
+                    if p.name not in ("manifest.json", "coverage-report.json")]
+    if not args.vectors:
+        raise InputError("no vector files given")
     for path in args.vectors:
         if not path.is_file():
             raise InputError(f"{path}: vector file not found")
