@@ -116,6 +116,24 @@ def _parser() -> argparse.ArgumentParser:
                     help="where to save the shrunk divergence as a vector file")
     fz.set_defaults(func=cmd_fuzz)
 
+    dia = sub.add_parser("diagrams", help="graphviz DOT and SVG: the session machine, its "
+                                          "projection per configuration class, the OCPP status "
+                                          "transitions, the DLM sites' phases")
+    dia.add_argument("--out", type=Path, default=Path("reports/diagrams"),
+                     help="directory (reports/diagrams)")
+    dia.set_defaults(func=cmd_diagrams)
+
+    rep = sub.add_parser("report", help="reports/: index.html (self-contained), summary.json, "
+                                        "diagrams; --check: fail if the committed report "
+                                        "drifts from the spec")
+    rep.add_argument("--out", type=Path, default=Path("reports"), help="directory (reports/)")
+    rep.add_argument("--vectors", type=Path, default=Path("vectors"),
+                     help="the vectors the report reads (vectors/)")
+    rep.add_argument("--spec", type=Path, help="spec directory (default: embedded)")
+    rep.add_argument("--check", action="store_true", help="compare instead of writing")
+    rep.add_argument("--workers", type=int, help="processes (default: one per core)")
+    rep.set_defaults(func=cmd_report)
+
     exp = sub.add_parser("export", help="write the machine for another tool")
     exp_sub = exp.add_subparsers(metavar="FORMAT")
     pml = exp_sub.add_parser("promela", help="the session under one configuration, for SPIN")
@@ -231,6 +249,44 @@ def cmd_vectors(args: argparse.Namespace) -> int:
     write(args.out, files)
     tests = sum(f["numberOfTests"] for f in json.loads(files["manifest.json"])["files"].values())
     print(f"wrote {len(files)} files, {tests} tests, to {args.out}")
+    return 0
+
+
+def cmd_diagrams(args: argparse.Namespace) -> int:
+    from .diagrams import build
+    from .dlm.site import load_site
+    from .models.step import Engine
+    from .report import SITES
+    from .vectors import write
+
+    spec = load_spec()
+    root = default_spec_dir().parent
+    sites = [load_site(spec, root / rel) for rel in SITES]
+    files = build(Engine(spec), sites)
+    write(args.out, {k: v.encode() for k, v in files.items()})
+    print(f"wrote {len(files)} files ({len(files) // 2} diagrams, DOT and SVG) to {args.out}")
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from .checkers.check import progress_to_stderr
+    from .models.step import Engine
+    from .report import TIMING_FILE, build, collect
+    from .vectors import drift, write
+
+    engine = Engine(load_spec(args.spec))
+    collected = collect(engine, args.vectors, progress=progress_to_stderr, workers=args.workers)
+    files = build(collected)
+    if args.check:
+        bad = drift(args.out, {k: v for k, v in files.items() if k != TIMING_FILE},
+                    command="chargespec report")
+        for line in bad:
+            print(line, file=sys.stderr)
+        print(f"{len(files) - 1} files (all but {TIMING_FILE}), {len(bad)} drifting")
+        return 1 if bad else 0
+    write(args.out, files)
+    index = (args.out / "index.html").resolve()
+    print(f"wrote {len(files)} files to {args.out}; open {index.as_uri()}")
     return 0
 
 

@@ -127,7 +127,8 @@ def _base_tests(docs: dict[str, dict]) -> dict[str, tuple[dict, dict, int]]:
 def top_up(engine: Engine, docs: dict[str, dict], workers: int | None = None
            ) -> list[dict[str, Any]]:
     """Test groups that fire each feasible, uncovered (rule, parameter, value)."""
-    from chargespec.vectors import initial_json, make_test, parallel_map
+    from chargespec.parallel import parallel_map
+    from chargespec.vectors import initial_json, make_test
     items, _ = rule_items(engine)
     rules = {r.id: r for r in engine.machine.rules}
     have = covered_rules(engine, docs)

@@ -821,3 +821,110 @@ class LabelBackend(Backend):
 
 def to_label(e: Expr) -> str:
     return LabelBackend().visit(e)[0]
+
+
+# Views for readers: definitions folded back into their names, guards specialised to one
+# configuration.  Both are AST to AST, so every back end (the label above for diagrams) reads
+# their result.
+
+
+def fold(e: Expr, definitions: Mapping[str, Expr]) -> Expr:
+    """`e` with every subexpression equal to a definition's expansion written as its name.
+
+    The loader expands definitions where they are used (`substitute`); a diagram or a report
+    reads better with `online` than with its expansion.  Larger definitions win: the tree is
+    matched top-down, so a definition built from another one folds whole."""
+    if not definitions:
+        return e
+    by_expr = {x: Name(n) for n, x in definitions.items()}
+
+    def walk(x: Expr) -> Expr:
+        hit = by_expr.get(x)
+        if hit is not None:
+            return hit
+        changes: dict[str, Any] = {}
+        for k, v in vars(x).items():
+            if isinstance(v, Expr):
+                changes[k] = walk(v)
+            elif isinstance(v, tuple) and v and isinstance(v[0], Expr):
+                changes[k] = tuple(walk(i) for i in v)
+        return type(x)(**{**vars(x), **changes}) if changes else x
+
+    return walk(e)
+
+
+_COMPARE = {"==": lambda a, b: a == b, "!=": lambda a, b: a != b, "<": lambda a, b: a < b,
+            "<=": lambda a, b: a <= b, ">": lambda a, b: a > b, ">=": lambda a, b: a >= b,
+            "in": lambda a, b: a in b, "not in": lambda a, b: a not in b}
+
+
+def specialize(e: Expr, known: Mapping[str, Any]) -> Expr:
+    """`e` with the names of `known` replaced by their values and every constant part folded.
+
+    What a guard still asks once the configuration is fixed: `known` maps parameters,
+    constants and (already specialised, constant) definitions to values.  `and`/`or` drop their
+    decided operands, so a guard that the configuration makes true becomes `True`."""
+
+    def const(x: Expr) -> bool:
+        return isinstance(x, Const)
+
+    def walk(x: Expr) -> Expr:
+        if isinstance(x, Name):
+            return Const(known[x.id]) if x.id in known else x
+        if isinstance(x, Const):
+            return x
+        if isinstance(x, Not):
+            a = walk(x.operand)
+            return Const(not a.value) if const(a) else Not(a)  # type: ignore[attr-defined]
+        if isinstance(x, BoolOp):
+            stop = x.op == "or"  # the value that decides the whole expression
+            rest: list[Expr] = []
+            for o in x.operands:
+                w = walk(o)
+                if const(w):
+                    if bool(w.value) == stop:  # type: ignore[attr-defined]
+                        return Const(stop)
+                    continue
+                rest.append(w)
+            if not rest:
+                return Const(not stop)
+            return rest[0] if len(rest) == 1 else BoolOp(x.op, tuple(rest))
+        if isinstance(x, Compare):
+            a, b = walk(x.left), walk(x.right)
+            if const(a) and const(b):
+                try:
+                    return Const(_COMPARE[x.op](a.value, b.value))  # type: ignore[attr-defined]
+                except TypeError:
+                    pass
+            return Compare(x.op, a, b)
+        if isinstance(x, Lookup):
+            k = walk(x.key)
+            if x.table in known and const(k):
+                return Const(known[x.table][k.value])  # type: ignore[attr-defined]
+            return Lookup(x.table, k)
+        if isinstance(x, IfExp):
+            t = walk(x.test)
+            if const(t):
+                return walk(x.body if t.value else x.orelse)  # type: ignore[attr-defined]
+            return IfExp(t, walk(x.body), walk(x.orelse))
+        if isinstance(x, Arith):
+            a, b = walk(x.left), walk(x.right)
+            if const(a) and const(b) and x.op == "+":
+                return Const(a.value + b.value)  # type: ignore[attr-defined]
+            return Arith(x.op, a, b)
+        if isinstance(x, Call):
+            args = tuple(walk(a) for a in x.args)
+            if all(const(a) for a in args):
+                vals = [a.value for a in args]  # type: ignore[attr-defined]
+                if x.func == "any":
+                    return Const(bool(vals[0]))
+                if x.func == "listed":
+                    return Const(listed(*vals))
+                if x.func in ("min", "max"):
+                    return Const((min if x.func == "min" else max)(vals))
+            return Call(x.func, args)
+        if isinstance(x, (ListLit, SetLit)):
+            return type(x)(tuple(walk(i) for i in x.items))
+        return x  # pragma: no cover - every node class is handled above
+
+    return walk(e)

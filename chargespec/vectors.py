@@ -26,8 +26,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import multiprocessing
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -36,6 +34,7 @@ from chargespec import __version__
 from chargespec.models.step import Engine
 from chargespec.models.stdio import OBSERVATIONS, observation
 from chargespec.models.types import thaw
+from chargespec.parallel import parallel_map
 
 SCHEMA = "vectors.schema.json"
 MESSAGE_ORDER = ("calls-any-order-but-transaction-messages; results-in-order")
@@ -178,16 +177,6 @@ def _group(job: tuple[int, int]) -> dict[str, Any]:
         tests.append(make_test(engine, config, trace, f"{rid} fires on {ev.label()}"))
     return {"config": {k: thaw(v) for k, v in sorted(values.items())},
             "initial": initial_json(engine, config), "tests": tests}
-
-
-def parallel_map(fn: Callable[[Any], Any], jobs: list[Any], workers: int | None = None
-                 ) -> list[Any]:
-    """fn over jobs on every core (fork: module state is inherited), in the jobs' order."""
-    n = min(workers or os.cpu_count() or 1, len(jobs))
-    if n > 1 and "fork" in multiprocessing.get_all_start_methods():
-        with multiprocessing.get_context("fork").Pool(n) as pool:
-            return pool.map(fn, jobs, chunksize=1)
-    return [fn(j) for j in jobs]
 
 
 def session_files(engine: Engine, workers: int | None = None) -> dict[str, list[dict]]:
@@ -340,7 +329,8 @@ def write(directory: Path, files: dict[str, bytes]) -> None:
         tmp.replace(path)
 
 
-def drift(directory: Path, files: dict[str, bytes]) -> list[str]:
+def drift(directory: Path, files: dict[str, bytes], command: str = "chargespec vectors"
+          ) -> list[str]:
     """The files whose committed bytes differ from what the spec generates now."""
     out = []
     for name, data in files.items():
@@ -348,5 +338,5 @@ def drift(directory: Path, files: dict[str, bytes]) -> list[str]:
         if not path.is_file():
             out.append(f"{path}: missing")
         elif path.read_bytes() != data:
-            out.append(f"{path}: differs from the spec (run `chargespec vectors`)")
+            out.append(f"{path}: differs from the spec (run `{command}`)")
     return out

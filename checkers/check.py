@@ -66,6 +66,8 @@ class JobResult:
     transitions: int
     seconds: float
     violations: list[tuple[str, str, list[str]]]  # (invariant, message, trace labels)
+    # seconds spent evaluating each invariant (only when `run(..., timed=True)`)
+    check_seconds: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass
@@ -138,6 +140,9 @@ def _run(index: int) -> JobResult:
     job: Job = _STATE["jobs"][index]
     config = engine.config(job.values)
     checks = explorer_checks(engine)
+    spent: dict[str, float] = {}
+    if _STATE.get("timed"):
+        checks = {name: _timed(name, chk, spent) for name, chk in checks.items()}
     preds: dict[Any, set[Any]] = {}
     x = explore(engine, config, checks, events=job.events, bound=job.bound, max_violations=3,
                 predecessors=preds, skip_unchanged=True)
@@ -151,15 +156,31 @@ def _run(index: int) -> JobResult:
             violations.insert(0, (name, msg, []))
     graph = [i for i in engine.machine.invariants if i.kind == "graph"]
     if graph:
+        t0 = time.perf_counter()
         for s in dead_ends(preds, x.parent)[:1]:
             violations.append((graph[0].id, f"no way back to Available from {s!r}",
                                [e.label() for e in trace_to(x.parent, s)]))
+        spent[graph[0].id] = time.perf_counter() - t0
     return JobResult(job.kind, engine.compiled.describe_config(config), x.states, x.transitions,
-                     x.seconds, violations)
+                     x.seconds, violations, spent)
+
+
+def _timed(name: str, chk: Callable, spent: dict[str, float]) -> Callable:
+    """`chk`, adding the time each call takes to spent[name] (for the report's figures)."""
+    clock = time.perf_counter
+
+    def timed(*args: Any) -> Any:
+        t0 = clock()
+        try:
+            return chk(*args)
+        finally:
+            spent[name] = spent.get(name, 0.0) + clock() - t0
+    return timed
 
 
 def run(spec: Spec, profile: str = "ci", workers: int | None = None,
-        progress: Callable[[str], None] | None = None) -> CheckResult:
+        progress: Callable[[str], None] | None = None, timed: bool = False) -> CheckResult:
+    """The proofs, then the profile's explorations; `timed` also measures each invariant."""
     t0 = time.perf_counter()
     say = progress or (lambda text: None)
     say("proving determinism and completeness (Z3) ...")
@@ -171,7 +192,7 @@ def run(spec: Spec, profile: str = "ci", workers: int | None = None,
     import math
     result = CheckResult(profile, proof, pair_coverage=coverage, distinguishable=math.prod(
         len(parameter_values(engine, p)) for p in parameters_read(engine)))
-    _STATE.update(engine=engine, jobs=jobs)
+    _STATE.update(engine=engine, jobs=jobs, timed=timed)
     n = workers or min(os.cpu_count() or 1, len(jobs))
     say(f"exploring {len(jobs)} configurations on {n} process(es) ...")
     if n > 1 and "fork" in multiprocessing.get_all_start_methods():

@@ -1,0 +1,451 @@
+"""Diagrams of the spec, as graphviz DOT and SVG: what a firmware team reads instead of §5.
+
+- `machine_dot`: the session machine, every rule that does something as an edge between phases
+  (the values of the control variable), labelled `event [guard] / messages` with guards rendered
+  by the expression language's label back end, definitions folded back into their names.
+- `projection_dot`: the session as it behaves under one configuration class (Only by
+  RFID/RemoteStop, Free Charging mode 4, ...): only the rules that fire in an exhaustive
+  exploration under that configuration, each guard specialised to it (`expr.specialize`), so
+  what is left is what the vehicle, the card and the backend decide.
+- `status_dot`: the OCPP connector-status transitions the model makes, drawn over OCPP 1.6's
+  allowed table (spec/ocpp16_status_transitions.yaml).
+- `site_dot`: a DLM site's phases: each connector's L1/L2/L3 wired to grid phases by its
+  rotation (§7.8), the sub-distribution and supply-line limits.
+
+DOT is written here by hand, in the spec's order, with no state highlighted, so the same spec
+gives byte-identical DOT, and (with the same graphviz) the same SVG.  `highlight` (the
+conformance report's failing path) is the one thing that marks edges.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from html import escape as html_escape
+import textwrap
+from dataclasses import dataclass
+from typing import Any, Iterable, Mapping, Sequence
+
+from chargespec.errors import InputError
+from chargespec.expr import TRUE, Const, Expr, fold, specialize, to_label
+from chargespec.models.step import Engine
+from chargespec.specmodel import Rule
+
+WRAP = 44  # columns of an edge label line
+
+
+@dataclass(frozen=True)
+class ConfigClass:
+    """A configuration class worth its own picture: the settings that define it."""
+
+    slug: str
+    title: str
+    values: Mapping[str, Any]
+    manual: str
+    doc: str
+
+
+CONFIG_CLASSES: tuple[ConfigClass, ...] = (
+    ConfigClass("normal", "Stop Transaction Mode Normal (the defaults)", {}, "§5.1",
+                "A card or the backend starts, unplugging or the card stops."),
+    ConfigClass("rfid_only", "Stop Transaction Mode: Only by RFID/RemoteStop",
+                {"stop_transaction_mode": "OnlyByRfidOrRemoteStop"}, "§5.1",
+                "Unplugging suspends; only the card or RemoteStop ends the transaction."),
+    ConfigClass("disconnect_only", "Stop Transaction Mode: Stop only by disconnecting",
+                {"stop_transaction_mode": "StopOnlyByDisconnecting"}, "§5.1",
+                "The card cannot end the transaction; unplugging does."),
+    ConfigClass("free_charging_4", "Free Charging, mode 4: Full fixed RFID with auth",
+                {"free_charging": True, "free_charging_mode": "FullFixedRfidWithAuth"}, "§5.2",
+                "No card needed; transactions under the fixed idTag, authorized first."),
+    ConfigClass("free_charging_1", "Free Charging, mode 1: No OCPP",
+                {"free_charging": True, "free_charging_mode": "NoOcpp"}, "§5.2",
+                "Charging on plug-in, no OCPP message at all."),
+    ConfigClass("immediate_plug_in", "If in doubt allow charging: Immediate Plug-in",
+                {"if_in_doubt_allow_charging": "ImmediatePlugIn"}, "§5.1",
+                "Offline, a plugged-in vehicle charges at once (provisional), before any card."),
+)
+
+
+# ---------------------------------------------------------------------------------------------
+# DOT text
+
+
+def q(text: str) -> str:
+    """A DOT quoted string."""
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+
+
+def label_lines(lines: Iterable[str]) -> str:
+    """A left-justified multi-line DOT label (each line escaped, ended by \\l)."""
+    out = []
+    for line in lines:
+        out.append(line.replace("\\", "\\\\").replace('"', '\\"') + "\\l")
+    return '"' + "".join(out) + '"'
+
+
+def wrap(text: str, width: int = WRAP, indent: str = "  ") -> list[str]:
+    return textwrap.wrap(text, width, subsequent_indent=indent, break_long_words=False,
+                         break_on_hyphens=False) or [""]
+
+
+def guard_text(engine: Engine, when: Expr, known: Mapping[str, Any] | None = None) -> str | None:
+    """The guard as a reader wants it: definitions folded; specialised when `known` is given;
+    None when it is (or the configuration makes it) always true."""
+    defs = {n: d.expr for n, d in engine.machine.definitions.items()}
+    e = fold(when, defs)
+    if known is not None:
+        e = specialize(e, known)
+    if e == TRUE or (isinstance(e, Const) and e.value is True):
+        return None
+    return to_label(e)
+
+
+def known_values(engine: Engine, config: Any) -> dict[str, Any]:
+    """Everything a configuration fixes: its parameters, the spec's constants, and the
+    definitions that become constant under it."""
+    known: dict[str, Any] = dict(config.as_dict())
+    known.update({n: v for n, (_, v) in engine.spec.constants.items()})
+    for name, d in engine.machine.definitions.items():
+        e = specialize(d.expr, known)
+        if isinstance(e, Const):
+            known[name] = e.value
+    return known
+
+
+def rule_label(engine: Engine, rule: Rule, guard: str | None) -> list[str]:
+    lines = wrap(" | ".join(rule.events) + (f" [{guard}]" if guard else ""))
+    sent = [e.message for e in rule.emit if e.message] + \
+           [e.indication for e in rule.emit if e.indication]
+    if sent:
+        lines += wrap("/ " + ", ".join(dict.fromkeys(sent)))
+    return lines
+
+
+ANY = "any"  # the node standing for every phase (rules `from: "*"`)
+
+
+def _phases(engine: Engine) -> list[str]:
+    return list(engine.machine.variables[engine.machine.control].type.values)
+
+
+def _graph_head(name: str, title: str) -> list[str]:
+    return [f"digraph {q(name)} {{",
+            f"  graph [label={q(title)}, labelloc=t, fontname=Helvetica, fontsize=16, "
+            f"rankdir=LR, nodesep=0.5, ranksep=1.1, newrank=true];",
+            "  node [fontname=Helvetica, fontsize=12, shape=box, style=\"rounded,filled\", "
+            "fillcolor=\"#eef3fb\", color=\"#2b4c7e\"];",
+            "  edge [fontname=Helvetica, fontsize=9, color=\"#2b4c7e\", arrowsize=0.7];"]
+
+
+def _edge_groups(engine: Engine, items: Iterable[tuple[str, str, Rule, str | None]]
+                 ) -> dict[tuple[str, str], list[tuple[Rule, str | None]]]:
+    groups: dict[tuple[str, str], list[tuple[Rule, str | None]]] = {}
+    for src, dst, rule, guard in items:
+        bucket = groups.setdefault((src, dst), [])
+        if all(r.id != rule.id for r, _ in bucket):
+            bucket.append((rule, guard))
+    return groups
+
+
+def _draw(engine: Engine, name: str, title: str, phases: Sequence[str],
+          groups: Mapping[tuple[str, str], list[tuple[Rule, str | None]]],
+          legend: list[str], highlight: Mapping[tuple[str, str], list[int]] | None = None
+          ) -> str:
+    init = engine.machine.variables[engine.machine.control].initial
+    init_value = getattr(init, "value", None)
+    lines = _graph_head(name, title)
+    for p in phases:
+        extra = ", penwidth=2.5" if p == init_value else ""
+        lines.append(f"  {q(p)} [id={q('phase-' + p)}, label={q(p)}{extra}];")
+    if any(ANY in k for k in groups):
+        lines.append(f"  {q(ANY)} [id=\"phase-any\", label=\"any phase\", shape=box, "
+                     f"style=\"rounded,dashed\", fillcolor=white];")
+    order = {p: i for i, p in enumerate([ANY, *phases])}
+    highlight = highlight or {}
+    for (src, dst) in sorted(groups, key=lambda k: (order[k[0]], order[k[1]])):
+        text: list[str] = []
+        for rule, guard in groups[(src, dst)]:
+            text += rule_label(engine, rule, guard)
+        steps = highlight.get((src, dst))
+        attrs = [f"id={q(f'edge-{src}-{dst}')}", f"label={label_lines(text)}",
+                 f"tooltip={q(', '.join(r.id for r, _ in groups[(src, dst)]))}"]
+        if steps:
+            attrs += ["color=\"#c0392b\"", "fontcolor=\"#c0392b\"", "penwidth=3",
+                      f"xlabel={q('step ' + ', '.join(map(str, steps)))}"]
+        lines.append(f"  {q(src)} -> {q(dst)} [{', '.join(attrs)}];")
+    lines += _legend(legend)
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+def _legend(entries: list[str]) -> list[str]:
+    return ["  subgraph cluster_legend {",
+            "    label=\"legend\"; fontsize=11; style=dashed; color=\"#888888\";",
+            f"    legend [id=\"legend\", shape=note, style=filled, fillcolor=\"#fffbe6\", "
+            f"color=\"#888888\", fontsize=10, label={label_lines(entries)}];",
+            "  }"]
+
+
+LEGEND_MACHINE = [
+    "box: a phase (the control variable); bold: initial",
+    "edge: rules that move between two phases, or",
+    "  stay in one and change the extended state",
+    "label: event | event [guard] / messages sent",
+    "'any phase': rules that apply in every phase",
+]
+
+
+def machine_dot(engine: Engine, highlight: Mapping[tuple[str, str], list[int]] | None = None
+                ) -> str:
+    """The whole session machine: every rule that is not an explicit ignore."""
+    phases = _phases(engine)
+    items = []
+    ignored = 0
+    for r in engine.machine.rules:
+        if r.ignore:
+            ignored += 1
+            continue
+        guard = guard_text(engine, r.when)
+        if set(r.sources) >= set(phases):
+            items.append((ANY, r.to or ANY, r, guard))
+        else:
+            items += [(s, r.to or s, r, guard) for s in r.sources]
+    m = engine.machine
+    legend = LEGEND_MACHINE + [f"{ignored} explicit ignore rules (nothing to do) not drawn",
+                               f"{len(m.rules)} rules in {m.file}"]
+    return _draw(engine, m.name, f"{m.title} ({m.file})", phases, _edge_groups(engine, items),
+                 legend, highlight)
+
+
+def projection_transitions(engine: Engine, config: Any) -> set[tuple[str, str, str]]:
+    """(phase, rule, phase) of every transition of an exhaustive exploration under `config`,
+    with the session's events (the error and maintenance events have their own pictures)."""
+    from chargespec.checkers.explore import explore, session_events
+
+    control = engine.machine.control
+    ignore = {r.id for r in engine.machine.rules if r.ignore}
+    seen: set[tuple[str, str, str]] = set()
+
+    def record(config: Any, s: Any, ev: Any, s2: Any, out: Any) -> None:
+        if out.rule not in ignore:
+            seen.add((getattr(s, control), out.rule, getattr(s2, control)))
+
+    explore(engine, config, {"record": record}, events=session_events(engine),  # type: ignore
+            skip_unchanged=True)
+    return seen
+
+
+def projection_dot(engine: Engine, cls: ConfigClass,
+                   transitions: set[tuple[str, str, str]]) -> str:
+    config = engine.config(dict(cls.values))
+    known = known_values(engine, config)
+    phases = [p for p in _phases(engine)
+              if any(p in (a, c) for a, _, c in transitions) or p == _phases(engine)[0]]
+    items = []
+    for src, rid, dst in sorted(transitions, key=lambda t: (
+            _phases(engine).index(t[0]), t[1], _phases(engine).index(t[2]))):
+        r = engine.machine.rule(rid)
+        if src == dst and set(r.sources) >= set(_phases(engine)):
+            src = dst = ANY  # housekeeping that stays in any phase: drawn once
+        items.append((src, dst, r, guard_text(engine, r.when, known)))
+    # keep the spec's rule order inside each edge
+    rank = {r.id: i for i, r in enumerate(engine.machine.rules)}
+    groups = {k: sorted(v, key=lambda x: rank[x[0].id])
+              for k, v in _edge_groups(engine, items).items()}
+    setting = ", ".join(f"{k} = {v}" for k, v in cls.values.items()) or "the defaults"
+    legend = ["box: a phase; bold: initial; edges as in the whole machine",
+              "guards specialised to this configuration:",
+              "  only what the vehicle, card and backend decide",
+              "only rules that fire in an exhaustive exploration",
+              "  with the session's events (no error events)",
+              f"configuration: {setting}"]
+    return _draw(engine, f"session-{cls.slug}", f"{cls.title} ({cls.manual})", phases, groups,
+                 [line for entry in legend for line in wrap(entry, 56)])
+
+
+def status_transitions(engine: Engine, config: Any, events: list[Any],
+                       bound: Any = None) -> set[tuple[str, str]]:
+    """(old status, new status) of every status change in an exhaustive exploration."""
+    from chargespec.checkers.explore import explore
+
+    seen: set[tuple[str, str]] = set()
+
+    def record(config: Any, s: Any, ev: Any, s2: Any, out: Any) -> None:
+        if s.status != s2.status:
+            seen.add((s.status, s2.status))
+
+    explore(engine, config, {"record": record}, events=events, bound=bound,  # type: ignore
+            skip_unchanged=True)
+    return seen
+
+
+def status_dot(engine: Engine, used: set[tuple[str, str]]) -> str:
+    table = engine.spec.status_table
+    lines = ["digraph \"ocpp16-status\" {",
+             "  graph [label=\"OCPP 1.6 connector status: the transitions the model makes, over "
+             "the allowed table (§4.9 of OCPP 1.6)\", labelloc=t, fontname=Helvetica, "
+             "fontsize=16, layout=circo];",
+             "  node [fontname=Helvetica, fontsize=12, shape=box, style=\"rounded,filled\", "
+             "fillcolor=\"#eef3fb\", color=\"#2b4c7e\"];",
+             "  edge [arrowsize=0.7];"]
+    for s in table.statuses:
+        lines.append(f"  {q(s)} [id={q('status-' + s)}];")
+    pairs = sorted({(a, b) for a in table.statuses for b in table.allowed.get(a, ())} | used,
+                   key=lambda p: (table.statuses.index(p[0]), table.statuses.index(p[1])))
+    for a, b in pairs:
+        ok, made = table.permits(a, b), (a, b) in used
+        if made and ok:
+            style = "color=\"#2b4c7e\", penwidth=2"
+        elif ok:
+            style = "color=\"#bbbbbb\", style=dashed"
+        else:
+            style = "color=\"#c0392b\", penwidth=3, label=\"NOT ALLOWED\""
+        lines.append(f"  {q(a)} -> {q(b)} [id={q(f'status-{a}-{b}')}, {style}];")
+    lines += _legend(["solid blue: allowed by OCPP 1.6, made by the model",
+                      "dashed grey: allowed, never made by the model",
+                      "red: made by the model, not allowed (a violation)",
+                      f"{sum(1 for p in used if table.permits(*p))} of "
+                      f"{sum(len(v) for v in table.allowed.values())} allowed transitions made"])
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+def site_dot(site: Any, rotations: Mapping[str, tuple[int, int, int]]) -> str:
+    """A DLM site: grid phases, stations and connectors, each connector's L1/L2/L3 wired to the
+    grid phase its rotation puts them on (§7.8)."""
+    grid = ("L1", "L2", "L3")
+    title = f"DLM site {site.name!r} ({site.file}): phase rotation (§7.8) and limits (§7.4)"
+    lines = ["digraph \"dlm-site\" {",
+             f"  graph [label={q(title)}, labelloc=t, fontname=Helvetica, fontsize=16, "
+             f"rankdir=LR, nodesep=0.25, ranksep=1.4];",
+             "  node [fontname=Helvetica, fontsize=11, shape=box, style=\"rounded,filled\", "
+             "fillcolor=\"#eef3fb\", color=\"#2b4c7e\"];",
+             "  edge [arrowsize=0.6];"]
+    limit = "/".join(map(str, site.evse_sub_distribution_limit))
+    lines.append("  subgraph cluster_grid {")
+    lines.append(f"    label={q(f'EVSE sub-distribution {limit} A')}; style=filled; "
+                 f"fillcolor=\"#f7f7f7\"; color=\"#888888\";")
+    colours = ("#8e5a2b", "#222222", "#7f8c8d")  # IEC 60446 brown, black, grey
+    for i, g in enumerate(grid):
+        lines.append(f"    {q('grid-' + g)} [id={q('grid-' + g)}, label={q('grid ' + g)}, "
+                     f"fillcolor={q(colours[i])}, fontcolor=white];")
+    lines.append("    {rank=same; " + " -> ".join(q("grid-" + g) for g in grid) + " [style=invis];}")
+    lines.append("  }")
+    for st in site.stations:
+        lines.append(f"  subgraph {q('cluster_station_' + str(st.index))} {{")
+        supply = (f", single supply line {st.supply_line_capacity} A"
+                  if st.single_power_line else "")
+        lines.append(f"    label={q(st.name + supply)}; style=rounded; color=\"#2b4c7e\";")
+        for ci in st.connectors:
+            c = site.connectors[ci]
+            head = html_escape(f"{c.name}: {c.phase_rotation} ({c.phases_connected})")
+            sub = html_escape(f"max {c.maximum_current} A, disconnected {c.disconnected_limit} A")
+            ports = "".join(f'<TR><TD PORT="L{k + 1}" BGCOLOR="{colours[gp]}"><FONT '
+                            f'COLOR="white" POINT-SIZE="9">L{k + 1} on grid {grid[gp]}</FONT>'
+                            f'</TD></TR>'
+                            for k, gp in enumerate(rotations[c.phase_rotation]))
+            lines.append(f"    {q('conn-' + c.name)} [id={q('conn-' + c.name)}, shape=plaintext, "
+                         f"style=\"\", label=<<TABLE BORDER=\"1\" CELLBORDER=\"0\" "
+                         f"CELLSPACING=\"2\" BGCOLOR=\"#eef3fb\" COLOR=\"#2b4c7e\">"
+                         f"<TR><TD>{head}</TD></TR>"
+                         f"<TR><TD><FONT POINT-SIZE=\"9\">{sub}</FONT></TD></TR>"
+                         f"{ports}</TABLE>>];")
+        lines.append("  }")
+    for c in site.connectors:
+        for k, gp in enumerate(rotations[c.phase_rotation]):
+            lines.append(f"  {q('conn-' + c.name)}:L{k + 1}:e -> {q('grid-' + grid[gp])}:w "
+                         f"[id={q(f'wire-{c.name}-L{k + 1}')}, color={q(colours[gp])}"
+                         + (", penwidth=2.2" if k == 0 else "") + "];")
+    lines += _legend(["connector: name, rotation (phases connected), currents",
+                      "edge: the connector's Lk on a grid phase (colour);",
+                      "  bold: L1, which a 1-phase vehicle loads",
+                      "rotations spread 1-phase vehicles over the grid (§7.8)"])
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+# ---------------------------------------------------------------------------------------------
+# SVG
+
+
+def svg(dot_text: str, name: str = "diagram") -> str:
+    """Render DOT with graphviz's `dot` (no shell); a clear error when it is missing."""
+    try:
+        run = subprocess.run(["dot", "-Tsvg"], input=dot_text, capture_output=True, text=True,
+                             timeout=120, check=False)
+    except FileNotFoundError:
+        raise InputError("graphviz's `dot` is not installed (make install puts it there "
+                         "through apt; or apt-get install graphviz)") from None
+    if run.returncode != 0:
+        raise InputError(f"dot failed on {name}: {run.stderr.strip()[:400]}")
+    return run.stdout
+
+
+# ---------------------------------------------------------------------------------------------
+# Everything `chargespec diagrams` writes
+
+_STATE: dict[str, Any] = {}
+
+
+def _explore_class(k: int) -> set[tuple[str, str, str]]:
+    engine: Engine = _STATE["engine"]
+    return projection_transitions(engine, engine.config(dict(CONFIG_CLASSES[k].values)))
+
+
+def _explore_status(k: int) -> set[tuple[str, str]]:
+    engine: Engine = _STATE["engine"]
+    values, events, bound = _STATE["status_jobs"][k]
+    return status_transitions(engine, engine.config(values), events, bound)
+
+
+def status_jobs(engine: Engine) -> list[tuple[dict[str, Any], list[Any], Any]]:
+    """The explorations whose status changes the OCPP picture shows: the check's CI
+    configurations, and the error model under each stop mode (one error at a time)."""
+    from chargespec.checkers.check import ERROR_CONFIGS, jobs_for
+    from chargespec.checkers.explore import REPRESENTATIVE_ERRORS, error_events, max_errors
+    from chargespec.checkers.explore import session_events
+
+    jobs, _ = jobs_for(engine, "ci")
+    out = [(j.values, j.events, j.bound) for j in jobs]
+    quiet = [e for e in session_events(engine)
+             if e.name not in ("set_operator_limit", "set_load_limit")]
+    events = quiet + error_events(engine, REPRESENTATIVE_ERRORS)
+    out += [(c, events, max_errors(1)) for c, _ in ERROR_CONFIGS]
+    return out
+
+
+def build(engine: Engine, sites: Sequence[Any] = (), workers: int | None = None
+          ) -> dict[str, str]:
+    """File name -> text of every diagram, DOT and SVG (the SVG rendered from that DOT)."""
+    from chargespec.parallel import parallel_map
+
+    _STATE["engine"] = engine
+    _STATE["status_jobs"] = sjobs = status_jobs(engine)
+    # one pool for both kinds of exploration: the class pictures, then the status table's
+    tasks = [("class", k) for k in range(len(CONFIG_CLASSES))] + \
+            [("status", k) for k in range(len(sjobs))]
+    results = parallel_map(_task, tasks, workers)
+    dots: dict[str, str] = {"session": machine_dot(engine)}
+    for k, cls in enumerate(CONFIG_CLASSES):
+        dots[f"session-{cls.slug}"] = projection_dot(engine, cls, results[k])
+    used: set[tuple[str, str]] = set().union(*results[len(CONFIG_CLASSES):])
+    dots["ocpp16-status"] = status_dot(engine, used)
+    rotations = engine.spec.dlm.rotations if engine.spec.dlm else {}
+    for site in sites:
+        slug = site_slug(site)
+        dots[slug] = site_dot(site, rotations)
+    files: dict[str, str] = {}
+    for name, text in dots.items():
+        files[f"{name}.dot"] = text
+        files[f"{name}.svg"] = svg(text, name)
+    return files
+
+
+def site_slug(site: Any) -> str:
+    """dlm-<the site file's stem>: spec/examples/dlm_building_100a.yaml -> dlm-building-100a"""
+    stem = site.file.replace("\\", "/").rsplit("/", 1)[-1].removesuffix(".yaml")
+    return "dlm-" + stem.removeprefix("dlm_").replace("_", "-")
+
+
+def _task(task: tuple[str, int]) -> Any:
+    kind, k = task
+    return _explore_class(k) if kind == "class" else _explore_status(k)

@@ -1,0 +1,596 @@
+"""`chargespec report`: the spec, its proofs and its vectors as one HTML page a firmware team
+reads instead of the manual, and an auditor reads to trust the proofs.
+
+`build` runs what the page shows (the checker's CI profile with each invariant timed, the DLM
+proofs of the example sites, the diagrams) and reads the committed vectors and their coverage
+report; it returns every file of reports/:
+
+  index.html     self-contained: inline CSS, script and SVG; relative links only
+  summary.json   the same figures for machines (verdicts, counts, coverage, traceability)
+  diagrams/      DOT and SVG of every diagram (`chargespec diagrams` writes the same)
+  README.md      what the folder holds
+  timing.js      THE ONE FILE THAT CHANGES BETWEEN RUNS: seconds and rates measured while
+                 generating; index.html fills its figures from it, the drift check skips it
+
+Everything else is byte-identical on re-generation from the same spec and vectors (and the
+same graphviz), which `chargespec report --check` verifies in CI.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+from chargespec import __version__
+from chargespec.errors import InputError
+from chargespec.htmlpage import esc, figure, page, table, timing, verdict
+from chargespec.models.step import Engine
+
+TIMING_FILE = "timing.js"
+SITES = ("spec/examples/dlm_building_100a.yaml", "spec/examples/dlm_station_63a.yaml")
+SECTION = re.compile(r"§\d+(?:\.\d+)*(?:-[a-z]+)?")
+
+
+@dataclass
+class Collected:
+    """What the page shows, gathered once; `timing` holds every measured figure."""
+
+    engine: Engine
+    check: Any
+    sites: list[tuple[Any, list[Any]]]  # (site, DLM proof results)
+    vectors: dict[str, dict[str, Any]]  # file -> vector document
+    coverage: dict[str, Any]
+    diagrams: dict[str, str]
+    timing: dict[str, str] = field(default_factory=dict)
+
+
+def collect(engine: Engine, vectors_dir: Path, root: Path | None = None,
+            progress: Callable[[str], None] | None = None, workers: int | None = None
+            ) -> Collected:
+    from chargespec.checkers.check import run
+    from chargespec.diagrams import build as build_diagrams
+    from chargespec.dlm.prove import verify
+    from chargespec.dlm.site import load_site
+    from chargespec.loader import default_spec_dir
+
+    say = progress or (lambda text: None)
+    root = root or default_spec_dir().parent
+    t_all = time.perf_counter()
+    vectors, coverage = read_vectors(vectors_dir)
+    say("checking (proofs + CI explorations, each invariant timed) ...")
+    check = run(engine.spec, "ci", workers=workers, progress=say, timed=True)
+    sites = []
+    for rel in SITES:
+        site = load_site(engine.spec, root / rel)
+        sites.append((site, verify(site)))
+    say("drawing the diagrams ...")
+    t0 = time.perf_counter()
+    diagrams = build_diagrams(engine, [s for s, _ in sites], workers)
+    t_diagrams = time.perf_counter() - t0
+    c = Collected(engine, check, sites, vectors, coverage, diagrams)
+    c.timing = measure(c, t_diagrams)
+    c.timing["report.seconds"] = f"{time.perf_counter() - t_all:.1f} s"
+    return c
+
+
+def read_vectors(directory: Path) -> tuple[dict[str, dict[str, Any]], dict[str, Any]]:
+    """The vector documents the manifest lists, and the coverage report."""
+    manifest = directory / "manifest.json"
+    try:
+        listed = json.loads(manifest.read_text(encoding="utf-8"))["files"]
+        coverage = json.loads((directory / "coverage-report.json").read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise InputError(f"{exc.filename}: missing (run `chargespec vectors --out "
+                         f"{directory}` first)") from None
+    except (ValueError, KeyError, TypeError) as exc:
+        raise InputError(f"{manifest}: not a vector manifest ({exc})") from None
+    docs = {}
+    for name, info in sorted(listed.items()):
+        if info.get("numberOfTests"):
+            path = directory / name
+            try:
+                docs[name] = json.loads(path.read_text(encoding="utf-8"))
+            except (OSError, ValueError) as exc:
+                raise InputError(f"{path}: cannot read a vector file ({exc})") from None
+    return docs, coverage
+
+
+def measure(c: Collected, diagram_seconds: float) -> dict[str, str]:
+    """Every figure that depends on the machine and the moment: for timing.js only."""
+    t: dict[str, str] = {}
+    ch = c.check
+    t["check.seconds"] = f"{ch.seconds:.1f} s"
+    t["proof.seconds"] = f"{ch.proof.seconds:.2f} s"
+    states = sum(j.states for j in ch.jobs)
+    secs = sum(j.seconds for j in ch.jobs)
+    t["explore.seconds"] = f"{secs:.1f} s"
+    t["explore.rate"] = f"{states / secs:,.0f} states/s" if secs else "-"
+    spent: dict[str, float] = defaultdict(float)
+    for j in ch.jobs:
+        for k, v in j.check_seconds.items():
+            spent[k] += v
+    for inv in c.engine.machine.invariants:
+        t[f"invariant.{inv.id}"] = f"{spent.get(inv.id, 0.0):.3f} s"
+    for site, results in c.sites:
+        for r in results:
+            t[f"dlm.{site_key(site)}.{r.invariant}"] = f"{r.seconds:.2f} s"
+    t["diagrams.seconds"] = f"{diagram_seconds:.1f} s"
+    t["bench.step"] = f"{step_rate(c.engine):,.0f} steps/s"
+    t["bench.conform"] = f"{conform_rate(c.vectors):,.0f} steps/s"
+    t["generated"] = time.strftime("%Y-%m-%d %H:%M:%S %Z")
+    return t
+
+
+def step_rate(engine: Engine, seconds: float = 0.5) -> float:
+    """The pure step function over a fixed session, repeated for `seconds`."""
+    config = engine.config({})
+    evs = [engine.event("plug"), engine.event("rfid", uid="0a0e9b83"),
+           engine.event("authorize_conf", status="Accepted"),
+           engine.event("start_tx_conf", status="Accepted"), engine.event("ev_request_charge"),
+           engine.event("unplug"), engine.event("cable_removed")]
+    n, t0 = 0, time.perf_counter()
+    while time.perf_counter() - t0 < seconds:
+        s = engine.initial(config)
+        for ev in evs:
+            s, _ = engine.step(config, s, ev)
+        n += len(evs)
+    return n / (time.perf_counter() - t0)
+
+
+def conform_rate(vectors: dict[str, dict[str, Any]]) -> float:
+    """The conformance runner, in process, on the reference over one vector file."""
+    from chargespec.conform import InProcess, run_test
+
+    doc = vectors.get("session.json") or next(iter(vectors.values()), None)
+    if doc is None:
+        return 0.0
+    adapter = InProcess("reference")
+    steps, t0 = 0, time.perf_counter()
+    for group in doc["testGroups"]:
+        for test in group["tests"]:
+            run_test(adapter, "session.json", doc, group, test)
+            steps += len(test["steps"])
+    return steps / (time.perf_counter() - t0)
+
+
+def site_key(site: Any) -> str:
+    from chargespec.diagrams import site_slug
+    return site_slug(site)
+
+
+# ---------------------------------------------------------------------------------------------
+# Traceability: manual section -> spec elements -> invariants and proofs -> vector ids
+
+
+def sections_of(text: str | Iterable[str] | None) -> list[str]:
+    if text is None:
+        return []
+    if not isinstance(text, str):
+        text = " ".join(text)
+    return SECTION.findall(text)
+
+
+def _ref_sections(spec: Any, ref: Any) -> list[str]:
+    """The sections a Ref cites: its own, else its interpretation's (or erratum's)."""
+    out = sections_of(ref.manual)
+    if not out and ref.interpretation:
+        src = spec.interpretations.get(ref.interpretation) or spec.errata.get(ref.interpretation)
+        if src is not None:
+            out = list(src.manual)
+    return out
+
+
+def trace_elements(spec: Any) -> dict[str, dict[str, list[str]]]:
+    """section -> kind of element -> element ids citing it."""
+    out: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
+
+    def add(sections: Iterable[str], kind: str, ident: str) -> None:
+        for s in dict.fromkeys(sections):
+            if ident not in out[s][kind]:
+                out[s][kind].append(ident)
+
+    for p in spec.parameters.values():
+        add(sections_of(p.manual), "parameter", p.id)
+    for m in spec.machines.values():
+        for v in m.variables.values():
+            add(_ref_sections(spec, v.ref), "variable", v.name)
+        for ev in m.events.values():
+            add(_ref_sections(spec, ev.ref), "event", ev.name)
+        for d in m.definitions.values():
+            add(_ref_sections(spec, d.ref), "definition", d.name)
+        for r in m.rules:
+            add(_ref_sections(spec, r.ref), "rule", r.id)
+        for o in m.observations:
+            add(_ref_sections(spec, o.ref), "observation", o.name)
+        for n in m.notify:
+            add(_ref_sections(spec, n.ref), "notification", n.id)
+        for f in m.filters:
+            add(_ref_sections(spec, f.ref), "filter", f.id)
+    for e in spec.errors.values():
+        add(_ref_sections(spec, e.ref), "error row", e.id)
+    for pol in spec.policies.values():
+        for row in pol.rows.values():
+            add(_ref_sections(spec, row.ref), "policy row", f"{pol.name}:{row.key}")
+    for lc in spec.lint.values():
+        add(_ref_sections(spec, lc.ref), "lint check", lc.id)
+    for i in spec.interpretations.values():
+        add(i.manual, "interpretation", i.id)
+    for er in spec.errata.values():
+        add(er.manual, "erratum", er.id)
+    return out
+
+
+def trace_invariants(c: Collected) -> dict[str, list[tuple[str, bool | None]]]:
+    """section -> (invariant or proof, verdict)."""
+    spec = c.engine.spec
+    out: dict[str, list[tuple[str, bool | None]]] = defaultdict(list)
+    broken = {v[0] for v in c.check.violations}
+    for inv in c.engine.machine.invariants:
+        for s in dict.fromkeys(_ref_sections(spec, inv.ref)):
+            out[s].append((f"invariant {inv.id}", inv.id not in broken))
+    rule_sections = {s for r in c.engine.machine.rules for s in _ref_sections(spec, r.ref)}
+    for s in sorted(rule_sections):
+        out[s].append(("determinism + completeness (Z3)", not c.check.proof.findings))
+    if spec.dlm:
+        for inv in spec.dlm.invariants.values():
+            results = [r for _, rs in c.sites for r in rs if r.invariant == inv.id]
+            ok = all(r.ok for r in results) if results else None
+            for s in dict.fromkeys(_ref_sections(spec, inv.ref)):
+                out[s].append((f"DLM {inv.id}" + (" (Z3, example sites)" if results else ""),
+                               ok))
+    return out
+
+
+def trace_vectors(vectors: dict[str, dict[str, Any]]) -> dict[str, list[str]]:
+    """section -> ids (file#tcId) of the vectors whose tests exercise it."""
+    out: dict[str, list[str]] = defaultdict(list)
+    for name, doc in vectors.items():
+        for g in doc["testGroups"]:
+            for t in g["tests"]:
+                for s in dict.fromkeys(t.get("manual", [])):
+                    out[s].append(f"{name.removesuffix('.json')}#{t['tcId']}")
+    return out
+
+
+def id_ranges(ids: list[str]) -> str:
+    """file#1, file#2, file#3, file#7 -> file#1-3, #7 (per file, in order)."""
+    by_file: dict[str, list[int]] = defaultdict(list)
+    for i in ids:
+        f, _, n = i.partition("#")
+        by_file[f].append(int(n))
+    parts = []
+    for f, ns in by_file.items():
+        ns = sorted(set(ns))
+        runs, start, prev = [], ns[0], ns[0]
+        for n in ns[1:] + [None]:  # type: ignore[list-item]
+            if n is not None and n == prev + 1:
+                prev = n
+                continue
+            runs.append(f"{start}" if start == prev else f"{start}-{prev}")
+            if n is not None:
+                start = prev = n
+        parts.append(f"{f}#" + ",".join(runs))
+    return "; ".join(parts)
+
+
+def traceability(c: Collected) -> list[dict[str, Any]]:
+    spec = c.engine.spec
+    elements, invs, vecs = trace_elements(spec), trace_invariants(c), trace_vectors(c.vectors)
+    rows = []
+    for sec, title in spec.manual_sections.items():
+        if sec not in elements and sec not in invs and sec not in vecs:
+            continue
+        rows.append({"section": sec, "title": title,
+                     "elements": {k: v for k, v in elements.get(sec, {}).items()},
+                     "checks": [{"name": n, "holds": ok} for n, ok in invs.get(sec, [])],
+                     "vectors": len(vecs.get(sec, [])),
+                     "vectorIds": id_ranges(vecs[sec]) if vecs.get(sec) else ""})
+    return rows
+
+
+# ---------------------------------------------------------------------------------------------
+# summary.json
+
+
+def summary(c: Collected, trace: list[dict[str, Any]]) -> dict[str, Any]:
+    spec, m, ch = c.engine.spec, c.engine.machine, c.check
+    broken = defaultdict(list)
+    for inv, msg, tr in ch.violations:
+        broken[inv].append({"message": msg, "trace": tr})
+    return {
+        "generator": f"chargespec {__version__}",
+        "specVersion": spec.version,
+        "timing": f"{TIMING_FILE} (measured figures; the one file that changes between runs)",
+        "machines": {name: {"file": mm.file, "variables": len(mm.variables),
+                            "events": len(mm.events), "rules": len(mm.rules),
+                            "ignoreRules": sum(r.ignore for r in mm.rules),
+                            "observations": len(mm.observations),
+                            "invariants": len(mm.invariants)}
+                     for name, mm in spec.machines.items()},
+        "proof": {"property": "determinism + completeness", "machine": ch.proof.machine,
+                  "holds": not ch.proof.findings, "stateEventPairs": ch.proof.buckets,
+                  "queries": ch.proof.queries, "findings": [str(f) for f in ch.proof.findings]},
+        "exploration": {"profile": ch.profile, "configurations": len(ch.jobs),
+                        "pairCoverage": round(ch.pair_coverage, 4),
+                        "distinguishableConfigurations": ch.distinguishable,
+                        "states": sum(j.states for j in ch.jobs),
+                        "transitions": sum(j.transitions for j in ch.jobs)},
+        "invariants": [{"id": i.id, "kind": i.kind, "manual": i.ref.manual,
+                        "interpretation": i.ref.interpretation, "holds": i.id not in broken,
+                        "violations": broken.get(i.id, [])} for i in m.invariants],
+        "dlm": [{"site": site.name, "file": site.file,
+                 "results": [{"invariant": r.invariant, "status": r.status, "holds": r.ok,
+                              "detail": r.detail} for r in results]}
+                for site, results in c.sites],
+        "coverage": c.coverage,
+        "vectors": {name: doc["numberOfTests"] for name, doc in c.vectors.items()},
+        "diagrams": sorted(n for n in c.diagrams if n.endswith(".svg")),
+        "traceability": trace,
+        "interpretations": sorted(spec.interpretations),
+        "errata": sorted(spec.errata),
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# index.html
+
+NAV = [("overview", "Overview"), ("machines", "Machines"), ("policies", "Policy tables"),
+       ("errors", "Error table"), ("invariants", "Invariants & proofs"), ("dlm", "DLM"),
+       ("coverage", "Coverage"), ("traceability", "Traceability"),
+       ("interpretations", "Interpretations & errata"), ("bench", "Benchmarks")]
+
+
+def _code(text: Any) -> str:
+    return f"<code>{esc(text)}</code>"
+
+
+def _fig(c: Collected, name: str, caption: str) -> str:
+    return figure(c.diagrams[f"{name}.svg"], f"fig-{name}", caption, f"diagrams/{name}.svg")
+
+
+def html(c: Collected, trace: list[dict[str, Any]]) -> str:
+    from chargespec.diagrams import CONFIG_CLASSES, guard_text
+
+    spec, m, ch = c.engine.spec, c.engine.machine, c.check
+    broken = defaultdict(list)
+    for inv, msg, tr in ch.violations:
+        broken[inv].append((msg, tr))
+    tests = sum(d["numberOfTests"] for d in c.vectors.values())
+    cov = c.coverage.get("rules", {})
+    parts: list[str] = []
+    p = parts.append
+
+    # overview
+    ok_all = ch.ok and all(r.ok for _, rs in c.sites for r in rs)
+    p('<section id="overview"><h2>Overview</h2>')
+    p(f"<p>The Powerstation TWO (Bender CC613-class controller) as an executable specification: "
+      f"spec version {_code(spec.version)}, {len(spec.files)} spec documents. Everything below "
+      f"is generated from <code>spec/</code> and <code>vectors/</code>; measured times come from "
+      f"<code>{TIMING_FILE}</code> (generated {timing('generated')}).</p>")
+    cards = [("rules", sum(len(mm.rules) for mm in spec.machines.values())),
+             ("invariants", f"{len(m.invariants) - len(broken)} / {len(m.invariants)} hold"),
+             ("determinism + completeness", "proved" if not ch.proof.findings else "FAILED"),
+             ("states explored (CI profile)", f"{sum(j.states for j in ch.jobs):,}"),
+             ("conformance vectors", f"{tests:,}"),
+             ("rules fired by the vectors", f"{cov.get('fired', '?')} / {cov.get('total', '?')}"),
+             ("verdict", "all checks hold" if ok_all else "VIOLATIONS")]
+    p('<div class="cards">' + "".join(
+        f'<div class="card"><b>{esc(v)}</b>{esc(k)}</div>' for k, v in cards) + "</div>")
+    p("</section>")
+
+    # machines and diagrams
+    p('<section id="machines"><h2>Machines</h2>')
+    for mm in spec.machines.values():
+        p(f"<h3>{esc(mm.name)}: {esc(mm.title)}</h3>")
+        p(f"<p>{len(mm.variables)} variables, {len(mm.events)} events, {len(mm.rules)} rules "
+          f"({sum(r.ignore for r in mm.rules)} explicit ignores), {len(mm.observations)} "
+          f"observations; defined in {_code(mm.file)}. Its phases are the values of "
+          f"{_code(mm.control)}.</p>")
+        p(_fig(c, mm.name, f"The whole machine ({mm.name}.svg / {mm.name}.dot)."))
+        p("<details><summary>Variables</summary>" + table(
+            ["variable", "type", "initial", "source", "meaning"],
+            [(v.name, v.type.describe(), guard_text(c.engine, v.initial) or "True", str(v.ref),
+              v.doc) for v in mm.variables.values()]) + "</details>")
+        p("<details><summary>Events</summary>" + table(
+            ["event", "fields", "source", "meaning"],
+            [(e.name, ", ".join(f.name for f in e.fields), str(e.ref), e.doc)
+             for e in mm.events.values()]) + "</details>")
+        p("<details><summary>Rules</summary>" + table(
+            ["rule", "from", "on", "when", "to", "sends", "source", "spec line"],
+            [(r.id, ", ".join(r.sources) if len(r.sources) < 6 else "*", ", ".join(r.events),
+              guard_text(c.engine, r.when) or "", "(ignore)" if r.ignore else (r.to or "(same)"),
+              ", ".join(e.message or e.indication or "" for e in r.emit), str(r.ref),
+              f"{r.where.file}:{r.where.line}") for r in mm.rules]) + "</details>")
+    p("<h3>The session under each configuration class</h3>")
+    p("<p>Each picture is an exhaustive exploration under one configuration: only the rules that "
+      "fire, their guards specialised to the configuration.</p>")
+    for cls in CONFIG_CLASSES:
+        name = f"session-{cls.slug}"
+        p(_fig(c, name, f"{cls.title} ({cls.manual}). {cls.doc}"))
+    p("<h3>OCPP 1.6 connector status</h3>")
+    p(_fig(c, "ocpp16-status", "The status changes the model makes (explorations of the CI "
+                               "profile and of the error model), over OCPP 1.6's allowed "
+                               "table."))
+    table_ = spec.status_table
+    p("<details><summary>The allowed table as data (spec/ocpp16_status_transitions.yaml)"
+      "</summary>" + table(["from \\ to", *table_.statuses],
+                           [(a, *("allowed" if b in table_.allowed.get(a, ()) else ""
+                                  for b in table_.statuses)) for a in table_.statuses])
+      + "</details>")
+    p("</section>")
+
+    # policy tables
+    p('<section id="policies"><h2>Policy tables</h2>')
+    for pol in spec.policies.values():
+        param = spec.parameters[pol.key]
+        p(f"<h3>{esc(pol.title)} ({_code(pol.file)})</h3>")
+        p(table([param.ui_name, *pol.columns, "source"],
+                [(param.labels.get(k, k), *(row.values.get(col, "") for col in pol.columns),
+                  str(row.ref)) for k, row in pol.rows.items()]))
+        p("<ul>" + "".join(f"<li>{_code(col)}: {esc(doc)}</li>" for col, doc in pol.docs.items())
+          + "</ul>")
+    p("</section>")
+
+    # error table
+    p('<section id="errors"><h2>Error table (§9)</h2>')
+    p(table(["row", "error", "OCPP errorCode", "vendor code", "activation", "stops transaction",
+             "status while active", "recovery", "keeps lock"],
+            [(e.row, e.id, e.ocpp_error_code, e.vendor_error_code or "", e.activation,
+              "yes" if e.stops_transaction else "no", e.status_while_active,
+              f"{e.recovery_kind}: {', '.join(e.recovery_by)}", "yes" if e.keeps_lock else "no")
+             for e in spec.errors.values()]))
+    p("</section>")
+
+    # invariants and proofs
+    p('<section id="invariants"><h2>Invariants &amp; proofs</h2>')
+    pr = ch.proof
+    p(f"<p>Determinism and completeness of {_code(pr.machine)} (Z3, every configuration, every "
+      f"state the variables' domains allow, every event field value): "
+      f"{verdict(not pr.findings, 'proved' if not pr.findings else 'FAILED')}, "
+      f"{pr.buckets:,} (state, event) pairs, {pr.queries:,} queries, {timing('proof.seconds')}."
+      f"</p>")
+    for f in pr.findings:
+        p(f"<p class=\"bad\">{esc(f)}</p>")
+    p(f"<p>Exploration, profile {_code(ch.profile)}: {len(ch.jobs)} configurations covering "
+      f"{ch.pair_coverage:.0%} of value pairs (of {ch.distinguishable:,} distinguishable), "
+      f"{sum(j.states for j in ch.jobs):,} states, {sum(j.transitions for j in ch.jobs):,} "
+      f"transitions, {timing('explore.seconds')} ({timing('explore.rate')}). Each invariant "
+      f"is checked at every state or step; its time is what evaluating it took in all.</p>")
+    rows = []
+    for inv in m.invariants:
+        held = inv.id not in broken
+        what = inv.doc
+        if not held:
+            msg, tr = broken[inv.id][0]
+            what += f" -- VIOLATED: {msg}; shortest trace: {' ; '.join(tr) or '(initial)'}"
+        rows.append((inv.id, inv.kind, str(inv.ref), what, verdict(held),
+                     timing(f"invariant.{inv.id}")))
+    p(table(["invariant", "kind", "source", "statement", "verdict", "time"], rows, raw=(4, 5)))
+    p("</section>")
+
+    # DLM
+    p('<section id="dlm"><h2>Dynamic load management (§7)</h2>')
+    if spec.dlm:
+        p(table(["invariant", "scope", "source", "statement"],
+                [(i.id, i.scope, str(i.ref), i.statement) for i in spec.dlm.invariants.values()]))
+    for site, results in c.sites:
+        key = site_key(site)
+        p(f"<h3>Site {esc(site.name)} ({_code(site.file)})</h3>")
+        p(_fig(c, key, "Phase rotation and limits."))
+        p(table(["invariant", "result", "detail", "time"],
+                [(r.invariant, verdict(r.ok, r.status), r.detail,
+                  timing(f"dlm.{key}.{r.invariant}")) for r in results], raw=(1, 3)))
+    p("</section>")
+
+    # coverage
+    p('<section id="coverage"><h2>Coverage of the conformance vectors</h2>')
+    per_file = ", ".join(f"{n}: {d['numberOfTests']}" for n, d in c.vectors.items())
+    p(f"<p>{tests:,} tests in {len(c.vectors)} files ({esc(per_file)}). From "
+      f"<code>vectors/coverage-report.json</code>:</p>")
+    crow = []
+    for key, label in (("rules", "rules fired"), ("ruleConfigurationValues",
+                                                  "(rule, guard parameter, value)"),
+                       ("policyRows", "policy-table rows"), ("errorRows", "error-table rows"),
+                       ("invariantBoundaries", "invariant boundaries")):
+        item = c.coverage.get(key, {})
+        unc = item.get("uncovered", item.get("notFired", []))
+        done = item.get("covered", item.get("fired", "?"))
+        extra = (f" ({item['impossible']} more cannot satisfy the guard: Z3)"
+                 if "impossible" in item else "")
+        crow.append((label, f"{done} / {item.get('total', '?')}{extra}",
+                     "; ".join(map(str, unc)) if unc else "none"))
+    octt = c.coverage.get("octt", {})
+    crow.append(("OCTT OCPP 1.6 cases mirrored",
+                 f"{len(octt.get('mirrored', []))} / {octt.get('applicable', '?')} applicable",
+                 f"{len(octt.get('notApplicable', {}))} not applicable, each with its reason"))
+    p(table(["item", "covered", "not covered"], crow))
+    p("</section>")
+
+    # traceability
+    p('<section id="traceability"><h2>Traceability: manual section → spec → checks → vectors'
+      '</h2>')
+    p("<p>Every section the spec cites, directly or through an interpretation. Checks: the "
+      "invariants and proofs over those elements, with their verdict. Vectors: the tests that "
+      "exercise the section (file#tcId).</p>")
+    trows = []
+    for r in trace:
+        elems = "<br>".join(f"{esc(k)} ({len(v)}): " + ", ".join(_code(x) for x in v)
+                            for k, v in r["elements"].items())
+        checks = "<br>".join(f"{esc(x['name'])}: {verdict(x['holds'])}" for x in r["checks"])
+        vec = (f"<details><summary>{r['vectors']} tests</summary>{esc(r['vectorIds'])}"
+               f"</details>" if r["vectors"] else "none")
+        trows.append((r["section"], r["title"], elems, checks or "none", vec))
+    p(table(["section", "title", "spec elements", "invariants and proofs", "vectors"], trows,
+            cls="trace", raw=(2, 3, 4)))
+    p("</section>")
+
+    # interpretations and errata
+    p('<section id="interpretations"><h2>Interpretations &amp; errata</h2>')
+    p("<p>Where the manual is silent or ambiguous (interpretations), and where it is wrong as "
+      "printed (errata): the decision the spec takes and its ground.</p>")
+    p(table(["id", "sections", "the manual leaves open", "decision", "ground",
+             "other conforming outcomes"],
+            [(i.id, ", ".join(i.manual), i.issue, i.decision, i.ground,
+              "; ".join(i.alternatives)) for i in spec.interpretations.values()]))
+    p(table(["id", "sections", "the manual says", "problem", "the spec reads"],
+            [(e.id, ", ".join(e.manual), e.says, e.problem, e.reading)
+             for e in spec.errata.values()]))
+    p("</section>")
+
+    # benchmarks
+    p('<section id="bench"><h2>Benchmarks (this run)</h2>')
+    p(table(["figure", "value"], [
+        ("step function (one session, repeated)", timing("bench.step")),
+        ("conformance runner, in process, session.json", timing("bench.conform")),
+        ("exploration", timing("explore.rate")),
+        ("check, CI profile (proofs + explorations)", timing("check.seconds")),
+        ("determinism + completeness proof", timing("proof.seconds")),
+        ("diagrams (explorations + graphviz)", timing("diagrams.seconds")),
+        ("whole report", timing("report.seconds"))], raw=(1,)))
+    p(f"<p class=\"muted\">The figures are measured while the report is generated, on the "
+      f"machine that generated it; <code>bench/</code> has the full benchmarks. They live in "
+      f"<code>{TIMING_FILE}</code>, the one file of reports/ that differs between runs.</p>")
+    p("</section>")
+
+    return page("chargespec report: Powerstation TWO",
+                f"chargespec {__version__}, spec {spec.version}: the executable, model-checked "
+                f"specification, its proofs, diagrams and conformance vectors",
+                NAV, "\n".join(parts), timing_js=TIMING_FILE)
+
+
+README = """# reports/
+
+Generated by `chargespec report` (which `make demo` runs); nothing here is written by hand.
+
+- `index.html`: the report, self-contained (inline CSS, script and SVG; no network). Open it in
+  a browser.
+- `summary.json`: the same figures for machines: verdicts, counts, coverage, traceability.
+- `diagrams/`: DOT and SVG of every diagram (`chargespec diagrams` writes the same files).
+- `timing.js`: the measured figures (seconds, rates) of the run that generated the report.
+  **The one file that changes between runs**; `index.html` fills its figures from it.
+
+Everything except `timing.js` is byte-identical on re-generation from the same spec and
+vectors; CI runs `chargespec report --check` to keep it so.
+"""
+
+
+def build(c: Collected) -> dict[str, bytes]:
+    trace = traceability(c)
+    files: dict[str, bytes] = {
+        "index.html": html(c, trace).encode(),
+        "summary.json": (json.dumps(summary(c, trace), indent=1, sort_keys=True)
+                         + "\n").encode(),
+        "README.md": README.encode(),
+        TIMING_FILE: ("/* chargespec report: measured figures of the run that generated it. "
+                      "The one file of reports/ that differs between runs. */\n"
+                      "window.CHARGESPEC_TIMING = "
+                      + json.dumps(c.timing, indent=1, sort_keys=True) + ";\n").encode(),
+    }
+    for name, text in c.diagrams.items():
+        files[f"diagrams/{name}"] = text.encode()
+    return files
