@@ -100,6 +100,8 @@ def _parser() -> argparse.ArgumentParser:
     con.add_argument("--timeout", type=float, default=5.0, help="seconds per step (stdio)")
     con.add_argument("--junit", type=Path, help="write JUnit XML here")
     con.add_argument("--json", type=Path, dest="json_out", help="write JSON results here")
+    con.add_argument("--report", type=Path, metavar="DIR",
+                     help="write DIR/index.html: the run as HTML, each failure's path drawn")
     con.set_defaults(func=cmd_conform)
 
     fz = sub.add_parser("fuzz", help="model-based fuzzing: Hypothesis draws configurations and "
@@ -194,6 +196,12 @@ def cmd_conform(args: argparse.Namespace) -> int:
         write_atomic(args.junit, junit(outcomes))
     if args.json_out:
         write_atomic(args.json_out, json.dumps([asdict(o) for o in outcomes], indent=1) + "\n")
+    if args.report:
+        from .conform_html import render
+        docs = {p.name: load_vectors(p) for p in args.vectors}
+        args.report.mkdir(parents=True, exist_ok=True)
+        write_atomic(args.report / "index.html", render(outcomes, adapter.name, docs))
+        print(f"report: {(args.report / 'index.html').resolve().as_uri()}")
     failed = sum(o.status == "failed" for o in outcomes)
     print(f"{len(outcomes)} tests: {len(outcomes) - failed} passed or unsupported, "
           f"{failed} failed")

@@ -149,6 +149,10 @@ class Outcome:
     observed: dict[str, Any] = field(default_factory=dict)
     rules: list[str] = field(default_factory=list)  # the rules of the steps up to it
     events: list[str] = field(default_factory=list)
+    # on a divergence: the group's configuration and the events up to it (vector JSON), so a
+    # report can replay the path on the reference and draw it
+    config: dict[str, Any] = field(default_factory=dict)
+    path: list[dict[str, Any]] = field(default_factory=list)
 
 
 TRANSACTION_ACTIONS = ("StartTransaction", "StopTransaction", "MeterValues")
@@ -268,6 +272,7 @@ def run_test(adapter: Any, file: str, doc: dict[str, Any], group: dict[str, Any]
                 key, text = diff
                 o.rules = [s["rule"] for s in test["steps"][:n]]
                 o.events = [_event_label(s["event"]) for s in test["steps"][:n]]
+                o.config, o.path = group["config"], [s["event"] for s in test["steps"][:n]]
                 o.step, o.expected, o.observed = n, step["expect"], seen
                 o.detail = f"step {n} ({step['event']['name']}): {text}"
                 if "choice" in step:

@@ -155,9 +155,9 @@ def _draw(engine: Engine, name: str, title: str, phases: Sequence[str],
     lines = _graph_head(name, title)
     for p in phases:
         extra = ", penwidth=2.5" if p == init_value else ""
-        lines.append(f"  {q(p)} [id={q('phase-' + p)}, label={q(p)}{extra}];")
+        lines.append(f"  {q(p)} [id={q('phase_' + p)}, label={q(p)}{extra}];")
     if any(ANY in k for k in groups):
-        lines.append(f"  {q(ANY)} [id=\"phase-any\", label=\"any phase\", shape=box, "
+        lines.append(f"  {q(ANY)} [id=\"phase_any\", label=\"any phase\", shape=box, "
                      f"style=\"rounded,dashed\", fillcolor=white];")
     order = {p: i for i, p in enumerate([ANY, *phases])}
     highlight = highlight or {}
@@ -166,7 +166,7 @@ def _draw(engine: Engine, name: str, title: str, phases: Sequence[str],
         for rule, guard in groups[(src, dst)]:
             text += rule_label(engine, rule, guard)
         steps = highlight.get((src, dst))
-        attrs = [f"id={q(f'edge-{src}-{dst}')}", f"label={label_lines(text)}",
+        attrs = [f"id={q(f'edge_{src}_{dst}')}", f"label={label_lines(text)}",
                  f"tooltip={q(', '.join(r.id for r, _ in groups[(src, dst)]))}"]
         if steps:
             attrs += ["color=\"#c0392b\"", "fontcolor=\"#c0392b\"", "penwidth=3",
@@ -218,7 +218,8 @@ def machine_dot(engine: Engine, highlight: Mapping[tuple[str, str], list[int]] |
 
 def projection_transitions(engine: Engine, config: Any) -> set[tuple[str, str, str]]:
     """(phase, rule, phase) of every transition of an exhaustive exploration under `config`,
-    with the session's events (the error and maintenance events have their own pictures)."""
+    with the session's events and the backend going offline and back (If in doubt, §5.1); the
+    other error rows are left to the error table."""
     from chargespec.checkers.explore import explore, session_events
 
     control = engine.machine.control
@@ -229,8 +230,9 @@ def projection_transitions(engine: Engine, config: Any) -> set[tuple[str, str, s
         if out.rule not in ignore:
             seen.add((getattr(s, control), out.rule, getattr(s2, control)))
 
-    explore(engine, config, {"record": record}, events=session_events(engine),  # type: ignore
-            skip_unchanged=True)
+    events = session_events(engine) + [
+        engine.event("error_raised", error="backend_disconnected"), engine.event("backend_online")]
+    explore(engine, config, {"record": record}, events=events, skip_unchanged=True)  # type: ignore
     return seen
 
 
@@ -256,7 +258,8 @@ def projection_dot(engine: Engine, cls: ConfigClass,
               "guards specialised to this configuration:",
               "  only what the vehicle, card and backend decide",
               "only rules that fire in an exhaustive exploration",
-              "  with the session's events (no error events)",
+              "  with the session's events and the backend going",
+              "  offline and back (no other error events)",
               f"configuration: {setting}"]
     return _draw(engine, f"session-{cls.slug}", f"{cls.title} ({cls.manual})", phases, groups,
                  [line for entry in legend for line in wrap(entry, 56)])
@@ -288,7 +291,7 @@ def status_dot(engine: Engine, used: set[tuple[str, str]]) -> str:
              "fillcolor=\"#eef3fb\", color=\"#2b4c7e\"];",
              "  edge [arrowsize=0.7];"]
     for s in table.statuses:
-        lines.append(f"  {q(s)} [id={q('status-' + s)}];")
+        lines.append(f"  {q(s)} [id={q('status_' + s)}];")
     pairs = sorted({(a, b) for a in table.statuses for b in table.allowed.get(a, ())} | used,
                    key=lambda p: (table.statuses.index(p[0]), table.statuses.index(p[1])))
     for a, b in pairs:
@@ -299,7 +302,7 @@ def status_dot(engine: Engine, used: set[tuple[str, str]]) -> str:
             style = "color=\"#bbbbbb\", style=dashed"
         else:
             style = "color=\"#c0392b\", penwidth=3, label=\"NOT ALLOWED\""
-        lines.append(f"  {q(a)} -> {q(b)} [id={q(f'status-{a}-{b}')}, {style}];")
+        lines.append(f"  {q(a)} -> {q(b)} [id={q(f'status_{a}_{b}')}, {style}];")
     lines += _legend(["solid blue: allowed by OCPP 1.6, made by the model",
                       "dashed grey: allowed, never made by the model",
                       "red: made by the model, not allowed (a violation)",
@@ -326,7 +329,7 @@ def site_dot(site: Any, rotations: Mapping[str, tuple[int, int, int]]) -> str:
                  f"fillcolor=\"#f7f7f7\"; color=\"#888888\";")
     colours = ("#8e5a2b", "#222222", "#7f8c8d")  # IEC 60446 brown, black, grey
     for i, g in enumerate(grid):
-        lines.append(f"    {q('grid-' + g)} [id={q('grid-' + g)}, label={q('grid ' + g)}, "
+        lines.append(f"    {q('grid-' + g)} [id={q('grid_' + g)}, label={q('grid ' + g)}, "
                      f"fillcolor={q(colours[i])}, fontcolor=white];")
     lines.append("    {rank=same; " + " -> ".join(q("grid-" + g) for g in grid) + " [style=invis];}")
     lines.append("  }")
@@ -343,7 +346,7 @@ def site_dot(site: Any, rotations: Mapping[str, tuple[int, int, int]]) -> str:
                             f'COLOR="white" POINT-SIZE="9">L{k + 1} on grid {grid[gp]}</FONT>'
                             f'</TD></TR>'
                             for k, gp in enumerate(rotations[c.phase_rotation]))
-            lines.append(f"    {q('conn-' + c.name)} [id={q('conn-' + c.name)}, shape=plaintext, "
+            lines.append(f"    {q('conn-' + c.name)} [id={q('conn_' + c.name)}, shape=plaintext, "
                          f"style=\"\", label=<<TABLE BORDER=\"1\" CELLBORDER=\"0\" "
                          f"CELLSPACING=\"2\" BGCOLOR=\"#eef3fb\" COLOR=\"#2b4c7e\">"
                          f"<TR><TD>{head}</TD></TR>"
@@ -353,7 +356,7 @@ def site_dot(site: Any, rotations: Mapping[str, tuple[int, int, int]]) -> str:
     for c in site.connectors:
         for k, gp in enumerate(rotations[c.phase_rotation]):
             lines.append(f"  {q('conn-' + c.name)}:L{k + 1}:e -> {q('grid-' + grid[gp])}:w "
-                         f"[id={q(f'wire-{c.name}-L{k + 1}')}, color={q(colours[gp])}"
+                         f"[id={q(f'wire_{c.name}_L{k + 1}')}, color={q(colours[gp])}"
                          + (", penwidth=2.2" if k == 0 else "") + "];")
     lines += _legend(["connector: name, rotation (phases connected), currents",
                       "edge: the connector's Lk on a grid phase (colour);",
@@ -444,6 +447,16 @@ def site_slug(site: Any) -> str:
     """dlm-<the site file's stem>: spec/examples/dlm_building_100a.yaml -> dlm-building-100a"""
     stem = site.file.replace("\\", "/").rsplit("/", 1)[-1].removesuffix(".yaml")
     return "dlm-" + stem.removeprefix("dlm_").replace("_", "-")
+
+
+def class_transitions(engine: Engine, workers: int | None = None
+                      ) -> dict[str, set[tuple[str, str, str]]]:
+    """slug -> the transitions of its projection, for every configuration class (all cores)."""
+    from chargespec.parallel import parallel_map
+
+    _STATE["engine"] = engine
+    found = parallel_map(_task, [("class", k) for k in range(len(CONFIG_CLASSES))], workers)
+    return {c.slug: t for c, t in zip(CONFIG_CLASSES, found)}
 
 
 def _task(task: tuple[str, int]) -> Any:

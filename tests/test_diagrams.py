@@ -1,0 +1,179 @@
+"""Diagrams: guards folded and specialised without changing their meaning, every rule drawn,
+projections that show only what a configuration leaves open, the OCPP status picture against
+the allowed table, the DLM wiring against the rotations, deterministic DOT and real SVG."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from chargespec import diagrams
+from chargespec.checkers.explore import (all_events, explore, pairwise_configurations,
+                                         session_events)
+from chargespec.expr import (Const, PythonBackend, fold, names, parse, specialize,
+                             substitute, to_label)
+from chargespec.errors import Where
+
+
+@pytest.fixture(scope="module")
+def states(engine):
+    """Reachable states under two configurations (the guards are evaluated on these)."""
+    out = []
+    for values in ({}, {"stop_transaction_mode": "OnlyByRfidOrRemoteStop",
+                        "if_in_doubt_allow_charging": "ImmediatePlugIn"}):
+        x = explore(engine, engine.config(values), events=session_events(engine),
+                    skip_unchanged=True)
+        out += list(x.parent)
+    return out
+
+
+def evaluate(engine, e, config, state, event):
+    """An expression's value under a configuration, a state and an event (Python back end)."""
+    consts = {k: v for k, (_, v) in engine.spec.constants.items()}
+    env = {**config.as_dict(), **consts, **state.as_dict(), **event.as_dict()}
+    order = {v: i for i, v in enumerate(engine.spec.errors)}
+    return PythonBackend(lambda n: (lambda s, c, ev, o: env[n]), order).visit(e)(
+        None, None, None, None)
+
+
+def test_specialize_folds_what_is_known():
+    e = parse("a and (b or c == 'x') and not d", Where("t", 1))
+    assert to_label(specialize(e, {"a": True, "c": "x"})) == "not d"
+    assert specialize(e, {"a": False}) == Const(False)
+    assert to_label(specialize(e, {"d": False, "b": False})) == "a and c == 'x'"
+    lookup = parse("table[k] == 'allow'", Where("t", 1))
+    assert specialize(lookup, {"table": {"On": "allow"}, "k": "On"}) == Const(True)
+    assert to_label(specialize(lookup, {"table": {"On": "allow"}})) == "table[k] == 'allow'"
+
+
+def test_fold_inverts_the_loaders_expansion_for_every_rule(engine):
+    defs = {n: d.expr for n, d in engine.machine.definitions.items()}
+    folded_somewhere = False
+    for r in engine.machine.rules:
+        f = fold(r.when, defs)
+        assert substitute(f, defs) == r.when, r.id
+        folded_somewhere |= bool(names(f) & set(defs))
+    assert folded_somewhere  # e.g. `online`, `faulted`
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_a_specialised_guard_means_what_the_guard_means(engine, states, data):
+    """For all rules, configurations, reachable states and events of the rule: the guard and
+    its specialisation to the configuration agree (what the projections draw is the spec)."""
+    rule = data.draw(st.sampled_from([r for r in engine.machine.rules if not r.ignore]))
+    events = [e for e in all_events(engine) if e.name in rule.events]
+    if not events:
+        events = [engine.event(rule.events[0])]
+    event = data.draw(st.sampled_from(events))
+    config = data.draw(st.sampled_from(_configs(engine)))
+    state = data.draw(st.sampled_from(states))
+    known = diagrams.known_values(engine, config)
+    special = specialize(rule.when, known)
+    assert not (names(special) & set(engine.spec.parameters)), to_label(special)
+    assert evaluate(engine, special, config, state, event) == \
+        evaluate(engine, rule.when, config, state, event), (rule.id, to_label(special))
+
+
+_CONFIGS: list = []
+
+
+def _configs(engine):
+    if not _CONFIGS:
+        _CONFIGS.extend(pairwise_configurations(engine))
+        _CONFIGS.extend(engine.config(dict(c.values)) for c in diagrams.CONFIG_CLASSES)
+    return _CONFIGS
+
+
+def _tooltips(dot: str) -> set[str]:
+    return {rid for t in re.findall(r'tooltip="([^"]*)"', dot) for rid in t.split(", ")}
+
+
+def test_the_machine_diagram_draws_every_rule_but_the_ignores(engine):
+    dot = diagrams.machine_dot(engine)
+    drawn = _tooltips(dot)
+    assert drawn == {r.id for r in engine.machine.rules if not r.ignore}
+    assert dot == diagrams.machine_dot(engine)  # deterministic
+    assert "c0392b" not in dot  # no highlight unless asked
+    assert "legend" in dot and f"{sum(r.ignore for r in engine.machine.rules)} explicit " in dot
+    # guards are rendered by the expression language, definitions folded
+    defs = set(engine.machine.definitions)
+    assert any(re.search(rf"\b{d}\b", dot) for d in defs)
+    assert "connection_type != 'NoBackend' and 'backend_disconnected' not in errors" not in dot
+
+
+def test_a_highlighted_path_marks_its_edges_and_steps(engine):
+    dot = diagrams.machine_dot(engine, {("idle", "authorizing"): [2], ("authorizing",
+                                                                       "transaction"): [3]})
+    marked = re.findall(r'"(\w+)" -> "(\w+)" \[[^\n]*penwidth=3[^\n]*xlabel="step ([\d, ]+)"',
+                        dot)
+    assert sorted(marked) == [("authorizing", "transaction", "3"), ("idle", "authorizing", "2")]
+
+
+@pytest.fixture(scope="module")
+def projections(engine):
+    return diagrams.class_transitions(engine)
+
+
+def test_projections_show_only_what_the_configuration_allows(engine, projections):
+    rules = {slug: {r for _, r, _ in t} for slug, t in projections.items()}
+    # Only by RFID/RemoteStop: an unplug never ends the transaction (§5.1)
+    stop_by_unplug = {r.id for r in engine.machine.rules if "unplug" in r.events
+                      and any(e.message == "StopTransaction" for e in r.emit)}
+    assert stop_by_unplug and not (rules["rfid_only"] & stop_by_unplug)
+    assert rules["normal"] & stop_by_unplug
+    # Immediate Plug-in reaches the provisional phase; the defaults do not
+    assert any("provisional" in (a, b) for a, _, b in projections["immediate_plug_in"])
+    assert not any("provisional" in (a, b) for a, _, b in projections["normal"])
+    # free charging never asks the backend about a card
+    assert not any(r.startswith("rfid_asks") for r in rules["free_charging_4"])
+    for cls in diagrams.CONFIG_CLASSES:
+        dot = diagrams.projection_dot(engine, cls, projections[cls.slug])
+        assert _tooltips(dot) == rules[cls.slug]
+        labels = " ".join(re.findall(r'label="([^"]*)"', dot))
+        # what is left in a guard is state and event: no parameter survives specialisation
+        for pid, p in engine.spec.parameters.items():
+            if p.kind in ("bool", "enum"):
+                assert not re.search(rf"\[[^\]]*\b{pid}\b", labels), (cls.slug, pid)
+
+
+def test_the_status_picture_is_drawn_over_the_allowed_table(engine):
+    table = engine.spec.status_table
+    used = {("Available", "Preparing"), ("Preparing", "Charging")}
+    dot = diagrams.status_dot(engine, used)
+    allowed = sum(len(v) for v in table.allowed.values())
+    assert dot.count("->") == allowed
+    assert dot.count('color="#bbbbbb", style=dashed') == allowed - 2
+    assert "NOT ALLOWED" not in dot
+    bad = diagrams.status_dot(engine, used | {("Finishing", "Charging")})
+    assert not table.permits("Finishing", "Charging")
+    assert 'NOT ALLOWED' in bad
+
+
+def test_the_status_changes_the_model_makes_are_all_allowed(engine):
+    values, events, bound = diagrams.status_jobs(engine)[0]
+    used = diagrams.status_transitions(engine, engine.config(values), events, bound)
+    assert len(used) >= 10 and any("Charging" in pair for pair in used)
+    assert all(engine.spec.status_table.permits(a, b) for a, b in used)
+
+
+def test_the_site_picture_wires_each_connector_by_its_rotation(spec):
+    from chargespec.dlm.site import load_site
+    from chargespec.loader import default_spec_dir
+
+    site = load_site(spec, default_spec_dir() / "examples" / "dlm_building_100a.yaml")
+    dot = diagrams.site_dot(site, spec.dlm.rotations)
+    for c in site.connectors:
+        for k, gp in enumerate(spec.dlm.rotations[c.phase_rotation]):
+            assert re.search(rf'"conn-{c.name}":L{k + 1}:e -> "grid-L{gp + 1}":w', dot)
+    assert dot.count(":e -> ") == 3 * len(site.connectors)
+    assert diagrams.site_slug(site) == "dlm-building-100a"
+
+
+def test_dot_renders_to_svg_with_the_ids_we_gave(engine):
+    text = diagrams.svg(diagrams.machine_dot(engine))
+    assert text.lstrip().startswith("<?xml") and "<svg" in text
+    assert 'id="phase_idle"' in text and 'id="edge_idle_authorizing"' in text
