@@ -7,7 +7,7 @@ VENV    ?= .venv
 PY      := $(VENV)/bin/python
 PIP     := $(PY) -m pip
 STAMP   := $(VENV)/.installed
-SYSDEPS := $(VENV)/.sysdeps
+SYSDEPS := $(VENV)/.sysdeps-2
 APT     := $(shell command -v apt-get 2>/dev/null)
 SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
@@ -15,20 +15,23 @@ SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 all: test
 
-# System tools: graphviz's `dot` (diagrams) and `spin` (Promela cross-check).
-# Installed from apt only when missing and apt is available; otherwise a note.
+# System tools: graphviz's `dot` (diagrams), `spin` (Promela cross-check) and Chromium (the
+# browser test opens the report headless). Installed from apt only when missing and apt is
+# available; otherwise a note.
 $(SYSDEPS):
 	@mkdir -p $(VENV)
 	@missing=""; \
 	command -v dot  >/dev/null 2>&1 || missing="$$missing graphviz"; \
 	command -v spin >/dev/null 2>&1 || missing="$$missing spin"; \
+	{ command -v chromium || command -v chromium-browser || command -v google-chrome \
+	  || [ -n "$$CHARGESPEC_BROWSER" ]; } >/dev/null 2>&1 || missing="$$missing chromium"; \
 	if [ -n "$$missing" ]; then \
 	  if [ -n "$(APT)" ]; then \
 	    echo "installing from apt:$$missing"; \
 	    ( $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing >/dev/null ) \
 	      || echo "warning: apt-get install$$missing failed; the tests that need them will say so"; \
 	  else \
-	    echo "note: no apt-get; install$$missing yourself for diagrams / the SPIN cross-check"; \
+	    echo "note: no apt-get; install$$missing yourself (diagrams, SPIN cross-check, browser test)"; \
 	  fi; \
 	fi
 	@touch $@
@@ -43,12 +46,16 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP) $(SYSDEPS)
 
+# the four stop modes on the embedded spec, then the report (reports/index.html)
 demo: install
 	$(VENV)/bin/chargespec demo
+	$(VENV)/bin/chargespec report
 
-# the committed vectors/ must be what the spec generates (byte for byte), then the tests
+# the committed vectors/ and reports/ must be what the spec generates (byte for byte; the
+# report's timing.js excepted), then the tests
 test: install
 	$(PY) -m chargespec vectors --check
+	$(PY) -m chargespec report --check
 	$(PY) -m pytest -q
 
 test-slow: install

@@ -93,7 +93,7 @@ def guard_text(engine: Engine, when: Expr, known: Mapping[str, Any] | None = Non
     defs = {n: d.expr for n, d in engine.machine.definitions.items()}
     e = fold(when, defs)
     if known is not None:
-        e = specialize(e, known)
+        e = specialize(e, known, engine.spec.constants)
     if e == TRUE or (isinstance(e, Const) and e.value is True):
         return None
     return to_label(e)
@@ -105,7 +105,7 @@ def known_values(engine: Engine, config: Any) -> dict[str, Any]:
     known: dict[str, Any] = dict(config.as_dict())
     known.update({n: v for n, (_, v) in engine.spec.constants.items()})
     for name, d in engine.machine.definitions.items():
-        e = specialize(d.expr, known)
+        e = specialize(d.expr, known, engine.spec.constants)
         if isinstance(e, Const):
             known[name] = e.value
     return known
@@ -216,7 +216,9 @@ def machine_dot(engine: Engine, highlight: Mapping[tuple[str, str], list[int]] |
                  legend, highlight)
 
 
-def projection_transitions(engine: Engine, config: Any) -> set[tuple[str, str, str]]:
+def projection_transitions(engine: Engine, config: Any,
+                           statuses: set[tuple[str, str]] | None = None
+                           ) -> set[tuple[str, str, str]]:
     """(phase, rule, phase) of every transition of an exhaustive exploration under `config`,
     with the session's events and the backend going offline and back (If in doubt, §5.1); the
     other error rows are left to the error table."""
@@ -229,6 +231,8 @@ def projection_transitions(engine: Engine, config: Any) -> set[tuple[str, str, s
     def record(config: Any, s: Any, ev: Any, s2: Any, out: Any) -> None:
         if out.rule not in ignore:
             seen.add((getattr(s, control), out.rule, getattr(s2, control)))
+        if statuses is not None and s.status != s2.status:
+            statuses.add((s.status, s2.status))
 
     events = session_events(engine) + [
         engine.event("error_raised", error="backend_disconnected"), engine.event("backend_online")]
@@ -389,9 +393,12 @@ def svg(dot_text: str, name: str = "diagram") -> str:
 _STATE: dict[str, Any] = {}
 
 
-def _explore_class(k: int) -> set[tuple[str, str, str]]:
+def _explore_class(k: int) -> tuple[set[tuple[str, str, str]], set[tuple[str, str]]]:
     engine: Engine = _STATE["engine"]
-    return projection_transitions(engine, engine.config(dict(CONFIG_CLASSES[k].values)))
+    statuses: set[tuple[str, str]] = set()
+    found = projection_transitions(engine, engine.config(dict(CONFIG_CLASSES[k].values)),
+                                   statuses)
+    return found, statuses
 
 
 def _explore_status(k: int) -> set[tuple[str, str]]:
@@ -400,15 +407,17 @@ def _explore_status(k: int) -> set[tuple[str, str]]:
     return status_transitions(engine, engine.config(values), events, bound)
 
 
-def status_jobs(engine: Engine) -> list[tuple[dict[str, Any], list[Any], Any]]:
-    """The explorations whose status changes the OCPP picture shows: the check's CI
-    configurations, and the error model under each stop mode (one error at a time)."""
+def status_jobs(engine: Engine, errors_only: bool = False
+                ) -> list[tuple[dict[str, Any], list[Any], Any]]:
+    """The explorations whose status changes the OCPP picture shows (besides the projections'):
+    the check's CI configurations (unless the caller has them), and the error model under each
+    stop mode (one error at a time)."""
     from chargespec.checkers.check import ERROR_CONFIGS, jobs_for
     from chargespec.checkers.explore import REPRESENTATIVE_ERRORS, error_events, max_errors
     from chargespec.checkers.explore import session_events
 
     jobs, _ = jobs_for(engine, "ci")
-    out = [(j.values, j.events, j.bound) for j in jobs]
+    out = [] if errors_only else [(j.values, j.events, j.bound) for j in jobs]
     quiet = [e for e in session_events(engine)
              if e.name not in ("set_operator_limit", "set_load_limit")]
     events = quiet + error_events(engine, REPRESENTATIVE_ERRORS)
@@ -416,21 +425,26 @@ def status_jobs(engine: Engine) -> list[tuple[dict[str, Any], list[Any], Any]]:
     return out
 
 
-def build(engine: Engine, sites: Sequence[Any] = (), workers: int | None = None
-          ) -> dict[str, str]:
-    """File name -> text of every diagram, DOT and SVG (the SVG rendered from that DOT)."""
+def build(engine: Engine, sites: Sequence[Any] = (), workers: int | None = None,
+          status_seen: set[tuple[str, str]] | None = None) -> dict[str, str]:
+    """File name -> text of every diagram, DOT and SVG (the SVG rendered from that DOT).
+    `status_seen`: the status changes of the check's CI explorations, when the caller ran
+    them (`chargespec report`), so they are not explored twice."""
     from chargespec.parallel import parallel_map
 
     _STATE["engine"] = engine
-    _STATE["status_jobs"] = sjobs = status_jobs(engine)
+    _STATE["status_jobs"] = sjobs = status_jobs(engine, errors_only=status_seen is not None)
     # one pool for both kinds of exploration: the class pictures, then the status table's
     tasks = [("class", k) for k in range(len(CONFIG_CLASSES))] + \
             [("status", k) for k in range(len(sjobs))]
     results = parallel_map(_task, tasks, workers)
     dots: dict[str, str] = {"session": machine_dot(engine)}
+    used: set[tuple[str, str]] = set(status_seen or ())
     for k, cls in enumerate(CONFIG_CLASSES):
-        dots[f"session-{cls.slug}"] = projection_dot(engine, cls, results[k])
-    used: set[tuple[str, str]] = set().union(*results[len(CONFIG_CLASSES):])
+        found, statuses = results[k]
+        dots[f"session-{cls.slug}"] = projection_dot(engine, cls, found)
+        used |= statuses
+    used = used.union(*results[len(CONFIG_CLASSES):])
     dots["ocpp16-status"] = status_dot(engine, used)
     rotations = engine.spec.dlm.rotations if engine.spec.dlm else {}
     for site in sites:
@@ -456,7 +470,7 @@ def class_transitions(engine: Engine, workers: int | None = None
 
     _STATE["engine"] = engine
     found = parallel_map(_task, [("class", k) for k in range(len(CONFIG_CLASSES))], workers)
-    return {c.slug: t for c, t in zip(CONFIG_CLASSES, found)}
+    return {c.slug: t for c, (t, _) in zip(CONFIG_CLASSES, found)}
 
 
 def _task(task: tuple[str, int]) -> Any:

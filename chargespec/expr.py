@@ -32,7 +32,7 @@ from __future__ import annotations
 import ast
 import difflib
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
 from .errors import SpecError, Where
 from .rfid import POSTFIX_SEPARATOR  # a whitelist entry's connector postfix (§5.5)
@@ -777,7 +777,12 @@ class LabelBackend(Backend):
         return super().visit(e)
 
     def visit_Const(self, e: Const) -> tuple[str, int]:
-        return repr(e.value), _PREC["atom"]
+        v = e.value
+        if isinstance(v, (set, frozenset)):  # a value folded in: in a stable order
+            return "{" + ", ".join(sorted(map(repr, v))) + "}", _PREC["atom"]
+        if isinstance(v, (list, tuple)):
+            return "[" + ", ".join(map(repr, v)) + "]", _PREC["atom"]
+        return repr(v), _PREC["atom"]
 
     def visit_Name(self, e: Name) -> tuple[str, int]:
         return e.id, _PREC["atom"]
@@ -858,31 +863,37 @@ _COMPARE = {"==": lambda a, b: a == b, "!=": lambda a, b: a != b, "<": lambda a,
             "in": lambda a, b: a in b, "not in": lambda a, b: a not in b}
 
 
-def specialize(e: Expr, known: Mapping[str, Any]) -> Expr:
+def specialize(e: Expr, known: Mapping[str, Any], symbolic: Iterable[str] = ()) -> Expr:
     """`e` with the names of `known` replaced by their values and every constant part folded.
 
     What a guard still asks once the configuration is fixed: `known` maps parameters,
     constants and (already specialised, constant) definitions to values.  `and`/`or` drop their
-    decided operands, so a guard that the configuration makes true becomes `True`."""
+    decided operands, so a guard that the configuration makes true becomes `True`.  Names in
+    `symbolic` (the spec's named sets and tables) are known but stay names where they do not
+    fold away: `error in faulting_errors` reads better than the set spelled out."""
+    keep = frozenset(symbolic)
 
     def const(x: Expr) -> bool:
-        return isinstance(x, Const)
+        return isinstance(x, Const) or (isinstance(x, Name) and x.id in keep and x.id in known)
+
+    def val(x: Expr) -> Any:
+        return x.value if isinstance(x, Const) else known[x.id]  # type: ignore[attr-defined]
 
     def walk(x: Expr) -> Expr:
         if isinstance(x, Name):
-            return Const(known[x.id]) if x.id in known else x
+            return Const(known[x.id]) if x.id in known and x.id not in keep else x
         if isinstance(x, Const):
             return x
         if isinstance(x, Not):
             a = walk(x.operand)
-            return Const(not a.value) if const(a) else Not(a)  # type: ignore[attr-defined]
+            return Const(not val(a)) if const(a) else Not(a)
         if isinstance(x, BoolOp):
             stop = x.op == "or"  # the value that decides the whole expression
             rest: list[Expr] = []
             for o in x.operands:
                 w = walk(o)
                 if const(w):
-                    if bool(w.value) == stop:  # type: ignore[attr-defined]
+                    if bool(val(w)) == stop:
                         return Const(stop)
                     continue
                 rest.append(w)
@@ -893,29 +904,29 @@ def specialize(e: Expr, known: Mapping[str, Any]) -> Expr:
             a, b = walk(x.left), walk(x.right)
             if const(a) and const(b):
                 try:
-                    return Const(_COMPARE[x.op](a.value, b.value))  # type: ignore[attr-defined]
+                    return Const(_COMPARE[x.op](val(a), val(b)))
                 except TypeError:
                     pass
             return Compare(x.op, a, b)
         if isinstance(x, Lookup):
             k = walk(x.key)
             if x.table in known and const(k):
-                return Const(known[x.table][k.value])  # type: ignore[attr-defined]
+                return Const(known[x.table][val(k)])
             return Lookup(x.table, k)
         if isinstance(x, IfExp):
             t = walk(x.test)
             if const(t):
-                return walk(x.body if t.value else x.orelse)  # type: ignore[attr-defined]
+                return walk(x.body if val(t) else x.orelse)
             return IfExp(t, walk(x.body), walk(x.orelse))
         if isinstance(x, Arith):
             a, b = walk(x.left), walk(x.right)
             if const(a) and const(b) and x.op == "+":
-                return Const(a.value + b.value)  # type: ignore[attr-defined]
+                return Const(val(a) + val(b))
             return Arith(x.op, a, b)
         if isinstance(x, Call):
             args = tuple(walk(a) for a in x.args)
             if all(const(a) for a in args):
-                vals = [a.value for a in args]  # type: ignore[attr-defined]
+                vals = [val(a) for a in args]
                 if x.func == "any":
                     return Const(bool(vals[0]))
                 if x.func == "listed":

@@ -50,8 +50,10 @@ class Collected:
 
 
 def collect(engine: Engine, vectors_dir: Path, root: Path | None = None,
-            progress: Callable[[str], None] | None = None, workers: int | None = None
-            ) -> Collected:
+            progress: Callable[[str], None] | None = None, workers: int | None = None,
+            profile: str = "ci", diagrams: dict[str, str] | None = None) -> Collected:
+    """Run and read what the page shows.  `profile` is the checker's (the committed report:
+    ci); `diagrams`, when given, are used instead of drawing them again."""
     from chargespec.checkers.check import run
     from chargespec.diagrams import build as build_diagrams
     from chargespec.dlm.prove import verify
@@ -63,14 +65,16 @@ def collect(engine: Engine, vectors_dir: Path, root: Path | None = None,
     t_all = time.perf_counter()
     vectors, coverage = read_vectors(vectors_dir)
     say("checking (proofs + CI explorations, each invariant timed) ...")
-    check = run(engine.spec, "ci", workers=workers, progress=say, timed=True)
+    check = run(engine.spec, profile, workers=workers, progress=say, timed=True)
     sites = []
     for rel in SITES:
         site = load_site(engine.spec, root / rel)
         sites.append((site, verify(site)))
     say("drawing the diagrams ...")
     t0 = time.perf_counter()
-    diagrams = build_diagrams(engine, [s for s, _ in sites], workers)
+    if diagrams is None:
+        seen = set().union(*(j.status_changes for j in check.jobs))
+        diagrams = build_diagrams(engine, [s for s, _ in sites], workers, status_seen=seen)
     t_diagrams = time.perf_counter() - t0
     c = Collected(engine, check, sites, vectors, coverage, diagrams)
     c.timing = measure(c, t_diagrams)

@@ -66,8 +66,10 @@ class JobResult:
     transitions: int
     seconds: float
     violations: list[tuple[str, str, list[str]]]  # (invariant, message, trace labels)
-    # seconds spent evaluating each invariant (only when `run(..., timed=True)`)
+    # seconds spent evaluating each invariant, and the connector-status changes made (only
+    # when `run(..., timed=True)`, for the report and its OCPP status picture)
     check_seconds: dict[str, float] = field(default_factory=dict)
+    status_changes: set[tuple[str, str]] = field(default_factory=set)
 
 
 @dataclass
@@ -96,6 +98,8 @@ def jobs_for(engine: Engine, profile: str) -> tuple[list[Job], float]:
     configs = pairwise_configurations(engine)
     if profile in ("ci", "tests"):
         configs = configs[:CI_CONFIGURATIONS]
+    elif profile == "smoke":  # the report's own tests: two configurations, nothing else
+        configs = configs[:2]
     jobs = [Job("pairwise", c.as_dict(), session, None) for c in configs]
     coverage = pair_coverage(engine, configs)
     if profile in ("full", "tests"):
@@ -141,8 +145,14 @@ def _run(index: int) -> JobResult:
     config = engine.config(job.values)
     checks = explorer_checks(engine)
     spent: dict[str, float] = {}
+    changes: set[tuple[str, str]] = set()
     if _STATE.get("timed"):
         checks = {name: _timed(name, chk, spent) for name, chk in checks.items()}
+
+        def status_change(config: Any, s: Any, ev: Any, s2: Any, out: Any) -> None:
+            if s.status != s2.status:
+                changes.add((s.status, s2.status))
+        checks["(status changes)"] = status_change  # type: ignore[assignment]
     preds: dict[Any, set[Any]] = {}
     x = explore(engine, config, checks, events=job.events, bound=job.bound, max_violations=3,
                 predecessors=preds, skip_unchanged=True)
@@ -162,7 +172,7 @@ def _run(index: int) -> JobResult:
                                [e.label() for e in trace_to(x.parent, s)]))
         spent[graph[0].id] = time.perf_counter() - t0
     return JobResult(job.kind, engine.compiled.describe_config(config), x.states, x.transitions,
-                     x.seconds, violations, spent)
+                     x.seconds, violations, spent, changes)
 
 
 def _timed(name: str, chk: Callable, spent: dict[str, float]) -> Callable:

@@ -215,3 +215,23 @@ class PairwiseRecord:
 @pytest.fixture(scope="session")
 def pairwise(engine):
     return PairwiseRecord(engine)
+
+
+@pytest.fixture(scope="session")
+def built(tmp_path_factory):
+    """(Collected, files, directory) of the report of a spec copy with markup planted in it
+    (tests/test_report.py's PLANTED), written to a directory.  Quick: the checker's smoke
+    profile, and the committed diagrams (nothing planted reaches a diagram; the drift check
+    keeps those current)."""
+    from test_report import planted_spec
+
+    from chargespec.report import build, collect
+    from chargespec.vectors import write
+
+    base = tmp_path_factory.mktemp("report")
+    engine = Engine(load_spec(planted_spec(base)))
+    diagrams = {p.name: p.read_text() for p in (REPO / "reports" / "diagrams").iterdir()}
+    c = collect(engine, REPO / "vectors", root=REPO, profile="smoke", diagrams=diagrams)
+    files = build(c)
+    write(base / "out", files)
+    return c, files, base / "out"

@@ -1,0 +1,152 @@
+"""The report in a real browser: Chromium, headless, fetching over loopback only.
+
+The page's own script records what rendered (`data-diagrams-rendered`: diagrams whose SVG has a
+non-empty bounding box and nodes, out of all) and whether timing.js loaded; `--dump-dom` gives
+the DOM after it ran.  Opened: the committed reports/index.html, and the report of the spec
+with planted markup (tests/test_report.py), where no planted element may exist in the DOM.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import shutil
+import subprocess
+import threading
+from html.parser import HTMLParser
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from test_report import REPO, cited_sections
+
+CANDIDATES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
+
+
+def browser() -> str:
+    found = os.environ.get("CHARGESPEC_BROWSER") or next(
+        (p for p in map(shutil.which, CANDIDATES) if p), None)
+    if not found:
+        pytest.fail("no Chromium: `make test` installs Debian's chromium through apt; elsewhere "
+                    "install it or set CHARGESPEC_BROWSER to a Chrome/Chromium binary")
+    return found
+
+
+class Served:
+    """A directory over HTTP on 127.0.0.1, on a free port, for the test's duration."""
+
+    def __init__(self, directory: Path):
+        handler = functools.partial(_Quiet, directory=str(directory))
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+class _Quiet(SimpleHTTPRequestHandler):
+    def log_message(self, *args):  # noqa: D401 - keep pytest's output clean
+        pass
+
+
+def chromium(url: str, profile: Path, *args: str) -> subprocess.CompletedProcess:
+    cmd = [browser(), "--headless", "--no-sandbox", "--disable-gpu", "--disable-extensions",
+           "--no-first-run", f"--user-data-dir={profile}",
+           # loopback only: every other host fails to resolve
+           "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1",
+           "--virtual-time-budget=5000", *args, url]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=180)
+
+
+class DomFacts(HTMLParser):
+    """What the dumped DOM holds: body attributes, ids, tags, table rows' first cells."""
+
+    def __init__(self):
+        super().__init__()
+        self.body: dict[str, str] = {}
+        self.ids: set[str] = set()
+        self.tags: dict[str, int] = {}
+        self.first_cells: list[str] = []
+        self._in_td = False
+        self._cell = 0
+        self.title = ""
+        self._in_title = False
+        self._svg = 0
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        self.tags[tag] = self.tags.get(tag, 0) + 1
+        if tag == "svg":
+            self._svg += 1
+        if tag == "body":
+            self.body = {k: v or "" for k, v in attrs}
+        if "id" in a:
+            self.ids.add(a["id"])
+        if tag == "tr":
+            self._cell = 0
+        if tag == "td":
+            self._cell += 1
+            self._in_td = self._cell == 1
+        if tag == "title" and not self._svg:
+            self._in_title = True
+
+    def handle_endtag(self, tag):
+        if tag == "svg":
+            self._svg -= 1
+        if tag == "td":
+            self._in_td = False
+        if tag == "title":
+            self._in_title = False
+
+    def handle_data(self, data):
+        if self._in_td:
+            self.first_cells.append(data.strip())
+        if self._in_title:
+            self.title += data
+
+
+def open_report(directory: Path, tmp_path: Path) -> tuple[DomFacts, str, Path]:
+    served = Served(directory)
+    try:
+        shot = tmp_path / "report.png"
+        dom = chromium(served.url + "index.html", tmp_path / "profile", "--dump-dom")
+        assert dom.returncode == 0 and "<body" in dom.stdout, dom.stderr[-2000:]
+        pic = chromium(served.url + "index.html", tmp_path / "profile",
+                       f"--screenshot={shot}", "--window-size=1400,2000")
+        assert pic.returncode == 0, pic.stderr[-2000:]
+    finally:
+        served.close()
+    facts = DomFacts()
+    facts.feed(dom.stdout)
+    return facts, dom.stdout, shot
+
+
+def assert_rendered(facts: DomFacts, shot: Path, spec) -> None:
+    rendered, _, total = facts.body.get("data-diagrams-rendered", "0/?").partition("/")
+    assert total == "10" and rendered == total, facts.body
+    assert facts.body.get("data-timing-loaded") == "yes"
+    assert shot.is_file() and shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert shot.stat().st_size > 20_000  # a rendered page, not a blank one
+    sections = set(facts.first_cells)
+    missing = cited_sections(spec) - sections
+    assert not missing, f"traceability matrix lacks {sorted(missing)}"
+
+
+def test_the_committed_report_renders_in_chromium(tmp_path, spec):
+    facts, dom, shot = open_report(REPO / "reports", tmp_path)
+    assert_rendered(facts, shot, spec)
+    assert facts.tags.get("script") == 2
+    assert not any(k.startswith("on") for k in facts.body)
+
+
+def test_planted_markup_stays_text_in_chromium(built, tmp_path):
+    c, _, directory = built
+    facts, dom, shot = open_report(directory, tmp_path)
+    assert_rendered(facts, shot, c.engine.spec)
+    assert "pwned" not in facts.title
+    assert not ({"injected", "injected2"} & facts.ids)
+    assert facts.tags.get("script") == 2 and "img" not in facts.tags
+    assert "&lt;b id=\"injected\"&gt;" in dom or '&lt;b id="injected"&gt;' in dom
