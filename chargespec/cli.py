@@ -262,15 +262,12 @@ def cmd_vectors(args: argparse.Namespace) -> int:
 
 def cmd_diagrams(args: argparse.Namespace) -> int:
     from .diagrams import build
-    from .dlm.site import load_site
     from .models.step import Engine
-    from .report import SITES
+    from .report import example_sites
     from .vectors import write
 
     spec = load_spec()
-    root = default_spec_dir().parent
-    sites = [load_site(spec, root / rel) for rel in SITES]
-    files = build(Engine(spec), sites)
+    files = build(Engine(spec), example_sites(spec))
     write(args.out, {k: v.encode() for k, v in files.items()})
     print(f"wrote {len(files)} files ({len(files) // 2} diagrams, DOT and SVG) to {args.out}")
     return 0

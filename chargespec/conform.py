@@ -76,6 +76,8 @@ class Stdio:
             raise AdapterError(f"no hello: {hello!r}")
         self.name = str(hello.get("name", self.name))
         self.observations = [str(x) for x in hello["observations"]]
+        # the optional extension: a whole test (reset and every event) in one request
+        self.batch = hello.get("batch") is True
 
     def _ask(self, req: dict[str, Any], timeout: float | None = None) -> dict[str, Any]:
         proc = self.proc
@@ -117,6 +119,25 @@ class Stdio:
                                                                   dict):
             raise AdapterError(f"event answered {answer!r}")
         return answer["observation"]
+
+    def run(self, config: dict[str, Any], events: list[dict[str, Any]]
+            ) -> list[dict[str, Any]] | None:
+        """One test in one round trip (adapters that say `"batch": true` in hello): the
+        observation after each event, or None when the configuration is unsupported.  The
+        answer may take the step timeout once per event."""
+        if self.proc is None or self.proc.poll() is not None:
+            self._start()
+        answer = self._ask({"type": "run", "config": config, "events": events},
+                           self.timeout * max(1, len(events)))
+        if answer.get("type") == "unsupported":
+            return None
+        seen = answer.get("observations")
+        if answer.get("type") != "observations" or not isinstance(seen, list):
+            raise AdapterError(f"run answered {str(answer)[:200]!r}")
+        if len(seen) != len(events):
+            raise AdapterError(f"run answered {len(seen)} observations for {len(events)} "
+                               f"events")
+        return seen
 
     def restart(self) -> None:
         self._start()
@@ -256,12 +277,16 @@ def run_test(adapter: Any, file: str, doc: dict[str, Any], group: dict[str, Any]
                 not_observed=[k for k in doc.get("observations", [])
                               if k not in adapter.observations])
     try:
-        if not adapter.reset(group["config"]):
+        if getattr(adapter, "batch", False):
+            answers = adapter.run(group["config"], [s["event"] for s in test["steps"]])
+        else:
+            answers = adapter.step if adapter.reset(group["config"]) else None
+        if answers is None:
             o.status, o.detail = "unsupported", "the adapter cannot take this configuration"
         else:
             shown = adapter.observations
             for n, step in enumerate(test["steps"], 1):
-                seen = adapter.step(step["event"])
+                seen = answers[n - 1] if isinstance(answers, list) else answers(step["event"])
                 if not isinstance(seen, dict):
                     raise AdapterError(f"observation is not a JSON object: {seen!r}")
                 if seen == step["expect"]:

@@ -57,7 +57,6 @@ def collect(engine: Engine, vectors_dir: Path, root: Path | None = None,
     from chargespec.checkers.check import run
     from chargespec.diagrams import build as build_diagrams
     from chargespec.dlm.prove import verify
-    from chargespec.dlm.site import load_site
     from chargespec.loader import default_spec_dir
 
     say = progress or (lambda text: None)
@@ -67,8 +66,7 @@ def collect(engine: Engine, vectors_dir: Path, root: Path | None = None,
     say("checking (proofs + CI explorations, each invariant timed) ...")
     check = run(engine.spec, profile, workers=workers, progress=say, timed=True)
     sites = []
-    for rel in SITES:
-        site = load_site(engine.spec, root / rel)
+    for site in example_sites(engine.spec, root):
         sites.append((site, verify(site)))
     say("drawing the diagrams ...")
     t0 = time.perf_counter()
@@ -80,6 +78,18 @@ def collect(engine: Engine, vectors_dir: Path, root: Path | None = None,
     c.timing = measure(c, t_diagrams)
     c.timing["report.seconds"] = f"{time.perf_counter() - t_all:.1f} s"
     return c
+
+
+def example_sites(spec: Any, root: Path | None = None) -> list[Any]:
+    """The example DLM sites the report proves and draws, named by their path in the
+    repository (not where it is checked out: the report must not depend on that)."""
+    from dataclasses import replace
+
+    from chargespec.dlm.site import load_site
+    from chargespec.loader import default_spec_dir
+
+    root = root or default_spec_dir().parent
+    return [replace(load_site(spec, root / rel), file=rel) for rel in SITES]
 
 
 def read_vectors(directory: Path) -> tuple[dict[str, dict[str, Any]], dict[str, Any]]:

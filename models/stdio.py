@@ -54,8 +54,8 @@ class Reference:
         self.config: Any = None
         self.state: Any = None
         self.site: Any = None
-        self._configs: dict[str, tuple[Any, Any]] = {}  # vectors reset to few configurations
-        self._events: dict[str, Any] = {}
+        self._configs: dict[Any, tuple[Any, Any]] = {}  # vectors reset to few configurations
+        self._events: dict[Any, Any] = {}
         self._obs: dict[tuple[Any, Any, Any], dict[str, Any]] = {}
 
     def reset(self, config: dict[str, Any]) -> None:
@@ -64,7 +64,7 @@ class Reference:
             self.site = site_from_json(self.engine.spec, config["dlm"])
             return
         self.site = None
-        key = json.dumps(config, sort_keys=True)
+        key = _key(config)
         hit = self._configs.get(key)
         if hit is None:
             c = self.engine.config(config)
@@ -76,7 +76,7 @@ class Reference:
             from chargespec.dlm.allocator import allocate
             from chargespec.dlm.vectors import tick_from_json
             return {"amps": list(allocate(self.site, tick_from_json(event)).amps)}
-        key = json.dumps(event, sort_keys=True)
+        key = _key(event)
         ev = self._events.get(key)
         if ev is None:
             fields = dict(event)
@@ -93,6 +93,18 @@ class Reference:
         return obs
 
 
+def _key(d: dict[str, Any]) -> Any:
+    """A cache key for a JSON object: its sorted items when they are hashable (events and most
+    configurations: strings, numbers, booleans), else its canonical JSON."""
+    try:
+        # the type too: True == 1 as a key, but not as a JSON value
+        k = tuple(sorted((name, type(v).__name__, v) for name, v in d.items()))
+        hash(k)
+        return k
+    except TypeError:
+        return json.dumps(d, sort_keys=True)
+
+
 def serve(inp: TextIO, outp: TextIO) -> int:
     model = Reference()
 
@@ -106,7 +118,7 @@ def serve(inp: TextIO, outp: TextIO) -> int:
             kind = req.get("type")
             if kind == "hello":
                 send({"type": "hello", "name": model.name, "version": __version__,
-                      "observations": model.observations})
+                      "observations": model.observations, "batch": True})
             elif kind == "reset":
                 try:
                     model.reset(req.get("config") or {})
@@ -115,6 +127,15 @@ def serve(inp: TextIO, outp: TextIO) -> int:
                     send({"type": "unsupported", "reason": str(exc)})
             elif kind == "event":
                 send({"type": "observation", "observation": model.step(req["event"])})
+            elif kind == "run":  # the batch extension: reset, then every event
+                try:
+                    model.reset(req.get("config") or {})
+                except ChargespecError as exc:
+                    send({"type": "unsupported", "reason": str(exc)})
+                    continue
+                step = model.step
+                send({"type": "observations",
+                      "observations": [step(ev) for ev in req["events"]]})
             elif kind == "bye":
                 return 0
             else:

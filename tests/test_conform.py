@@ -59,6 +59,7 @@ def few(vectors, tmp_path_factory):
 
 @pytest.mark.parametrize("mode, reason", [
     ("exit", "the adapter exited"),
+    ("short", "observations for"),  # a batch answer that lacks a step
     pytest.param("hang", "no answer within", marks=pytest.mark.slow),  # restarts cost seconds
     pytest.param("garbage", "not JSON", marks=pytest.mark.slow)])
 def test_a_broken_adapter_fails_per_test_and_the_run_completes(few, tmp_path, mode, reason):
@@ -69,6 +70,9 @@ def test_a_broken_adapter_fails_per_test_and_the_run_completes(few, tmp_path, mo
     suite = ET.parse(junit).getroot()
     failures = [c for c in suite if c.find("failure") is not None]
     passed = [c for c in suite if c.find("failure") is None]
+    if mode == "short":
+        assert failures and not passed  # every test's batch answer lacks its last step
+        return
     assert failures and passed  # tests shorter than three events still pass
     assert all(reason in c.find("failure").get("message") for c in failures)
     assert int(suite.get("tests")) == len(failures) + len(passed)
@@ -112,3 +116,38 @@ def test_the_node_example_adapter_passes(vectors):
                        timeout=300, env={**os.environ, "CHARGESPEC_PYTHON": sys.executable})
     assert p.returncode == 0, p.stdout + p.stderr
     assert "node relay to chargespec reference model" in p.stdout
+
+
+def test_batch_and_step_by_step_runs_agree(vectors):
+    """The batch extension (a whole test per round trip) changes the speed, not the verdicts:
+    a wrong implementation fails the same tests at the same steps either way."""
+    from chargespec.conform import Stdio
+    stdio = Stdio([sys.executable, "-m", "chargespec.models.stdio"])
+    try:
+        assert stdio.batch
+        batched = run_file(stdio, vectors)
+        stdio.batch = False
+        stepped = run_file(stdio, vectors)
+    finally:
+        stdio.close()
+    assert [(o.tc_id, o.status) for o in batched] == [(o.tc_id, o.status) for o in stepped]
+    assert all(o.status == "passed" for o in batched)
+    wrong = InProcess("test_conform:WrongStopReason")
+    batch_wrong = BatchOf(wrong)
+    a, b = run_file(batch_wrong, vectors), run_file(wrong, vectors)
+    assert [(o.tc_id, o.status, o.step, o.detail) for o in a] == \
+        [(o.tc_id, o.status, o.step, o.detail) for o in b]
+    assert any(o.status == "failed" for o in a)
+
+
+class BatchOf:
+    """An in-process adapter seen through the batch extension."""
+
+    batch = True
+
+    def __init__(self, inner):
+        self.inner, self.name, self.observations = inner, inner.name, inner.observations
+
+    def run(self, config, events):
+        self.inner.reset(config)
+        return [self.inner.step(e) for e in events]

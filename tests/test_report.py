@@ -97,6 +97,9 @@ def test_every_planted_string_is_escaped(built):
         assert raw not in page
     # the only scripts are ours: timing.js and the inline one at the end
     assert page.count("<script") == 2
+    # nothing depends on where the repository is checked out
+    for name, data in files.items():
+        assert str(REPO) not in data.decode(), name
 
 
 def test_the_summary_says_what_the_checks_found(built):

@@ -1,4 +1,6 @@
-"""A reference adapter that breaks on purpose at its third event: `exit`, `hang` or `garbage`."""
+"""A reference adapter that breaks on purpose at its third event: `exit`, `hang` or `garbage`;
+or, with `short`, one that claims the batch extension and answers a `run` with one observation
+too few."""
 
 import json
 import sys
@@ -12,7 +14,8 @@ events = 0
 for line in sys.stdin:
     req = json.loads(line)
     if req["type"] == "hello":
-        answer = {"type": "hello", "name": f"broken ({mode})", "observations": OBSERVATIONS}
+        answer = {"type": "hello", "name": f"broken ({mode})", "observations": OBSERVATIONS,
+                  "batch": mode == "short"}
     elif req["type"] == "reset":
         model.reset(req["config"])
         answer = {"type": "ready"}
@@ -27,6 +30,10 @@ for line in sys.stdin:
                 print("this is not json", flush=True)
                 continue
         answer = {"type": "observation", "observation": model.step(req["event"])}
+    elif req["type"] == "run":
+        model.reset(req["config"])
+        seen = [model.step(ev) for ev in req["events"]]
+        answer = {"type": "observations", "observations": seen[:-1]}
     else:
         break
     print(json.dumps(answer), flush=True)
