@@ -163,11 +163,12 @@ def cmd_conform(args: argparse.Namespace) -> int:
                     if p.name not in ("manifest.json", "coverage-report.json")]
     if not args.vectors:
         raise InputError("no vector files given")
+    docs = {}
     for path in args.vectors:
         if not path.is_file():
             raise InputError(f"{path}: vector file not found")
         try:
-            load_vectors(path)  # every file is checked before any test runs
+            docs[path] = load_vectors(path)  # every file is checked before any test runs
         except VectorFileError as exc:
             raise InputError(str(exc)) from None
     try:
@@ -184,7 +185,7 @@ def cmd_conform(args: argparse.Namespace) -> int:
     try:
         for path in args.vectors:
             try:
-                outcomes += run_file(adapter, path, progress)
+                outcomes += run_file(adapter, path, progress, doc=docs[path])
             except (ValueError, KeyError) as exc:
                 raise InputError(f"{path}: not a vector file ({type(exc).__name__}: {exc})") \
                     from None
@@ -198,9 +199,9 @@ def cmd_conform(args: argparse.Namespace) -> int:
         write_atomic(args.json_out, json.dumps([asdict(o) for o in outcomes], indent=1) + "\n")
     if args.report:
         from .conform_html import render
-        docs = {p.name: load_vectors(p) for p in args.vectors}
         args.report.mkdir(parents=True, exist_ok=True)
-        write_atomic(args.report / "index.html", render(outcomes, adapter.name, docs))
+        write_atomic(args.report / "index.html", render(
+            outcomes, adapter.name, {p.name: d for p, d in docs.items()}))
         print(f"report: {(args.report / 'index.html').resolve().as_uri()}")
     failed = sum(o.status == "failed" for o in outcomes)
     print(f"{len(outcomes)} tests: {len(outcomes) - failed} passed or unsupported, "

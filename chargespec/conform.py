@@ -15,10 +15,11 @@ failure (expected and observed side by side), JUnit XML and JSON.
 
 from __future__ import annotations
 
+import gc
 import importlib
 import json
 import os
-import selectors
+import select
 import subprocess
 import time
 from dataclasses import dataclass, field
@@ -69,8 +70,8 @@ class Stdio:
     def _start(self) -> None:
         self.close()
         self.proc = subprocess.Popen(self.command, stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                                     text=True, bufsize=1)
+                                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        self._buf = b""  # answer bytes read but not yet taken (pipelined answers come together)
         hello = self._ask({"type": "hello"}, max(self.timeout, self.STARTUP))
         if hello.get("type") != "hello" or not isinstance(hello.get("observations"), list):
             raise AdapterError(f"no hello: {hello!r}")
@@ -79,22 +80,33 @@ class Stdio:
         # the optional extension: a whole test (reset and every event) in one request
         self.batch = hello.get("batch") is True
 
-    def _ask(self, req: dict[str, Any], timeout: float | None = None) -> dict[str, Any]:
+    def _send(self, requests: list[dict[str, Any] | bytes]) -> None:
+        """Write requests (objects, or lines already encoded) and flush once."""
         proc = self.proc
-        assert proc is not None and proc.stdin is not None and proc.stdout is not None
+        assert proc is not None and proc.stdin is not None
         try:
-            proc.stdin.write(json.dumps(req) + "\n")
+            proc.stdin.write(b"".join(r if isinstance(r, bytes) else json.dumps(r).encode()
+                                      + b"\n" for r in requests))
             proc.stdin.flush()
-        except (BrokenPipeError, OSError):
+        except (BrokenPipeError, OSError, ValueError):
             raise AdapterError(f"the adapter exited (status {proc.poll()})") from None
-        sel = selectors.DefaultSelector()
-        sel.register(proc.stdout, selectors.EVENT_READ)
-        wait = self.timeout if timeout is None else timeout
-        if not sel.select(wait):
-            raise AdapterError(f"no answer within {wait:g} s (hang)")
-        line = proc.stdout.readline()
-        if not line:
-            raise AdapterError(f"the adapter exited (status {proc.wait()})")
+
+    def _read(self, wait: float) -> dict[str, Any]:
+        """The next answer line, within `wait` seconds."""
+        proc = self.proc
+        assert proc is not None and proc.stdout is not None
+        fd = proc.stdout.fileno()
+        deadline = time.monotonic() + wait
+        while b"\n" not in self._buf:
+            left = deadline - time.monotonic()
+            ready, _, _ = select.select([fd], [], [], max(0.0, left))
+            if not ready:
+                raise AdapterError(f"no answer within {wait:g} s (hang)")
+            chunk = os.read(fd, 1 << 16)
+            if not chunk:
+                raise AdapterError(f"the adapter exited (status {proc.wait()})")
+            self._buf += chunk
+        line, _, self._buf = self._buf.partition(b"\n")
         try:
             answer = json.loads(line)
         except ValueError:
@@ -102,6 +114,10 @@ class Stdio:
         if not isinstance(answer, dict):
             raise AdapterError(f"not a JSON object: {line.strip()[:120]!r}")
         return answer
+
+    def _ask(self, req: dict[str, Any], timeout: float | None = None) -> dict[str, Any]:
+        self._send([req])
+        return self._read(self.timeout if timeout is None else timeout)
 
     def reset(self, config: dict[str, Any]) -> bool:
         if self.proc is None or self.proc.poll() is not None:
@@ -125,10 +141,50 @@ class Stdio:
         """One test in one round trip (adapters that say `"batch": true` in hello): the
         observation after each event, or None when the configuration is unsupported.  The
         answer may take the step timeout once per event."""
+        result = self.run_many(config, [events])[0]
+        if isinstance(result, AdapterError):
+            raise result
+        return result
+
+    # requests in flight at once: well under a pipe's buffer, so writing never blocks while
+    # the adapter waits for its answers to be read
+    WINDOW_BYTES = 16_384
+
+    def run_many(self, config: dict[str, Any], tests: list[list[dict[str, Any]]]
+                 ) -> list[Any]:
+        """Several tests, pipelined: their `run` requests are written before the answers are
+        read.  Each result is the observations, None (unsupported) or the AdapterError that
+        test met; after an error the adapter is restarted and the rest run again."""
         if self.proc is None or self.proc.poll() is not None:
             self._start()
-        answer = self._ask({"type": "run", "config": config, "events": events},
-                           self.timeout * max(1, len(events)))
+        out: list[Any] = []
+        head = b'{"type": "run", "config": ' + json.dumps(config).encode() + b', "events": '
+        k = 0
+        while k < len(tests):
+            window: list[bytes] = []
+            size = 0
+            while k + len(window) < len(tests) and (not window or size < self.WINDOW_BYTES):
+                line = head + json.dumps(tests[k + len(window)]).encode() + b"}\n"
+                window.append(line)
+                size += len(line)
+            try:
+                self._send(window)  # type: ignore[arg-type]
+                for events in tests[k:k + len(window)]:
+                    out.append(self._check_run(
+                        self._read(self.timeout * max(1, len(events))), events))
+                    k += 1
+            except AdapterError as exc:
+                out.append(exc)  # the test whose answer did not come, or came wrong
+                k += 1
+                try:
+                    self._start()
+                except AdapterError as again:
+                    out += [AdapterError(f"{exc}; restart failed: {again}")] * (len(tests) - k)
+                    return out
+        return out
+
+    @staticmethod
+    def _check_run(answer: dict[str, Any], events: list[Any]) -> list[dict[str, Any]] | None:
         if answer.get("type") == "unsupported":
             return None
         seen = answer.get("observations")
@@ -146,7 +202,7 @@ class Stdio:
         if self.proc is not None:
             try:
                 if self.proc.poll() is None and self.proc.stdin:
-                    self.proc.stdin.write(json.dumps({"type": "bye"}) + "\n")
+                    self.proc.stdin.write(json.dumps({"type": "bye"}).encode() + b"\n")
                     self.proc.stdin.flush()
                 self.proc.wait(timeout=1)
             except (OSError, subprocess.TimeoutExpired, ValueError):
@@ -252,24 +308,41 @@ def load_vectors(path: Path) -> dict[str, Any]:
     if err is not None:
         where = "/".join(str(p) for p in err.absolute_path) or "(top level)"
         raise VectorFileError(f"{path}: breaks vectors.schema.json at {where}: {err.message}")
+    # a vector file is hundreds of thousands of small objects that live as long as the run:
+    # out of the collector's sight, its full collections no longer walk them on every test
+    gc.freeze()
     return doc
 
 
-def run_file(adapter: Any, path: Path, progress=None, spec: Any = None) -> list[Outcome]:
-    doc = load_vectors(path)
+def run_file(adapter: Any, path: Path, progress=None, spec: Any = None,
+             doc: dict[str, Any] | None = None) -> list[Outcome]:
+    """Every test of a vector file (`doc`: the file already loaded and validated)."""
+    doc = doc if doc is not None else load_vectors(path)
     out: list[Outcome] = []
+    pipelined = getattr(adapter, "batch", False) and hasattr(adapter, "run_many")
     for group in doc["testGroups"]:
-        for test in group["tests"]:
-            o = run_test(adapter, path.name, doc, group, test, spec)
+        tests = group["tests"]
+        answers: list[Any] = [_ASK] * len(tests)
+        if pipelined:  # every test of the group in flight, a window at a time
+            answers = adapter.run_many(group["config"],
+                                       [[s["event"] for s in t["steps"]] for t in tests])
+        for test, answer in zip(tests, answers):
+            o = run_test(adapter, path.name, doc, group, test, spec, answer)
             out.append(o)
             if progress:
                 progress(o)
     return out
 
 
+_ASK = object()  # run_test asks the adapter itself
+
+
 def run_test(adapter: Any, file: str, doc: dict[str, Any], group: dict[str, Any],
-             test: dict[str, Any], spec: Any = None) -> Outcome:
-    """One test: reset with the group's configuration, then every step, to the first divergence."""
+             test: dict[str, Any], spec: Any = None, answers: Any = _ASK) -> Outcome:
+    """One test: reset with the group's configuration, then every step, to the first
+    divergence.  `answers`: what a pipelined batch run already brought for this test (the
+    observations, None for unsupported, or the AdapterError it met); by default the test asks
+    the adapter itself."""
     t0 = time.perf_counter()
     judged = "acceptable" in doc  # DLM: another allocation may keep every invariant
     notes = doc.get("notes", {})
@@ -277,7 +350,11 @@ def run_test(adapter: Any, file: str, doc: dict[str, Any], group: dict[str, Any]
                 not_observed=[k for k in doc.get("observations", [])
                               if k not in adapter.observations])
     try:
-        if getattr(adapter, "batch", False):
+        if isinstance(answers, AdapterError):
+            raise answers
+        if answers is not _ASK:
+            pass  # brought by a pipelined run
+        elif getattr(adapter, "batch", False):
             answers = adapter.run(group["config"], [s["event"] for s in test["steps"]])
         else:
             answers = adapter.step if adapter.reset(group["config"]) else None
@@ -319,7 +396,8 @@ def run_test(adapter: Any, file: str, doc: dict[str, Any], group: dict[str, Any]
                 break
     except AdapterError as exc:
         o.status, o.detail = "failed", str(exc)
-        if hasattr(adapter, "restart"):
+        # a pipelined run has restarted the adapter already
+        if hasattr(adapter, "restart") and exc is not answers:
             try:
                 adapter.restart()
             except AdapterError as again:
