@@ -3,6 +3,7 @@ the `chargespec dlm` commands with their exit codes."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -35,7 +36,8 @@ def test_the_unsafe_site_has_a_readable_counterexample(spec):
     fb = results["fallback_safety"]
     assert fb.status == "Counterexample"
     assert "after losing its master" in fb.detail and "by 33 A" in fb.detail
-    assert "= 63 A" in fb.detail and "grid phase L1 carries 96 A" in fb.detail
+    # Z3 picks the phase (any of them is a counterexample: 3 x 16 A + the 1-phase vehicles)
+    assert "= 63 A" in fb.detail and re.search(r"grid phase L[123] carries 96 A", fb.detail)
 
 
 def test_a_metered_site_is_proved_for_every_reading_and_meter_failure():
