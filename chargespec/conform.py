@@ -15,6 +15,7 @@ failure (expected and observed side by side), JUnit XML and JSON.
 
 from __future__ import annotations
 
+import functools
 import gc
 import importlib
 import json
@@ -421,11 +422,17 @@ def _event_label(ev: dict[str, Any]) -> str:
     return f"{ev['name']}({fields})" if fields and ev["name"] != "dlm_tick" else ev["name"]
 
 
+@functools.lru_cache(maxsize=1)
+def _embedded_spec() -> Any:
+    """The embedded spec, loaded once per run (judging DLM ticks needs its invariants)."""
+    from chargespec.loader import load_spec
+    return load_spec()
+
+
 def _judge(spec: Any, config: dict[str, Any], event: dict[str, Any], amps: Any) -> list[str]:
     from chargespec.dlm.vectors import judge
     if spec is None:
-        from chargespec.loader import load_spec
-        spec = load_spec()
+        spec = _embedded_spec()
     if not isinstance(amps, list) or not all(isinstance(a, int) and a >= 0 for a in amps):
         return [f"amps must be a list of whole amperes, observed {amps!r}"]
     return judge(spec, config, event, amps)

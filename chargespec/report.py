@@ -123,7 +123,9 @@ def measure(c: Collected, diagram_seconds: float) -> dict[str, str]:
     states = sum(j.states for j in ch.jobs)
     secs = sum(j.seconds for j in ch.jobs)
     t["explore.seconds"] = f"{secs:.1f} s"
-    t["explore.rate"] = f"{states / secs:,.0f} states/s" if secs else "-"
+    trans = sum(j.transitions for j in ch.jobs)
+    t["explore.rate"] = (f"{states / secs:,.0f} states/s, {trans / secs:,.0f} transitions/s"
+                         if secs else "-")
     spent: dict[str, float] = defaultdict(float)
     for j in ch.jobs:
         for k, v in j.check_seconds.items():

@@ -151,10 +151,16 @@ def document(spec: Spec) -> dict[str, Any]:
     }
 
 
+_SITES: dict[tuple[int, str], Any] = {}
+
+
 def judge(spec: Spec, config: dict[str, Any], event: dict[str, Any], amps: list[int]
           ) -> list[str]:
     """The invariants an allocation breaks for one tick ([] = acceptable)."""
-    site = site_from_json(spec, config["dlm"])
+    key = (id(spec), json.dumps(config["dlm"], sort_keys=True))
+    site = _SITES.get(key)
+    if site is None:  # a run judges many ticks of few sites
+        site = _SITES[key] = site_from_json(spec, config["dlm"])
     t = tick_from_json(event)
     if len(amps) != len(site.connectors):
         return [f"{len(amps)} currents for {len(site.connectors)} connectors"]
