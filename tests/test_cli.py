@@ -101,3 +101,26 @@ def test_console_entry_point_runs_as_module():
     out = subprocess.run([sys.executable, "-m", "chargespec", "spec", "validate"],
                          capture_output=True, text=True, check=False)
     assert out.returncode == 0 and "valid" in out.stdout
+
+
+def test_report_without_vectors_exits_2_naming_the_file(tmp_path, capsys):
+    out = tmp_path / "reports"
+    assert main(["report", "--vectors", str(tmp_path / "none"), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "manifest.json: missing" in err and "chargespec vectors" in err
+    assert not out.exists()  # nothing half-written
+
+
+def test_conform_report_writes_one_page(tmp_path, capsys):
+    doc = json.loads((REPO / "vectors" / "stop_modes.json").read_text())
+    doc["testGroups"] = doc["testGroups"][:1]
+    doc["testGroups"][0]["tests"] = doc["testGroups"][0]["tests"][:5]
+    doc["numberOfTests"] = 5
+    path = tmp_path / "five.json"
+    path.write_text(json.dumps(doc))
+    assert main(["conform", str(path), "--adapter", "reference",
+                 "--report", str(tmp_path / "run")]) == 0
+    page = (tmp_path / "run" / "index.html").read_text()
+    assert "5 tests: 5 passed, 0 failed" in page and "No test failed." in page
+    assert "report: file://" in capsys.readouterr().out
+    assert [p.name for p in (tmp_path / "run").iterdir()] == ["index.html"]  # no .tmp left
