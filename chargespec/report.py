@@ -120,6 +120,8 @@ def measure(c: Collected, diagram_seconds: float) -> dict[str, str]:
     ch = c.check
     t["check.seconds"] = f"{ch.seconds:.1f} s"
     t["proof.seconds"] = f"{ch.proof.seconds:.2f} s"
+    if ch.induction is not None:
+        t["induction.seconds"] = f"{ch.induction.seconds:.1f} s"
     states = sum(j.states for j in ch.jobs)
     secs = sum(j.seconds for j in ch.jobs)
     t["explore.seconds"] = f"{secs:.1f} s"
@@ -246,9 +248,13 @@ def trace_invariants(c: Collected) -> dict[str, list[tuple[str, bool | None]]]:
     spec = c.engine.spec
     out: dict[str, list[tuple[str, bool | None]]] = defaultdict(list)
     broken = {v[0] for v in c.check.violations}
+    ind = c.check.induction
+    not_inductive = dict(ind.failures) if ind is not None else {}
     for inv in c.engine.machine.invariants:
+        every = inv.kind == "state" and ind is not None and inv.id not in not_inductive
+        name = f"invariant {inv.id}" + (" (every configuration, Z3 induction)" if every else "")
         for s in dict.fromkeys(_ref_sections(spec, inv.ref)):
-            out[s].append((f"invariant {inv.id}", inv.id not in broken))
+            out[s].append((name, inv.id not in broken))
     rule_sections = {s for r in c.engine.machine.rules for s in _ref_sections(spec, r.ref)}
     for s in sorted(rule_sections):
         out[s].append(("determinism + completeness (Z3)", not c.check.proof.findings))
@@ -313,6 +319,14 @@ def traceability(c: Collected) -> list[dict[str, Any]]:
 # summary.json
 
 
+def _inductive(check: Any, inv: Any) -> bool | None:
+    """True: proved for every configuration; False: not inductive; None: not a state
+    invariant (the explorer's verdict is the only one)."""
+    if inv.kind != "state" or check.induction is None:
+        return None
+    return inv.id not in dict(check.induction.failures)
+
+
 def summary(c: Collected, trace: list[dict[str, Any]]) -> dict[str, Any]:
     spec, m, ch = c.engine.spec, c.engine.machine, c.check
     broken = defaultdict(list)
@@ -338,7 +352,12 @@ def summary(c: Collected, trace: list[dict[str, Any]]) -> dict[str, Any]:
                         "transitions": sum(j.transitions for j in ch.jobs)},
         "invariants": [{"id": i.id, "kind": i.kind, "manual": i.ref.manual,
                         "interpretation": i.ref.interpretation, "holds": i.id not in broken,
+                        "assumedByProofs": i.assume,
+                        "provedForEveryConfiguration": _inductive(ch, i),
                         "violations": broken.get(i.id, [])} for i in m.invariants],
+        "induction": None if ch.induction is None else {
+            "holds": ch.induction.ok, "queries": ch.induction.queries,
+            "failures": dict(ch.induction.failures)},
         "dlm": [{"site": site.name, "file": site.file,
                  "results": [{"invariant": r.invariant, "status": r.status, "holds": r.ok,
                               "detail": r.detail} for r in results]}
@@ -472,6 +491,16 @@ def html(c: Collected, trace: list[dict[str, Any]]) -> str:
       f"</p>")
     for f in pr.findings:
         p(f"<p class=\"bad\">{esc(f)}</p>")
+    ind = ch.induction
+    if ind is not None:
+        p(f"<p>The {len(ind.invariants)} state invariants, for every configuration at once (Z3 "
+          f"induction: they hold initially, and every rule keeps them): "
+          f"{verdict(ind.ok, 'proved' if ind.ok else 'NOT INDUCTIVE')}, {ind.queries} queries, "
+          f"{timing('induction.seconds')}. Those marked <em>assumed</em> strengthen the "
+          f"induction and let the determinism proof ignore unreachable states; each is proved "
+          f"and explored like the others.</p>")
+        for inv_id, why in ind.failures:
+            p(f"<p class=\"bad\">{esc(inv_id)}: {esc(why)}</p>")
     p(f"<p>Exploration, profile {_code(ch.profile)}: {len(ch.jobs)} configurations covering "
       f"{ch.pair_coverage:.0%} of value pairs (of {ch.distinguishable:,} distinguishable), "
       f"{sum(j.states for j in ch.jobs):,} states, {sum(j.transitions for j in ch.jobs):,} "
@@ -484,9 +513,13 @@ def html(c: Collected, trace: list[dict[str, Any]]) -> str:
         if not held:
             msg, tr = broken[inv.id][0]
             what += f" -- VIOLATED: {msg}; shortest trace: {' ; '.join(tr) or '(initial)'}"
-        rows.append((inv.id, inv.kind, str(inv.ref), what, verdict(held),
-                     timing(f"invariant.{inv.id}")))
-    p(table(["invariant", "kind", "source", "statement", "verdict", "time"], rows, raw=(4, 5)))
+        every = _inductive(ch, inv)
+        proof = (verdict(every, "proved" if every else "not inductive") if every is not None
+                 else '<span class="muted">explored configurations</span>')
+        rows.append((inv.id + (" (assumed)" if inv.assume else ""), inv.kind, str(inv.ref),
+                     what, verdict(held), proof, timing(f"invariant.{inv.id}")))
+    p(table(["invariant", "kind", "source", "statement", "explorer", "every configuration",
+             "time"], rows, raw=(4, 5, 6)))
     p("</section>")
 
     # DLM

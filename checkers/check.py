@@ -24,6 +24,8 @@ from chargespec.models.types import Outputs
 from chargespec.specmodel import Spec
 
 from .determinism import Report, prove
+from .induction import Induction
+from .induction import prove as prove_induction
 from .explore import (REPRESENTATIVE_ERRORS, error_events, explore, max_errors,
                       pairwise_configurations, parameters_read, parameter_values, session_events,
                       trace_to)
@@ -76,6 +78,7 @@ class JobResult:
 class CheckResult:
     profile: str
     proof: Report
+    induction: Induction | None = None
     jobs: list[JobResult] = field(default_factory=list)
     pair_coverage: float = 0.0
     distinguishable: int = 0  # the product of the values of every parameter the machine reads
@@ -87,7 +90,8 @@ class CheckResult:
 
     @property
     def ok(self) -> bool:
-        return not self.proof.findings and not self.violations
+        return (not self.proof.findings and not self.violations
+                and (self.induction is None or self.induction.ok))
 
 
 def jobs_for(engine: Engine, profile: str) -> tuple[list[Job], float]:
@@ -197,10 +201,15 @@ def run(spec: Spec, profile: str = "ci", workers: int | None = None,
     proof = prove(spec)
     say(f"  {proof.buckets} (state, event) pairs, {proof.queries} queries, "
         f"{len(proof.findings)} finding(s), {proof.seconds:.1f} s")
+    say("proving the state invariants for every configuration (Z3 induction) ...")
+    induction = prove_induction(spec)
+    say(f"  {len(induction.invariants)} invariants, {induction.queries} queries, "
+        f"{len(induction.failures)} not inductive, {induction.seconds:.1f} s")
     engine = Engine(spec)
     jobs, coverage = jobs_for(engine, profile)
     import math
-    result = CheckResult(profile, proof, pair_coverage=coverage, distinguishable=math.prod(
+    result = CheckResult(profile, proof, induction, pair_coverage=coverage,
+                         distinguishable=math.prod(
         len(parameter_values(engine, p)) for p in parameters_read(engine)))
     _STATE.update(engine=engine, jobs=jobs, timed=timed)
     n = workers or min(os.cpu_count() or 1, len(jobs))
@@ -224,11 +233,17 @@ def run(spec: Spec, profile: str = "ci", workers: int | None = None,
 def summary(result: CheckResult) -> str:
     lines = [f"chargespec check --profile {result.profile}",
              f"{result.distinguishable:,} configurations differ in some parameter a guard or an "
-             f"observation reads; explored: a covering set of value pairs", ""]
+             f"observation reads; the state invariants are proved for all of them (induction); "
+             f"explored, with every invariant: a covering set of value pairs", ""]
     p = result.proof
     lines.append(f"{'proof':<28} {'determinism + completeness':<34} "
                  f"{'FAILED' if p.findings else 'proved':<10} {p.seconds:6.1f} s  "
                  f"({p.buckets} state/event pairs, {p.queries} Z3 queries)")
+    ind = result.induction
+    if ind is not None:
+        lines.append(f"{'proof':<28} {f'{len(ind.invariants)} state invariants, induction':<34} "
+                     f"{'FAILED' if ind.failures else 'proved':<10} {ind.seconds:6.1f} s  "
+                     f"(every configuration; {ind.queries} Z3 queries)")
     for kind in ("pairwise", "errors", "auth"):
         js = [j for j in result.jobs if j.kind == kind]
         if not js:
@@ -244,6 +259,10 @@ def summary(result: CheckResult) -> str:
     lines.append("")
     for f in p.findings:
         lines.append(f"COUNTEREXAMPLE {f}")
+    for inv, why in (ind.failures if ind is not None else ()):
+        lines.append(f"NOT INDUCTIVE {inv}: {why}")
+        lines.append("    (the state it starts from may be unreachable: then a stronger invariant "
+                     "is missing; the explorations say whether it is reached)")
     for inv, msg, trace in result.violations:
         lines.append(f"VIOLATION {inv}: {msg}")
         lines.append(f"    shortest trace: {' ; '.join(trace) or '(initial state)'}")

@@ -95,6 +95,42 @@ def test_a_missing_ignore_rule_is_a_completeness_counterexample(spec_copy):
     assert "hlc_window=False" in findings[0].detail
 
 
+def test_the_state_invariants_hold_for_every_configuration_by_induction(spec):
+    from checkers.induction import prove as induction
+    r = induction(spec)
+    state = [i.id for i in spec.machine().invariants if i.kind == "state"]
+    assert r.ok, r.failures
+    assert list(r.invariants) == state and len(state) >= 9
+    # the base case and one query per (rule, event) of every rule that is not an ignore
+    assert r.queries == 1 + sum(len(x.events) for x in spec.machine().rules if not x.ignore)
+
+
+def test_a_rule_that_locks_without_a_cable_breaks_the_induction(spec_copy):
+    from checkers.induction import prove as induction
+    mutate(spec_copy, "session.yaml", "    to: idle\n    do: {powered: true, card: null}\n",
+           "    to: idle\n    do: {powered: true, card: null, lock: \"'closed'\"}\n")
+    r = induction(load_spec(spec_copy))
+    broken = dict(r.failures)
+    assert "lock_needs_cable" in broken
+    assert "rule power_return_drops_pending_authorization" in broken["lock_needs_cable"]
+    assert "cable=out" in broken["lock_needs_cable"]  # the state, in the spec's words
+
+
+def test_without_its_strengthening_the_contactor_invariant_is_not_inductive(spec_copy):
+    """Why the `assume: true` invariants are there: drop one and the proof no longer goes
+    through, although the invariant still holds in every explored state."""
+    from checkers.induction import prove as induction
+    mutate(spec_copy, "session.yaml", "  - id: charging_without_fault\n    kind: state\n"
+                                      "    assume: true\n",
+           "  - id: charging_without_fault\n    kind: state\n")
+    text = (spec_copy / "session.yaml").read_text()
+    start = text.index("  - id: charging_without_fault")
+    end = text.index("  - id: authorized_waits_for_the_vehicle")
+    (spec_copy / "session.yaml").write_text(text[:start] + text[end:])
+    r = induction(load_spec(spec_copy))
+    assert not r.ok and "contactor_needs_charging_conditions" in dict(r.failures)
+
+
 def explore_mutant(spec_dir, **config):
     engine = Engine(load_spec(spec_dir))
     c = engine.config(config)

@@ -1,0 +1,176 @@
+"""The state invariants proved for every configuration at once, by induction with Z3.
+
+The explorer checks invariants state by state under the configurations it explores (a pairwise
+covering set: the parameters the guards read distinguish about 19 million configurations, too
+many to enumerate).  Here the configuration stays symbolic, so the proof covers all of them:
+
+  base       for every configuration, every state invariant holds in the initial state;
+  step       for every configuration, every state that satisfies all state invariants, every
+             event and every rule that applies to them: the state after the rule satisfies
+             every state invariant again.
+
+Both together prove the state invariants in every reachable state of every configuration.  The
+invariants marked `assume: true` in spec/session.yaml are the strengthening that makes the step
+go through (each is itself proved here, and checked by the explorer).  A failed step is not
+necessarily a reachable violation: the state it starts from may be unreachable, and the answer
+is a stronger invariant.  So the counterexample names configuration, state, event and rule.
+
+The state after a rule is built as the step function builds it: `do` assigns simultaneously from
+the old values, `to` sets the control variable, and the observations (the kept `status` among
+them) are computed in order from the new state, with the transient variables as the rule left
+them.  One query per (rule, event): all invariants at once; on a counterexample the model says
+which ones break.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import z3
+
+from chargespec.expr import SetT, TokenSetT
+from chargespec.specmodel import Spec
+
+from .determinism import MachineModel
+from .z3_backend import SymSet, Z3Backend
+
+
+@dataclass(frozen=True)
+class Induction:
+    machine: str
+    invariants: tuple[str, ...]
+    failures: tuple[tuple[str, str], ...]  # (invariant, counterexample in the spec's words)
+    queries: int
+    seconds: float
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures
+
+
+def _observations(model: MachineModel, terms: dict[str, tuple[Any, Any]],
+                  fields: dict[str, tuple[Any, Any]]) -> dict[str, tuple[Any, Any]]:
+    """The observations of the state `terms`, in order, each seeing the ones before it."""
+    scope = {**model.terms, **terms}  # parameters and constants, then the state
+    for o in model.machine.observations:
+        if o.kind == "pwm_duty" or o.type is None:
+            continue  # a table lookup no state invariant reads
+
+        def resolve(name: str, scope=scope):
+            return fields[name] if name in fields else scope[name]
+        b = Z3Backend(resolve, model.codes)
+        if o.kind == "cases":
+            value = None
+            for case in reversed(o.cases):
+                v = b.visit(case.value)
+                value = v if value is None else z3.If(b.visit(case.when), v, value)
+        else:
+            value = b.visit(o.expr)
+        scope[o.name] = (value, o.type)
+    return scope
+
+
+def _state_after(model: MachineModel, rule: Any, event: str) -> dict[str, tuple[Any, Any]]:
+    m = model.machine
+    b = model.backend(event)
+    new = {name: model.terms[name] for name in m.state_fields}
+    for var, expr in rule.do:
+        new[var] = (b.visit(expr), model.terms[var][1])
+    if rule.to is not None:
+        new[m.control] = (z3.IntVal(model.codes(rule.to)), model.terms[m.control][1])
+    return new
+
+
+def _initial(model: MachineModel, b: Z3Backend, var: Any) -> Any:
+    """A variable's initial value as a term of its own encoding (sets start as literals)."""
+    t = var.type
+    if isinstance(t, SetT):
+        members = {getattr(i, "value", None) for i in getattr(var.initial, "items", ())}
+        return SymSet(t.domain, {m: z3.BoolVal(m in members) for m in t.domain})
+    if isinstance(t, TokenSetT):
+        base = z3.K(z3.IntSort(), z3.BoolVal(False))
+        for i in getattr(var.initial, "items", ()):
+            base = z3.Store(base, b.visit(i), True)
+        return base
+    return b.visit(var.initial)
+
+
+def _terms(model: MachineModel, invariants: list[Any], state: dict[str, tuple[Any, Any]],
+           fields: dict[str, tuple[Any, Any]]) -> list[Any]:
+    scope = _observations(model, state, fields)
+    b = Z3Backend(lambda n: fields[n] if n in fields else scope[n], model.codes)
+    return [b.visit(i.expr) for i in invariants]
+
+
+def prove(spec: Spec, machine: str = "session", timeout_ms: int = 60_000) -> Induction:
+    t0 = time.perf_counter()
+    m = spec.machine(machine)
+    model = MachineModel(spec, m)
+    invariants = [i for i in m.invariants if i.kind == "state"]
+    failures: dict[str, str] = {}
+    queries = 0
+    s = z3.Solver()
+    s.set("timeout", timeout_ms)
+    s.add(*model.facts)
+
+    def broken(terms: list[Any], what: Any) -> None:
+        """Record the invariants that some model of the solver's facts breaks."""
+        nonlocal queries
+        while True:  # again without those found broken, until the rest hold
+            left = [t for inv, t in zip(invariants, terms) if inv.id not in failures]
+            if not left:
+                return
+            queries += 1
+            s.push()
+            s.add(z3.Not(z3.And(*left)))
+            verdict = s.check()
+            if verdict == z3.sat:
+                mod = s.model()
+                for inv, t in zip(invariants, terms):
+                    if inv.id not in failures and \
+                            not z3.is_true(mod.eval(t, model_completion=True)):
+                        failures[inv.id] = what(mod)
+            elif verdict == z3.unknown:
+                for inv in invariants:
+                    failures.setdefault(inv.id, "unknown: Z3 gave up (timeout)")
+            s.pop()
+            if verdict != z3.sat:
+                return
+
+    # base: the initial state, for every configuration
+    b0 = model.backend()
+    init = {name: (_initial(model, b0, v), model.terms[name][1])
+            for name, v in m.variables.items()}
+    kept = [o.name for o in m.observations if o.keep]
+    for name in kept:
+        init[name] = model.terms[name]
+    scope0 = _observations(model, init, {})
+    for name in kept:
+        init[name] = scope0[name]
+    first_event = next(iter(model.event_terms))
+    broken(_terms(model, invariants, init, {}),
+           lambda mod: "does not hold in the initial state under " +
+           model.describe(mod, [], first_event).split(" under ", 1)[-1])
+    # step: from any state where every state invariant holds, by every rule on every event
+    old = {name: model.terms[name] for name in m.state_fields}
+    s.add(*_terms(model, invariants, old, {}))
+    control = model.control()
+    for rule in m.rules:
+        if rule.ignore:
+            continue  # the state is unchanged
+        for event in rule.events:
+            if len(failures) == len(invariants):
+                break
+            fields = model.event_terms.get(event, {})
+            s.push()
+            s.add(z3.Or(*[control == model.codes(p) for p in rule.sources]))
+            s.add(model.compile(rule.when, event))
+            broken(_terms(model, invariants, _state_after(model, rule, event), fields),
+                   lambda mod, rule=rule, event=event: (
+                       f"rule {rule.id} ({rule.where.file}:{rule.where.line}) breaks it on "
+                       + model.describe(mod, [], event)))
+            s.pop()
+    return Induction(machine, tuple(i.id for i in invariants),
+                     tuple(sorted(failures.items())), queries, time.perf_counter() - t0)
