@@ -32,6 +32,10 @@ def main() -> None:
         states = sum(j.states for j in r.jobs)
         trans = sum(j.transitions for j in r.jobs)
         cpu = sum(j.seconds for j in r.jobs)
+        ind = r.induction
+        print(f"{profile:<5} induction (state invariants, every configuration) "
+              f"{ind.seconds:5.2f} s ({ind.queries} queries, "
+              f"{'proved' if ind.ok else 'NOT INDUCTIVE'})")
         print(f"{profile:<5} proof {r.proof.seconds:5.2f} s ({r.proof.queries} queries)  "
               f"{len(r.jobs):>3} configurations  {states:>8,} states  {trans:>10,} transitions  "
               f"{states / cpu:>7,.0f} states/s  {trans / cpu:>8,.0f} transitions/s (CPU)  "
