@@ -161,13 +161,6 @@ def _run(index: int) -> JobResult:
     x = explore(engine, config, checks, events=job.events, bound=job.bound, max_violations=3,
                 predecessors=preds, skip_unchanged=True)
     violations = [(v.check, v.message, [e.label() for e in v.trace]) for v in x.violations]
-    # the initial state, which only self-loops may reach again
-    init = engine.initial(config)
-    first = Outputs("(initial)", (), (), engine.observe(config, init))
-    for name in (i.id for i in engine.machine.invariants if i.kind == "state"):
-        msg = checks[name](config, init, None, init, first)
-        if msg is not None:
-            violations.insert(0, (name, msg, []))
     graph = [i for i in engine.machine.invariants if i.kind == "graph"]
     if graph:
         t0 = time.perf_counter()
@@ -189,6 +182,8 @@ def _timed(name: str, chk: Callable, spent: dict[str, float]) -> Callable:
             return chk(*args)
         finally:
             spent[name] = spent.get(name, 0.0) + clock() - t0
+    timed.per_state = getattr(chk, "per_state", False)  # type: ignore[attr-defined]
+    timed.applies = getattr(chk, "applies", None)  # type: ignore[attr-defined]
     return timed
 
 

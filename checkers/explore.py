@@ -150,37 +150,63 @@ def explore(engine: Engine, config: Any, checks: dict[str, Check] | None = None,
             skip_unchanged: bool = False) -> Exploration:
     """BFS from the initial state; each check sees each transition (config, s, ev, s2, out).
 
-    `bound` (e.g. `max_errors(2)`) keeps the search to states it accepts: transitions into other
-    states are checked but not followed, so the result is exhaustive within the bound.  With
-    `predecessors`, the state graph is recorded backwards (state -> the states it is reached
-    from), for properties of the graph such as the absence of dead ends.  `skip_unchanged`
-    spares the checks the self-loops (the state unchanged, nothing sent), which only checks of
-    a change can look at; most events in most states are such self-loops.
+    A check marked `per_state` (a state invariant) sees each state once instead: the initial
+    state (with ev None and an "(initial)" output) and every other state when it is first
+    reached.  `bound` (e.g. `max_errors(2)`) keeps the search to states it accepts: transitions
+    into other states are checked but not followed, so the result is exhaustive within the
+    bound.  With `predecessors`, the state graph is recorded backwards (state -> the states it
+    is reached from), for properties of the graph such as the absence of dead ends.
+    `skip_unchanged` spares the step checks the self-loops (the state unchanged, nothing sent),
+    which only checks of a change can look at; most events in most states are such self-loops.
     """
     t0 = time.perf_counter()
     checks = checks or {}
+    per_state = [(n, c) for n, c in checks.items() if getattr(c, "per_state", False)]
+    # a step check that says when it `applies` is left out under other configurations
+    per_step = [(n, c) for n, c in checks.items() if not getattr(c, "per_state", False)
+                and (getattr(c, "applies", None) is None or c.applies(config))]
     events = events if events is not None else all_events(engine)
     init = engine.initial(config)
     parent: dict[Any, tuple[Any, Event] | None] = {init: None}
     queue = deque([init])
     result = Exploration(config)
-    step = engine.step
+    expand = engine.expand
+    outside: set[Any] = set()  # states beyond the bound, checked once
+
+    def report(name: str, msg: str | None, s: Any, ev: Event | None, s2: Any) -> None:
+        if msg is not None and len(result.violations) < max_violations:
+            trace = _trace(parent, s) + ((ev,) if ev is not None else ())
+            result.violations.append(Violation(name, msg, config, trace, s2))
+
+    if per_state:
+        first = Outputs("(initial)", (), (), engine.observe(config, init))
+        for name, chk in per_state:
+            report(name, chk(config, init, None, init, first), init, None, init)
+    fired = result.rules_fired
     while queue:
         s = queue.popleft()
-        for ev in events:
-            s2, out = step(config, s, ev)
-            result.transitions += 1
-            result.rules_fired.add(out.rule)
-            if skip_unchanged and not out.messages and s2 == s:
-                continue  # an event that changes nothing and sends nothing: a self-loop
-            for name, chk in checks.items():
+        successors, loops = expand(config, s, events, skip_unchanged)
+        result.transitions += len(events)
+        fired.update(loops)  # the self-loops, which the checks are spared
+        for ev, s2, out in successors:
+            fired.add(out.rule)
+            for name, chk in per_step:
                 msg = chk(config, s, ev, s2, out)
-                if msg is not None and len(result.violations) < max_violations:
-                    result.violations.append(
-                        Violation(name, msg, config, _trace(parent, s) + (ev,), s2))
-            if s2 not in parent and (bound is None or bound(s2)):
-                parent[s2] = (s, ev)
-                queue.append(s2)
+                if msg is not None:
+                    report(name, msg, s, ev, s2)
+            if s2 not in parent:
+                if bound is None or bound(s2):
+                    parent[s2] = (s, ev)
+                    queue.append(s2)
+                    fresh = True
+                else:
+                    fresh = s2 not in outside
+                    outside.add(s2)
+                if fresh:
+                    for name, chk in per_state:
+                        msg = chk(config, s, ev, s2, out)
+                        if msg is not None:
+                            report(name, msg, s, ev, s2)
             if predecessors is not None and s2 in parent:
                 predecessors.setdefault(s2, set()).add(s)
         if len(result.violations) >= max_violations:

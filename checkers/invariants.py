@@ -1,7 +1,8 @@
 """The invariants of a machine (its `invariants:`) as checks the explorer runs.
 
 `state` invariants are expressions of the spec, evaluated on every reachable state with its
-observations.  `step` invariants are the named checks below: properties of a transition (the
+observations (once per state: they are marked `per_state`, and the explorer calls them on the
+initial state and on each state when it is first reached).  `step` invariants are the named checks below: properties of a transition (the
 state before and after, the event, the messages sent) that expressions of one state cannot
 say.  `graph` invariants look at the whole reachable state graph (no dead end).  Each check
 returns None or a message; the explorer adds the configuration and the shortest trace.
@@ -128,6 +129,19 @@ def doubt_off_refuses_unknown_cards(engine, config, s, ev, s2, out):
     return None
 
 
+# The configurations under which a step check can fail (the others skip it)
+APPLIES: dict[str, Callable[[Any], bool]] = {
+    "mode_1_sends_nothing": lambda c: c.free_charging and c.free_charging_mode == "NoOcpp",
+    "modes_2_3_send_no_transactions": lambda c: c.free_charging and c.free_charging_mode in (
+        "StatusNotifWithoutAuth", "StatusNotifWithAuth"),
+    "free_charging_id_tags": lambda c: c.free_charging and c.free_charging_mode in (
+        *FIXED_TAG_MODES, "FullAnyRfid"),
+    "rfid_only_unplug_keeps_transaction":
+        lambda c: c.stop_transaction_mode == "OnlyByRfidOrRemoteStop",
+    "doubt_off_refuses_unknown_cards":
+        lambda c: not c.free_charging and c.if_in_doubt_allow_charging == "Off",
+}
+
 STEP_CHECKS: dict[str, StepCheck] = {f.__name__: f for f in (
     status_change_in_ocpp_table, start_stop_pairing, stop_reason, mode_1_sends_nothing,
     modes_2_3_send_no_transactions, free_charging_id_tags, rfid_only_unplug_keeps_transaction,
@@ -161,16 +175,12 @@ def explorer_checks(engine: Engine) -> dict[str, Callable]:
     for inv in m.invariants:
         if inv.kind == "state":
             fn = be.visit(inv.expr)
-            seen: set = set()  # a state is checked once, however many steps reach it
 
-            def state_check(config, s, ev, s2, out, fn=fn, inv=inv, seen=seen):
-                key = (config, s2)
-                if key in seen:
-                    return None
-                seen.add(key)
+            def state_check(config, s, ev, s2, out, fn=fn, inv=inv):
                 if not fn(s2, config, None, out.observation):
                     return f"invariant {inv.id} fails in {s2!r}: {inv.doc}"
                 return None
+            state_check.per_state = True  # type: ignore[attr-defined]
             checks[inv.id] = state_check
         elif inv.kind == "step":
             step = STEP_CHECKS[inv.check]  # type: ignore[index]
@@ -178,6 +188,7 @@ def explorer_checks(engine: Engine) -> dict[str, Callable]:
             def step_check(config, s, ev, s2, out, step=step, inv=inv):
                 msg = step(engine, config, s, ev, s2, out)
                 return None if msg is None else f"invariant {inv.id}: {msg}"
+            step_check.applies = APPLIES.get(inv.check)  # type: ignore[attr-defined, arg-type]
             checks[inv.id] = step_check
     return checks
 

@@ -13,11 +13,11 @@ cross-check holds them to.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from operator import attrgetter
+from operator import attrgetter, itemgetter
 from typing import Any, Callable, Mapping
 
 from chargespec.errors import InputError, ModelError
-from chargespec.expr import PythonBackend
+from chargespec.expr import Const, PythonBackend, names, specialize
 from chargespec.loader import value_fits
 from chargespec.rfid import render_uid
 from chargespec.specmodel import Emit, Machine, Rule, Spec
@@ -43,6 +43,7 @@ class CompiledRule:
     updates: tuple[tuple[int, Fn], ...]  # (state field index, value)
     to: str | None
     emits: tuple[CompiledEmit, ...]
+    inert: bool = False  # changes nothing, sends nothing: the step only settles the state
 
 
 def _present(fields: Any) -> tuple[tuple[str, Any], ...]:
@@ -66,6 +67,9 @@ class CompiledMachine:
         self.obs_names = tuple(o.name for o in m.observations)
         self.Observation = value_class("Observation", self.obs_names)
         self.kept = tuple((self.index[o.name], o.name) for o in m.observations if o.keep)
+        kept_at = [i for i, _ in self.kept]
+        self._kept_of: Callable[[tuple[Any, ...]], Any] = (
+            itemgetter(*kept_at) if kept_at else (lambda t: ()))
 
         state_names = set(self.fields)
         param_names = set(self.params)
@@ -98,17 +102,19 @@ class CompiledMachine:
             return resolve
 
         plain = PythonBackend(resolver(frozenset()), order)
+        self._rule_backends: dict[str, PythonBackend] = {}
         self.rules: list[CompiledRule] = []
         self.by_source_event: dict[tuple[str, str], list[CompiledRule]] = {}
         for r in m.rules:
             fields = frozenset(f.name for f in m.events[r.events[0]].fields)
-            be = PythonBackend(resolver(fields), order)
+            be = self._rule_backends[r.id] = PythonBackend(resolver(fields), order)
             cr = CompiledRule(
                 rule=r,
                 guard=be.visit(r.when),
                 updates=tuple((self.index[v], be.visit(e)) for v, e in r.do),
                 to=r.to,
                 emits=tuple(self._emit(be, x) for x in r.emit),
+                inert=not r.do and r.to is None and not r.emit and not r.renotify,
             )
             self.rules.append(cr)
             for src in r.sources:
@@ -130,7 +136,15 @@ class CompiledMachine:
             for n in m.notify)
         # observations of (config, provisional state); most steps revisit a state (ignore rules)
         self._obs_cache: dict[tuple[Any, Any], tuple[dict[str, Any], Any]] = {}
+        # (config, control value, event) -> the rules that may fire, guards specialised
+        self._dispatch: dict[tuple[Any, str], dict[str, tuple[Any, ...]]] = {}
+        self._known: dict[Any, dict[str, Any]] = {}
+        # (config, control value, id of an event list) -> the events `expand` may skip, the rest
+        self._plans: dict[tuple[Any, str, int], Any] = {}
         self._finish_cache: dict[tuple[Any, ...], tuple[Any, tuple[Message, ...], Any]] = {}
+        # what an inert rule leaves of (config, state): most events in most states fire one
+        self._drops: dict[Any, tuple[frozenset[str], ...]] = {}  # the filters a config applies
+        self._inert_cache: dict[tuple[Any, Any], tuple[Any, tuple[Message, ...], Any]] = {}
         self.filters = tuple((frozenset(f.drop), plain.visit(f.when)) for f in m.filters)
         self._renders = {e.name: tuple((f.name, f.render) for f in e.fields if f.render)
                          for e in m.events.values() if any(f.render for f in e.fields)}
@@ -203,8 +217,113 @@ class CompiledMachine:
     # ---- the parts of a step
     def applicable(self, config: Any, state: Any, event: Event) -> list[CompiledRule]:
         control = state.as_tuple()[self.control_index]
-        return [cr for cr in self.by_source_event.get((control, event.name), ())
-                if cr.guard(state, config, event, None)]
+        table = self._dispatch.get((config, control))
+        bucket = None if table is None else table.get(event.name)
+        if bucket is None:
+            bucket = self._bucket(config, control, event.name)
+        return [cr for cr, guard, _ in bucket
+                if guard is None or guard(state, config, event, None)]
+
+    def expand(self, config: Any, state: Any, events: list[tuple[Event, Event]],
+               changes_only: bool = False) -> tuple[list[tuple[Event, Any, Outputs]], list[str]]:
+        """(event, new state, outputs) for every event of `events`, given as (event, event as
+        the rules see it) pairs: what `choose`, `apply` and `finish` give, for the explorer,
+        which asks this of every state once.  The rule buckets are looked up once per event,
+        and the events that fire an inert rule share one settled state.
+
+        With `changes_only`, the self-loops (the state unchanged, nothing sent) are left out of
+        the list, and the second value names the rules they fired.  The events that one
+        unconditional inert rule decides under (configuration, control value) are then not
+        looked at one by one: on a settled state each is such a self-loop."""
+        control = state.as_tuple()[self.control_index]
+        plan = self._plans.get((config, control, id(events)))
+        if plan is None or plan[0] is not events:
+            plan = self._plan(config, control, events)
+        _, quiet, rest, _ = plan
+        new0, msgs0, _ = self._inert_result(config, state)
+        settled = new0 == state and not msgs0  # an inert rule makes a self-loop
+        loops: list[str] = []
+        if changes_only and settled:
+            loops += quiet
+        else:
+            rest = plan[3]
+        out: list[tuple[Event, Any, Outputs]] = []
+        fields = state.as_tuple()
+        for ev, seen, bucket, read, chosen in rest:
+            # the rule depends only on the state fields its bucket's guards read
+            k = read(fields)
+            cr = chosen.get(k)
+            if cr is None:
+                hits = [cr for cr, g, _ in bucket if g is None or g(state, config, seen, None)]
+                cr = chosen[k] = hits[0] if len(hits) == 1 else self.choose(config, state, seen)
+            if cr.inert:
+                if changes_only and settled:
+                    loops.append(cr.rule.id)
+                else:
+                    out.append((ev, *self.finish_inert(config, state, cr)))
+            else:
+                values, msgs, inds = self.apply(cr, config, state, seen)
+                s2, o = self.finish(config, state, values, cr, msgs, inds)
+                if changes_only and not o.messages and s2 == state:
+                    loops.append(cr.rule.id)
+                else:
+                    out.append((ev, s2, o))
+        return out, loops
+
+    def _table(self, config: Any, control: str) -> dict[str, Any]:
+        """Event -> the rule bucket, under (configuration, control value); every event."""
+        table = self._dispatch.setdefault((config, control), {})
+        for event in self.machine.events:
+            if event not in table:
+                self._bucket(config, control, event)
+        return table
+
+    def _plan(self, config: Any, control: str, events: list[tuple[Event, Event]]
+              ) -> tuple[Any, tuple[str, ...], list[tuple[Event, Event, Any]]]:
+        """The events one unconditional inert rule decides (their rules), and the others."""
+        table = self._table(config, control)
+        quiet: list[str] = []
+        rest, every = [], []
+        for ev, seen in events:
+            bucket = table[ev.name]
+            entry = (ev, seen, bucket, *self._reader(bucket))
+            every.append(entry)
+            if len(bucket) == 1 and bucket[0][1] is None and bucket[0][0].inert:
+                quiet.append(bucket[0][0].rule.id)
+            else:
+                rest.append(entry)
+        plan = self._plans[(config, control, id(events))] = (events, tuple(quiet), rest, every)
+        return plan
+
+    def _reader(self, bucket: Any) -> tuple[Callable[[tuple[Any, ...]], Any], dict[Any, Any]]:
+        """What the bucket's (specialised) guards read of a state's values, and an empty
+        table of the rule chosen by those values (the event and configuration are fixed)."""
+        read = sorted({self.index[n] for _, _, used in bucket for n in used if n in self.index})
+        if not read:
+            return (lambda t: ()), {}
+        return itemgetter(*read), {}
+
+    def _bucket(self, config: Any, control: str, event: str
+                ) -> tuple[tuple[CompiledRule, Fn | None, frozenset[str]], ...]:
+        """The rules of (control value, event) whose guard the configuration does not make
+        false, each with its guard specialised to the configuration (`expr.specialize`: the
+        parameters and constants folded in; None when that makes it true).  Exact, so the rule
+        chosen is the one the full guards choose; most guards of an exploration shrink to a
+        comparison or two, and most buckets to one rule that needs no test at all."""
+        known = self._known.get(config)
+        if known is None:
+            known = self._known[config] = {**{n: v for n, (_, v) in self.spec.constants.items()},
+                                           **config.as_dict()}
+        out = []
+        for cr in self.by_source_event.get((control, event), ()):
+            g = specialize(cr.rule.when, known)
+            if isinstance(g, Const):
+                if g.value:
+                    out.append((cr, None, frozenset()))
+            else:
+                out.append((cr, self._rule_backends[cr.rule.id].visit(g), names(g)))
+        bucket = self._dispatch.setdefault((config, control), {})[event] = tuple(out)
+        return bucket
 
     def choose(self, config: Any, state: Any, event: Event) -> CompiledRule:
         """The one rule that applies; ModelError if none or several (names all involved)."""
@@ -264,23 +383,56 @@ class CompiledMachine:
                msgs: list[Message], inds: list[Indication]) -> tuple[Any, Outputs]:
         """Settle kept observations, add notifications, and make the new state and outputs.
 
-        A pure function of the configuration, the values after the rule, the old values of the
-        kept observations, the rule's renotify flag and its messages: memoized on those, since
-        many transitions share them (every ignore rule of a state gives the same ones)."""
-        old_t = old.as_tuple()
+        The new state, the notifications and the observation are a pure function of the
+        configuration, the values after the rule, the old values of the kept observations and
+        the rule's renotify flag: memoized on those, since many transitions share them (every
+        ignore rule of a state gives the same ones).  The configuration's filters then drop
+        what it never sends."""
         renotify = rule.rule.renotify
-        key = (config, tuple(values), tuple(old_t[i] for i, _ in self.kept), renotify,
-               tuple(msgs))
+        key = (config, tuple(values), self._kept_of(old.as_tuple()), renotify)
         hit = self._finish_cache.get(key)
         if hit is None:
-            hit = self._finish_cache[key] = self._settle(config, old_t, values, renotify, msgs)
-        new, out_msgs, observation = hit
-        return new, Outputs(rule.rule.id, out_msgs, tuple(inds), observation)
+            hit = self._finish_cache[key] = self._settle(config, old.as_tuple(), values, renotify)
+        new, notes, observation = hit
+        return new, Outputs(rule.rule.id, self._filtered(config, msgs, notes), tuple(inds),
+                            observation)
 
-    def _settle(self, config: Any, old_t: tuple[Any, ...], values: list[Any], renotify: bool,
-                msgs: list[Message]) -> tuple[Any, tuple[Message, ...], Any]:
+    def finish_inert(self, config: Any, state: Any, rule: CompiledRule) -> tuple[Any, Outputs]:
+        """`finish` for an inert rule (no update, no `to`, no output, no renotify): the same
+        result as `finish(config, state, list(state), rule, [], [])`, looked up by state."""
+        new, out_msgs, observation = self._inert_result(config, state)
+        return new, Outputs(rule.rule.id, out_msgs, (), observation)
+
+    def _inert_result(self, config: Any, state: Any) -> tuple[Any, tuple[Message, ...], Any]:
+        key = (config, state)
+        hit = self._inert_cache.get(key)
+        if hit is None:
+            new, notes, observation = self._settle(config, state.as_tuple(),
+                                                   list(state.as_tuple()), False)
+            if new == state:
+                new = state  # the same object: later comparisons are identity tests
+            hit = self._inert_cache[key] = new, self._filtered(config, [], notes), observation
+        return hit
+
+    def _filtered(self, config: Any, msgs: list[Message], notes: tuple[Message, ...]
+                  ) -> tuple[Message, ...]:
+        """The rule's messages, then the notifications, less what the filters drop."""
+        drops = self._drops.get(config)
+        if drops is None:
+            drops = self._drops[config] = tuple(drop for drop, when in self.filters
+                                                if when(None, config, None, None))
+        out = tuple(msgs) + notes if msgs else notes
+        for drop in drops:
+            if out:
+                out = () if "*" in drop else tuple(m for m in out if m.action not in drop)
+        return out
+
+    def _settle(self, config: Any, old_t: tuple[Any, ...], values: list[Any], renotify: bool
+                ) -> tuple[Any, tuple[Message, ...], Any]:
+        """The state after settling the kept observations and resetting the transient
+        variables, the notifications, and the observation."""
         values = list(values)
-        msgs = list(msgs)
+        msgs: list[Message] = []
         provisional = self.State(*values)
         key = (config, provisional)
         hit = self._obs_cache.get(key)
@@ -298,9 +450,6 @@ class CompiledMachine:
                     msgs.append(Message(em.action, em.kind,  # type: ignore[arg-type]
                                         _present((k, fn(new, config, None, obs))
                                                  for k, fn in em.fields)))
-        for drop, when in self.filters:
-            if msgs and when(None, config, None, None):
-                msgs = [] if "*" in drop else [m for m in msgs if m.action not in drop]
         if self.transient:
             # transient variables only carry a rule's doing to its notifications
             for i in self.transient:

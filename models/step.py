@@ -30,6 +30,8 @@ class Engine:
         self.spec = self.compiled.spec
         self.machine = self.compiled.machine
         self._memo: dict[tuple[Any, Any, Event], tuple[Any, Outputs]] | None = {} if memo else None
+        # (config, events) -> the events as the rules see them under config, for `expand`
+        self._normalized: dict[tuple[int, int], tuple[Any, list[Event], list]] = {}
         # the value classes know their engine, so the module-level step() can dispatch
         self.compiled.State.engine = self  # type: ignore[attr-defined]
 
@@ -57,11 +59,30 @@ class Engine:
         c = self.compiled
         seen = c.normalize(config, event)
         rule = c.choose(config, state, seen)
-        values, msgs, inds = c.apply(rule, config, state, seen)
-        result = c.finish(config, state, values, rule, msgs, inds)
+        if rule.inert:
+            result = c.finish_inert(config, state, rule)
+        else:
+            values, msgs, inds = c.apply(rule, config, state, seen)
+            result = c.finish(config, state, values, rule, msgs, inds)
         if memo is not None:
             memo[key] = result
         return result
+
+    def expand(self, config: Any, state: Any, events: list[Event], changes_only: bool = False
+               ) -> tuple[list[tuple[Event, Any, Outputs]], list[str]]:
+        """`step` under every event of `events` from one state: [(event, state, outputs)], and
+        with `changes_only` only those that change the state or send something, the rules
+        that the others fired coming second (`CompiledMachine.expand`).
+
+        For the explorer, which asks this of every state once: the memo would only fill up, so
+        it is neither read nor written."""
+        c = self.compiled
+        key = (id(config), id(events))
+        pairs = self._normalized.get(key)
+        if pairs is None or pairs[0] is not config or pairs[1] is not events:
+            pairs = (config, events, [(ev, c.normalize(config, ev)) for ev in events])
+            self._normalized[key] = pairs
+        return c.expand(config, state, pairs[2], changes_only)
 
     def run(self, config: Any, events: list[Event], state: Any = None
             ) -> list[tuple[Event, Any, Outputs]]:
@@ -78,6 +99,11 @@ class Engine:
             self._memo.clear()
         self.compiled._obs_cache.clear()
         self.compiled._finish_cache.clear()
+        self.compiled._inert_cache.clear()
+        self.compiled._dispatch.clear()
+        self.compiled._known.clear()
+        self.compiled._plans.clear()
+        self._normalized.clear()
 
 
 @lru_cache(maxsize=8)

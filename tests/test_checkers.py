@@ -10,6 +10,7 @@ import sys
 
 import pytest
 import z3
+from hypothesis import given, settings, strategies as st
 
 from chargespec.checkers.check import explorer_checks
 from chargespec.checkers.determinism import MachineModel, prove
@@ -208,3 +209,67 @@ def test_chargespec_check_full_is_green():
     p = subprocess.run([sys.executable, "-m", "chargespec", "check", "--profile", "full"],
                        capture_output=True, text=True, timeout=1800)
     assert p.returncode == 0, p.stdout + p.stderr
+
+
+def _violating_transitions(engine, config):
+    """Transitions made up to break every step check: a transaction that ends by unplugging
+    with every kind of message sent, the wrong idTags and the wrong reason; an unknown card
+    authorized offline."""
+    from chargespec.models.types import Message, Outputs
+    s = engine.initial(config)
+    tx = s.__class__(**{**s.as_dict(), "session": "transaction", "card": "CARD_A",
+                        "cp": "C", "cable": "in", "lock": "closed"})
+    idle = s.__class__(**{**tx.as_dict(), "session": "idle", "status": "Faulted"})
+    msgs = tuple(Message(a, "call", (("idTag", "NOT_THE_TAG"), ("reason", "Wrong")))
+                 for a in ("Authorize", "StartTransaction", "StopTransaction",
+                           "StatusNotification"))
+    out = Outputs("made_up", msgs, (), engine.observe(config, idle))
+    offline = s.__class__(**{**s.as_dict(), "errors": frozenset({"backend_disconnected"})})
+    authorized = s.__class__(**{**offline.as_dict(), "session": "authorized", "card": "NOBODY"})
+    return [(tx, engine.event("unplug"), idle, out),
+            (idle, engine.event("plug"), tx, out),
+            (offline, engine.event("rfid", uid="NOBODY"), authorized, out)]
+
+
+@settings(max_examples=150, deadline=None)
+@given(data=st.data())
+def test_a_step_check_skipped_under_a_configuration_cannot_fail_there(engine, data):
+    """The explorer leaves a step check out under the configurations its `applies` rejects: for
+    all configurations, a made-up violating transition fails such a check only where it
+    applies."""
+    from chargespec.checkers.explore import parameter_values, parameters_read
+    from chargespec.checkers.invariants import APPLIES
+    values = {p: data.draw(st.sampled_from(parameter_values(engine, p)), label=p)
+              for p in parameters_read(engine)}
+    config = engine.config(values)
+    checks = explorer_checks(engine)
+    for name, chk in checks.items():
+        applies = getattr(chk, "applies", None)
+        if applies is None or applies(config):
+            continue
+        for s, ev, s2, out in _violating_transitions(engine, config):
+            assert chk(config, s, ev, s2, out) is None, (name, config)
+    assert set(APPLIES) <= set(STEP_CHECKS)
+
+
+def test_the_made_up_transitions_do_break_each_check_that_applies(engine):
+    """The property above is not vacuous: under a configuration where a check applies, the
+    made-up transitions break it."""
+    from chargespec.checkers.invariants import APPLIES
+    under = {
+        "mode_1_sends_nothing": {"free_charging": True, "free_charging_mode": "NoOcpp"},
+        "modes_2_3_send_no_transactions": {"free_charging": True,
+                                           "free_charging_mode": "StatusNotifWithAuth"},
+        "free_charging_id_tags": {"free_charging": True,
+                                  "free_charging_mode": "FullFixedRfidWithAuth"},
+        "rfid_only_unplug_keeps_transaction": {"stop_transaction_mode": "OnlyByRfidOrRemoteStop"},
+        "doubt_off_refuses_unknown_cards": {"if_in_doubt_allow_charging": "Off"},
+    }
+    assert set(under) == set(APPLIES)
+    checks = {i.check: explorer_checks(engine)[i.id] for i in engine.machine.invariants
+              if i.kind == "step"}
+    for name, values in under.items():
+        config = engine.config(values)
+        assert checks[name].applies(config)
+        found = [checks[name](config, *t) for t in _violating_transitions(engine, config)]
+        assert any(found), name

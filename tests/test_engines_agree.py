@@ -3,7 +3,7 @@ behaviour): random configurations, random event sequences, identical states and 
 
 from __future__ import annotations
 
-from hypothesis import settings, strategies as st
+from hypothesis import given, settings, strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
 from chargespec.checkers.explore import all_events, parameter_values, parameters_read
@@ -49,3 +49,30 @@ class TwoEngines(RuleBasedStateMachine):
 
 TwoEngines.TestCase.settings = settings(max_examples=200, stateful_step_count=40, deadline=None)
 test_step_function_and_transitions_machine_agree = TwoEngines.TestCase
+
+
+@settings(max_examples=60, deadline=None)
+@given(values=config_strategy, walk=st.lists(st.sampled_from(EVENTS), max_size=25))
+def test_expand_is_step_under_every_event(values, walk):
+    """What the explorer uses (`expand`: every event from one state, rule buckets specialised
+    to the configuration, inert rules sharing one settled state) is `step`, event by event,
+    along a random walk, on a cold engine and on the memoized one."""
+    cold = Engine(ENGINE.spec, memo=False)
+    config, cold_config = ENGINE.config(values), cold.config(values)
+    state = ENGINE.initial(config)
+    for event in [None, *walk]:
+        if event is not None:
+            state, _ = ENGINE.step(config, state, event)
+        cold_state = cold.compiled.State(**state.as_dict())
+        got, none = cold.expand(cold_config, cold_state, EVENTS)
+        assert [ev for ev, _, _ in got] == EVENTS and none == []
+        # the changes only: the others are self-loops, and their rules are named
+        changes, loops = cold.expand(cold_config, cold_state, EVENTS, changes_only=True)
+        selfloops = [out.rule for _, s2, out in got if s2 == cold_state and not out.messages]
+        assert [(e, s.as_dict(), o) for e, s, o in changes] == [
+            (e, s.as_dict(), o) for e, s, o in got if not (s == cold_state and not o.messages)]
+        assert sorted(loops) == sorted(selfloops)
+        for ev, s2, out in got:
+            want_state, want_out = ENGINE.step(config, state, ev)
+            assert s2.as_dict() == want_state.as_dict(), ev
+            assert out.to_json() == want_out.to_json(), ev

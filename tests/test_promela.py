@@ -56,6 +56,16 @@ def test_a_pairwise_configuration_agrees(engine, tmp_path):
         ours.states
 
 
+def test_a_too_short_pan_stack_is_run_again_deeper(engine, tmp_path):
+    """pan sized too small (-m) would truncate the search; run_spin runs it again deeper and
+    still counts every state."""
+    config = engine.config()
+    ours = explore(engine, config, events=session_events(engine))
+    spin = run_spin(export(engine, config, session_events(engine)), tmp_path, depth=10)
+    assert spin["depth_limit"] > 10 and spin["states"] == ours.states
+    assert "max search depth too small" not in spin["output"]
+
+
 def test_both_find_a_seeded_violation(spec_copy, tmp_path):
     mutate(spec_copy, "session.yaml",
            "      lock: \"'open' if lock_actuator_only_if_authorized else 'closed'\"\n"
