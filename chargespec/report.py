@@ -122,6 +122,8 @@ def measure(c: Collected, diagram_seconds: float) -> dict[str, str]:
     t["proof.seconds"] = f"{ch.proof.seconds:.2f} s"
     if ch.induction is not None:
         t["induction.seconds"] = f"{ch.induction.seconds:.1f} s"
+    if ch.steps is not None:
+        t["steps.seconds"] = f"{ch.steps.seconds:.1f} s"
     states = sum(j.states for j in ch.jobs)
     secs = sum(j.seconds for j in ch.jobs)
     t["explore.seconds"] = f"{secs:.1f} s"
@@ -248,11 +250,9 @@ def trace_invariants(c: Collected) -> dict[str, list[tuple[str, bool | None]]]:
     spec = c.engine.spec
     out: dict[str, list[tuple[str, bool | None]]] = defaultdict(list)
     broken = {v[0] for v in c.check.violations}
-    ind = c.check.induction
-    not_inductive = dict(ind.failures) if ind is not None else {}
     for inv in c.engine.machine.invariants:
-        every = inv.kind == "state" and ind is not None and inv.id not in not_inductive
-        name = f"invariant {inv.id}" + (" (every configuration, Z3 induction)" if every else "")
+        every = _inductive(c.check, inv)
+        name = f"invariant {inv.id}" + (" (every configuration, Z3)" if every else "")
         for s in dict.fromkeys(_ref_sections(spec, inv.ref)):
             out[s].append((name, inv.id not in broken))
     rule_sections = {s for r in c.engine.machine.rules for s in _ref_sections(spec, r.ref)}
@@ -320,11 +320,13 @@ def traceability(c: Collected) -> list[dict[str, Any]]:
 
 
 def _inductive(check: Any, inv: Any) -> bool | None:
-    """True: proved for every configuration; False: not inductive; None: not a state
-    invariant (the explorer's verdict is the only one)."""
-    if inv.kind != "state" or check.induction is None:
+    """True: proved for every configuration; False: not proved (not inductive); None: no
+    proof covers it (the graph invariant: the explorer's verdict is the only one)."""
+    proof = check.induction if inv.kind == "state" else check.steps if inv.kind == "step" \
+        else None
+    if proof is None or inv.id not in proof.invariants:
         return None
-    return inv.id not in dict(check.induction.failures)
+    return inv.id not in dict(proof.failures)
 
 
 def summary(c: Collected, trace: list[dict[str, Any]]) -> dict[str, Any]:
@@ -358,6 +360,9 @@ def summary(c: Collected, trace: list[dict[str, Any]]) -> dict[str, Any]:
         "induction": None if ch.induction is None else {
             "holds": ch.induction.ok, "queries": ch.induction.queries,
             "failures": dict(ch.induction.failures)},
+        "stepProof": None if ch.steps is None else {
+            "holds": ch.steps.ok, "queries": ch.steps.queries,
+            "failures": dict(ch.steps.failures)},
         "dlm": [{"site": site.name, "file": site.file,
                  "results": [{"invariant": r.invariant, "status": r.status, "holds": r.ok,
                               "detail": r.detail} for r in results]}
@@ -501,6 +506,14 @@ def html(c: Collected, trace: list[dict[str, Any]]) -> str:
           f"and explored like the others.</p>")
         for inv_id, why in ind.failures:
             p(f"<p class=\"bad\">{esc(inv_id)}: {esc(why)}</p>")
+    sp = ch.steps
+    if sp is not None:
+        p(f"<p>The {len(sp.invariants)} step invariants, for every configuration at once (Z3: "
+          f"every rule on every event, from every state the state invariants allow, keeps "
+          f"them): {verdict(sp.ok, 'proved' if sp.ok else 'NOT PROVED')}, {sp.queries} "
+          f"queries, {timing('steps.seconds')}.</p>")
+        for inv_id, why in sp.failures:
+            p(f"<p class=\"bad\">{esc(inv_id)}: {esc(why)}</p>")
     p(f"<p>Exploration, profile {_code(ch.profile)}: {len(ch.jobs)} configurations covering "
       f"{ch.pair_coverage:.0%} of value pairs (of {ch.distinguishable:,} distinguishable), "
       f"{sum(j.states for j in ch.jobs):,} states, {sum(j.transitions for j in ch.jobs):,} "
@@ -599,6 +612,8 @@ def html(c: Collected, trace: list[dict[str, Any]]) -> str:
         ("exploration", timing("explore.rate")),
         ("check, CI profile (proofs + explorations)", timing("check.seconds")),
         ("determinism + completeness proof", timing("proof.seconds")),
+        ("state invariants, induction (every configuration)", timing("induction.seconds")),
+        ("step invariants (every configuration)", timing("steps.seconds")),
         ("diagrams (explorations + graphviz)", timing("diagrams.seconds")),
         ("whole report", timing("report.seconds"))], raw=(1,)))
     p(f"<p class=\"muted\">The figures are measured while the report is generated, on the "

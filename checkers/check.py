@@ -26,6 +26,8 @@ from chargespec.specmodel import Spec
 from .determinism import Report, prove
 from .induction import Induction
 from .induction import prove as prove_induction
+from .step_proof import StepProof
+from .step_proof import prove as prove_steps
 from .explore import (REPRESENTATIVE_ERRORS, error_events, explore, max_errors,
                       pairwise_configurations, parameters_read, parameter_values, session_events,
                       trace_to)
@@ -79,6 +81,7 @@ class CheckResult:
     profile: str
     proof: Report
     induction: Induction | None = None
+    steps: StepProof | None = None
     jobs: list[JobResult] = field(default_factory=list)
     pair_coverage: float = 0.0
     distinguishable: int = 0  # the product of the values of every parameter the machine reads
@@ -91,7 +94,8 @@ class CheckResult:
     @property
     def ok(self) -> bool:
         return (not self.proof.findings and not self.violations
-                and (self.induction is None or self.induction.ok))
+                and (self.induction is None or self.induction.ok)
+                and (self.steps is None or self.steps.ok))
 
 
 def jobs_for(engine: Engine, profile: str) -> tuple[list[Job], float]:
@@ -189,46 +193,74 @@ def _timed(name: str, chk: Callable, spent: dict[str, float]) -> Callable:
 
 def run(spec: Spec, profile: str = "ci", workers: int | None = None,
         progress: Callable[[str], None] | None = None, timed: bool = False) -> CheckResult:
-    """The proofs, then the profile's explorations; `timed` also measures each invariant."""
+    """The proofs and the profile's explorations; `timed` also measures each invariant.
+
+    They are independent, so they share the worker processes: the three Z3 proofs first (the
+    longest tasks), then the explorations; results come back in that order whatever finishes
+    first, so the summary and the report do not depend on the schedule."""
     t0 = time.perf_counter()
     say = progress or (lambda text: None)
-    say("proving determinism and completeness (Z3) ...")
-    proof = prove(spec)
-    say(f"  {proof.buckets} (state, event) pairs, {proof.queries} queries, "
-        f"{len(proof.findings)} finding(s), {proof.seconds:.1f} s")
-    say("proving the state invariants for every configuration (Z3 induction) ...")
-    induction = prove_induction(spec)
-    say(f"  {len(induction.invariants)} invariants, {induction.queries} queries, "
-        f"{len(induction.failures)} not inductive, {induction.seconds:.1f} s")
     engine = Engine(spec)
     jobs, coverage = jobs_for(engine, profile)
     import math
-    result = CheckResult(profile, proof, induction, pair_coverage=coverage,
+    _STATE.update(engine=engine, jobs=jobs, timed=timed, spec=spec)
+    tasks = len(PROOFS) + len(jobs)
+    n = workers or min(os.cpu_count() or 1, tasks)
+    say(f"proving (Z3: determinism and completeness, state invariants by induction, step "
+        f"invariants) and exploring {len(jobs)} configurations on {n} process(es) ...")
+    done: dict[str, Any] = {}
+    result = CheckResult(profile, None, pair_coverage=coverage,  # type: ignore[arg-type]
                          distinguishable=math.prod(
         len(parameter_values(engine, p)) for p in parameters_read(engine)))
-    _STATE.update(engine=engine, jobs=jobs, timed=timed)
-    n = workers or min(os.cpu_count() or 1, len(jobs))
-    say(f"exploring {len(jobs)} configurations on {n} process(es) ...")
+
+    def take(k: int, out: Any) -> None:
+        if k < len(PROOFS):
+            name = PROOFS[k][0]
+            done[name] = out
+            say(f"  {name}: {_proof_line(out)}")
+            return
+        result.jobs.append(out)
+        j = k - len(PROOFS) + 1
+        say(f"  [{j}/{len(jobs)}] {out.kind}: {out.states} states, "
+            f"{out.transitions} transitions, {out.seconds:.1f} s"
+            + (f", {len(out.violations)} VIOLATION(S)" if out.violations else ""))
+
     if n > 1 and "fork" in multiprocessing.get_all_start_methods():
         with multiprocessing.get_context("fork").Pool(n) as pool:
-            for k, r in enumerate(pool.imap(_run, range(len(jobs)))):
-                result.jobs.append(r)
-                say(f"  [{k + 1}/{len(jobs)}] {r.kind}: {r.states} states, "
-                    f"{r.transitions} transitions, {r.seconds:.1f} s"
-                    + (f", {len(r.violations)} VIOLATION(S)" if r.violations else ""))
+            for k, out in enumerate(pool.imap(_task, range(tasks))):
+                take(k, out)
     else:
-        for k in range(len(jobs)):
-            r = _run(k)
-            result.jobs.append(r)
-            say(f"  [{k + 1}/{len(jobs)}] {r.kind}: {r.states} states, {r.seconds:.1f} s")
+        for k in range(tasks):
+            take(k, _task(k))
+    result.proof, result.induction, result.steps = (done["determinism"], done["induction"],
+                                                    done["steps"])
     result.seconds = time.perf_counter() - t0
     return result
+
+
+PROOFS: tuple[tuple[str, Callable[[Spec], Any]], ...] = (
+    ("steps", prove_steps), ("induction", prove_induction), ("determinism", prove))
+
+
+def _task(k: int) -> Any:
+    """Task k of `run`: a proof, then the explorations."""
+    if k < len(PROOFS):
+        return PROOFS[k][1](_STATE["spec"])
+    return _run(k - len(PROOFS))
+
+
+def _proof_line(out: Any) -> str:
+    if isinstance(out, Report):
+        return (f"{out.buckets} (state, event) pairs, {out.queries} queries, "
+                f"{len(out.findings)} finding(s), {out.seconds:.1f} s")
+    return (f"{len(out.invariants)} invariants, {out.queries} queries, "
+            f"{len(out.failures)} not proved, {out.seconds:.1f} s")
 
 
 def summary(result: CheckResult) -> str:
     lines = [f"chargespec check --profile {result.profile}",
              f"{result.distinguishable:,} configurations differ in some parameter a guard or an "
-             f"observation reads; the state invariants are proved for all of them (induction); "
+             f"observation reads; the state and step invariants are proved for all of them (Z3); "
              f"explored, with every invariant: a covering set of value pairs", ""]
     p = result.proof
     lines.append(f"{'proof':<28} {'determinism + completeness':<34} "
@@ -239,6 +271,12 @@ def summary(result: CheckResult) -> str:
         lines.append(f"{'proof':<28} {f'{len(ind.invariants)} state invariants, induction':<34} "
                      f"{'FAILED' if ind.failures else 'proved':<10} {ind.seconds:6.1f} s  "
                      f"(every configuration; {ind.queries} Z3 queries)")
+    sp = result.steps
+    if sp is not None:
+        lines.append(f"{'proof':<28} {f'{len(sp.invariants)} step invariants':<34} "
+                     f"{'FAILED' if sp.failures else 'proved':<10} {sp.seconds:6.1f} s  "
+                     f"(every configuration, every rule from every state the state invariants "
+                     f"allow; {sp.queries} Z3 queries)")
     for kind in ("pairwise", "errors", "auth"):
         js = [j for j in result.jobs if j.kind == kind]
         if not js:
@@ -258,6 +296,10 @@ def summary(result: CheckResult) -> str:
         lines.append(f"NOT INDUCTIVE {inv}: {why}")
         lines.append("    (the state it starts from may be unreachable: then a stronger invariant "
                      "is missing; the explorations say whether it is reached)")
+    for inv, why in (sp.failures if sp is not None else ()):
+        lines.append(f"NOT PROVED {inv}: {why}")
+        lines.append("    (the state it starts from satisfies the state invariants but may be "
+                     "unreachable; the explorations say whether it is reached)")
     for inv, msg, trace in result.violations:
         lines.append(f"VIOLATION {inv}: {msg}")
         lines.append(f"    shortest trace: {' ; '.join(trace) or '(initial state)'}")

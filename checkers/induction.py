@@ -51,16 +51,22 @@ class Induction:
 
 
 def _observations(model: MachineModel, terms: dict[str, tuple[Any, Any]],
-                  fields: dict[str, tuple[Any, Any]]) -> dict[str, tuple[Any, Any]]:
-    """The observations of the state `terms`, in order, each seeing the ones before it."""
+                  stored: bool = False) -> dict[str, tuple[Any, Any]]:
+    """The observations of the state `terms`, in order, each seeing the ones before it.  Like
+    the step function's, they see the configuration and the state, never the event: an event
+    field may share a name with a kept observation (authorize_conf's `status`).
+
+    A state's kept observations are the values the step that made it computed.  So after a
+    step (`stored` False) they are computed from the state, reading their own old values; of a
+    state as it is stored (`stored` True: the state a step starts from) they are the stored
+    values, which is what an invariant saw when it was checked on that state."""
     scope = {**model.terms, **terms}  # parameters and constants, then the state
     for o in model.machine.observations:
         if o.kind == "pwm_duty" or o.type is None:
             continue  # a table lookup no state invariant reads
-
-        def resolve(name: str, scope=scope):
-            return fields[name] if name in fields else scope[name]
-        b = Z3Backend(resolve, model.codes)
+        if stored and o.keep:
+            continue  # the stored value, already in scope
+        b = Z3Backend(scope.__getitem__, model.codes)
         if o.kind == "cases":
             value = None
             for case in reversed(o.cases):
@@ -98,9 +104,9 @@ def _initial(model: MachineModel, b: Z3Backend, var: Any) -> Any:
 
 
 def _terms(model: MachineModel, invariants: list[Any], state: dict[str, tuple[Any, Any]],
-           fields: dict[str, tuple[Any, Any]]) -> list[Any]:
-    scope = _observations(model, state, fields)
-    b = Z3Backend(lambda n: fields[n] if n in fields else scope[n], model.codes)
+           stored: bool = False) -> list[Any]:
+    scope = _observations(model, state, stored)
+    b = Z3Backend(scope.__getitem__, model.codes)
     return [b.visit(i.expr) for i in invariants]
 
 
@@ -146,16 +152,16 @@ def prove(spec: Spec, machine: str = "session", timeout_ms: int = 60_000) -> Ind
     kept = [o.name for o in m.observations if o.keep]
     for name in kept:
         init[name] = model.terms[name]
-    scope0 = _observations(model, init, {})
+    scope0 = _observations(model, init)
     for name in kept:
         init[name] = scope0[name]
     first_event = next(iter(model.event_terms))
-    broken(_terms(model, invariants, init, {}),
+    broken(_terms(model, invariants, init, stored=True),
            lambda mod: "does not hold in the initial state under " +
            model.describe(mod, [], first_event).split(" under ", 1)[-1])
     # step: from any state where every state invariant holds, by every rule on every event
     old = {name: model.terms[name] for name in m.state_fields}
-    s.add(*_terms(model, invariants, old, {}))
+    s.add(*_terms(model, invariants, old, stored=True))
     control = model.control()
     for rule in m.rules:
         if rule.ignore:
@@ -167,7 +173,7 @@ def prove(spec: Spec, machine: str = "session", timeout_ms: int = 60_000) -> Ind
             s.push()
             s.add(z3.Or(*[control == model.codes(p) for p in rule.sources]))
             s.add(model.compile(rule.when, event))
-            broken(_terms(model, invariants, _state_after(model, rule, event), fields),
+            broken(_terms(model, invariants, _state_after(model, rule, event)),
                    lambda mod, rule=rule, event=event: (
                        f"rule {rule.id} ({rule.where.file}:{rule.where.line}) breaks it on "
                        + model.describe(mod, [], event)))

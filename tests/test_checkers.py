@@ -273,3 +273,80 @@ def test_the_made_up_transitions_do_break_each_check_that_applies(engine):
         assert checks[name].applies(config)
         found = [checks[name](config, *t) for t in _violating_transitions(engine, config)]
         assert any(found), name
+
+
+def test_the_step_invariants_hold_for_every_configuration(spec):
+    from checkers.step_proof import FORMULAS, prove as steps
+    r = steps(spec)
+    step = [i.id for i in spec.machine().invariants if i.kind == "step"]
+    assert r.ok, r.failures
+    assert list(r.invariants) == step and len(step) == 8
+    assert {i.check for i in spec.machine().invariants if i.kind == "step"} == set(FORMULAS)
+    assert r.queries > 100  # rules x events whose formula is not trivially true
+
+
+@pytest.mark.parametrize("old, new, invariant, rule", [
+    # a swapped stop reason (the explorer's seeded mutation above)
+    ("      - {message: StopTransaction, fields: {reason: \"'EVDisconnected'\"}}\n"
+     "    manual: \"§5.1\"\n    interpretation: STOP-NORMAL",
+     "      - {message: StopTransaction, fields: {reason: \"'Local'\"}}\n"
+     "    manual: \"§5.1\"\n    interpretation: STOP-NORMAL", "stop_reason",
+     "unplug_stops_transaction"),
+    # a changed status
+    ("      - when: session == 'finishing'\n        value: \"'Finishing'\"",
+     "      - when: session == 'finishing'\n        value: \"'Reserved'\"",
+     "status_change_in_ocpp_table", None),
+    # StartTransaction forgotten on a free-charging plug
+    ("    emit:\n"
+     "      - {message: StartTransaction, fields: {connectorId: 1, idTag: free_charging_rfid_tag}}\n"
+     "    manual: \"§5.2\"",
+     "    manual: \"§5.2\"", "start_stop_pairing", "free_plug_starts_transaction"),
+    # the card's UID where the fixed tag belongs
+    ("        fields: {connectorId: 1, idTag: \"free_charging_rfid_tag if free_charging_id_tag"
+     "[free_charging_mode] == 'fixed' else uid\"}",
+     "        fields: {connectorId: 1, idTag: uid}", "free_charging_id_tags", "free_card_plugged"),
+    # the status fix of DOUBT-IMMEDIATE-BACKEND-BACK undone: Charging -> Preparing
+    ("      - when: session == 'idle' and cp != 'A' and status in ['Charging', 'SuspendedEV', "
+     "'SuspendedEVSE']\n        value: \"'Finishing'\"\n",
+     "      - when: \"False\"\n        value: \"'Finishing'\"\n",
+     "status_change_in_ocpp_table", "backend_back_ends_unidentified_charge"),
+])
+def test_seeded_step_violations_are_not_proved(spec_copy, old, new, invariant, rule):
+    """Each mutation makes the step proof fail on its invariant, naming the rule (file:line),
+    the event, the state and the configuration."""
+    from checkers.step_proof import prove as steps
+    mutate(spec_copy, "session.yaml", old, new)
+    r = steps(load_spec(spec_copy))
+    broken = dict(r.failures)
+    assert invariant in broken, r.failures
+    why = broken[invariant]
+    assert "spec/session.yaml:" in why and " in state (" in why and "under configuration" in why
+    if rule is not None:
+        assert f"rule {rule} " in why
+
+
+def test_the_backend_coming_back_ends_a_provisional_charge_through_finishing(engine):
+    """DOUBT-IMMEDIATE-BACKEND-BACK with "Occupied on authorized or plugged": the charge that
+    ends when the backend is back reports Finishing (OCPP 1.6 §4.9 has no Charging ->
+    Preparing), then the plugged idle connector's Preparing; a card then starts the transaction
+    through Preparing (no Finishing -> Charging either)."""
+    for strategy, then in (("OccupiedOnAuthorizedOrPlugged", "Preparing"),
+                           ("OccupiedOnCharging", "Available")):
+        config = engine.config(status_notification_strategy=strategy,
+                               if_in_doubt_allow_charging="ImmediatePlugIn")
+        s = engine.initial(config)
+        seen = []
+        for ev in (engine.event("error_raised", error="backend_disconnected"),
+                   engine.event("plug"), engine.event("ev_request_charge"),
+                   engine.event("backend_online"), engine.event("ev_pause"),
+                   engine.event("rfid", uid="CARD_A"),
+                   engine.event("authorize_conf", status="Accepted"),
+                   engine.event("ev_request_charge")):
+            s2, out = engine.step(config, s, ev)
+            assert engine.spec.status_table.permits(s.status, s2.status), (ev, s.status, s2)
+            seen.append((s2.session, s2.status))
+            s = s2
+        assert seen[2] == ("provisional", "Charging")
+        assert seen[3] == ("idle", "Finishing")
+        assert seen[4] == ("idle", then)
+        assert seen[-1] == ("transaction", "Charging")
