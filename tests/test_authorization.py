@@ -128,9 +128,14 @@ def test_immediate_plug_in_without_any_card_ends_when_the_backend_is_back(run):
     r = offline(run(if_in_doubt_allow_charging="ImmediatePlugIn")).all(*PLUGGED)
     r("backend_online")
     assert r.state.session == "idle" and r.obs.contactor == "open"
+    # the vehicle is still connected: Finishing for this step (OCPP 1.6 §4.9: no Charging ->
+    # Preparing under the "occupied when plugged" strategy), the idle status on the next
+    assert r.obs.status == "Finishing"
     assert not {"StartTransaction", "StopTransaction"} & set(actions(r))
     r("rfid", uid=CARD)  # now authorized as usual
-    assert r.messages()[-1].label() == f"Authorize(idTag={CARD})"
+    assert [m.label() for m in r.messages()[-2:]] == [
+        f"Authorize(idTag={CARD})",
+        "StatusNotification(connectorId=1, status=Available, errorCode=NoError)"]
 
 
 @pytest.mark.parametrize("end, session", [("unplug", "idle"), ("unlock_connector", "idle"),
