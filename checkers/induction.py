@@ -38,7 +38,10 @@ from .z3_backend import SymSet, Z3Backend
 
 
 @dataclass(frozen=True)
-class Induction:
+class InvariantProof:
+    """The verdict of a proof of invariants for every configuration (this induction, and the
+    step invariants' proof in step_proof.py)."""
+
     machine: str
     invariants: tuple[str, ...]
     failures: tuple[tuple[str, str], ...]  # (invariant, counterexample in the spec's words)
@@ -48,6 +51,9 @@ class Induction:
     @property
     def ok(self) -> bool:
         return not self.failures
+
+
+Induction = InvariantProof
 
 
 def _observations(model: MachineModel, terms: dict[str, tuple[Any, Any]],

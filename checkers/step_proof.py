@@ -32,24 +32,14 @@ from chargespec.expr import Where, parse
 from chargespec.specmodel import Spec
 
 from .determinism import MachineModel
-from .induction import _observations, _state_after, _terms
+from .induction import InvariantProof, _observations, _state_after, _terms
 from .invariants import FIXED_TAG_MODES, STOP_REASONS
 from .z3_backend import NONE, Z3Backend
 
 TX_ACTIONS = ("Authorize", "StartTransaction", "StopTransaction")
 
 
-@dataclass(frozen=True)
-class StepProof:
-    machine: str
-    invariants: tuple[str, ...]  # the step invariants with a formula here
-    failures: tuple[tuple[str, str], ...]  # (invariant, counterexample in the spec's words)
-    queries: int
-    seconds: float
-
-    @property
-    def ok(self) -> bool:
-        return not self.failures
+StepProof = InvariantProof
 
 
 @dataclass
