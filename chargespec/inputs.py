@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from .errors import SpecError, Where
-from .loader import value_fits
+from .loader import event_step, value_fits
 from .specmodel import Spec
 from .yamlread import MDict, MList, load_json, read_yaml, validate
 
@@ -99,27 +99,7 @@ def load_scenario(spec: Spec, path: Path | str, machine: str = "session") -> Sce
     items: MList = doc["steps"]
     for i, item in enumerate(items):
         where = Where(file, items.item_lines[i])
-        if isinstance(item, str):
-            name, fields = item, {}
-        else:
-            (name, fields), = item.items()
-            fields = dict(fields or {})
-        ev = m.events.get(name)
-        if ev is None:
-            raise SpecError(where, f"step {i + 1}: unknown event {name!r} "
-                                   f"(events: {', '.join(m.events)})")
-        want = set(ev.field_names())
-        if set(fields) != want:
-            raise SpecError(where, f"step {i + 1}: event {name} takes field(s) "
-                                   f"{sorted(want) or 'none'}, got {sorted(fields) or 'none'}")
-        for f in ev.fields:
-            v = fields[f.name]
-            if f.type.describe().startswith("token") and isinstance(v, (int, float)) \
-                    and not isinstance(v, bool):
-                v = fields[f.name] = str(v)
-            if not value_fits(f.type, v):
-                raise SpecError(where, f"step {i + 1}: {name}.{f.name} = {v!r} is not "
-                                       f"{f.type.describe()}")
+        name, fields = event_step(m.events, item, where, f"step {i + 1}")
         steps.append(ScenarioStep(name, fields, where))
     return Scenario(doc.get("title", path.stem), config, tuple(steps), file)
 

@@ -20,12 +20,12 @@ from .errors import SpecError, Where
 from .expr import (TRUE, BoolT, Const, EnumT, Expr, IntT, ListT, SetT, TableT, TokenSetT,
                    TokenT, Type, substitute,
                    check, check_assignable, check_bool, parse)
-from .specmodel import (Case, Definition, DlmInvariant, DlmSpec, Emit, Invariant, Erratum, ErrorRow, ErrorTimer, EventDef, Field, Filter,
+from .specmodel import (Case, Definition, DlmInvariant, DlmSpec, Emit, Invariant, Witness, Erratum, ErrorRow, ErrorTimer, EventDef, Field, Filter,
                         Interpretation, LintCheck, Machine, Notify, Observation, Parameter, PilotSegment,
                         PilotTable, Policy, PolicyRow, Ref, Rule, Spec, StatusTable, Variable)
 from .octt_cases import OcttCase
 from .rfid import ENTRY_CHECKS
-from .yamlread import MDict, line_of, load_json, read_yaml, validate
+from .yamlread import MDict, MList, line_of, load_json, read_yaml, validate
 
 SPEC_VERSION = "0.1.0"
 _KINDS = ("manual", "interpretations", "errata", "parameters", "status_transitions",
@@ -190,6 +190,33 @@ def value_fits(t: Type, value: Any) -> bool:
         return isinstance(value, (list, tuple, set, frozenset)) and \
             all(isinstance(v, str) for v in value)
     return False
+
+
+def event_step(events: Mapping[str, EventDef], item: Any, where: Where, label: str
+               ) -> tuple[str, dict[str, Any]]:
+    """One event of a scenario or a recovery witness: a name, or {name: {field: value}},
+    checked against the machine's events (`label` says which step, for the error)."""
+    if isinstance(item, str):
+        name, fields = item, {}
+    else:
+        (name, fields), = item.items()
+        fields = dict(fields or {})
+    ev = events.get(name)
+    if ev is None:
+        raise SpecError(where, f"{label}: unknown event {name!r} (events: {', '.join(events)})")
+    want = set(ev.field_names())
+    if set(fields) != want:
+        raise SpecError(where, f"{label}: event {name} takes field(s) "
+                               f"{sorted(want) or 'none'}, got {sorted(fields) or 'none'}")
+    for f in ev.fields:
+        v = fields[f.name]
+        if f.type.describe().startswith("token") and isinstance(v, (int, float)) \
+                and not isinstance(v, bool):
+            v = fields[f.name] = str(v)  # a card UID YAML read as a number
+        if not value_fits(f.type, v):
+            raise SpecError(where, f"{label}: {name}.{f.name} = {v!r} is not "
+                                   f"{f.type.describe()}")
+    return name, fields
 
 
 class _Builder:
@@ -769,6 +796,34 @@ class _Builder:
                 raise SpecError(where, f"duplicate invariant {inv['id']!r}")
             seen_inv.add(inv["id"])
             expr = None
+            recovery: list[Witness] = []
+            if inv["kind"] == "graph":
+                if "expr" not in inv:
+                    raise SpecError(where, f"invariant {inv['id']}: a graph invariant needs expr: "
+                                           f"(the goal every reachable state can return to)")
+                # the goal every reachable state can return to; `recovery:` a witness
+                ewhere = Where(file, inv.key_lines["expr"])
+                expr = mparse(inv["expr"], ewhere)
+                check_bool(expr, full_state_scope, ewhere, context=f"invariant {inv['id']} (goal)")
+                witnesses = inv.get("recovery") or MList()
+                for w, wit in enumerate(witnesses):
+                    wwhere = Where(file, witnesses.item_lines[w])
+                    label = f"invariant {inv['id']}: witness {w + 1}"
+                    cond = None
+                    if "when" in wit:
+                        cwhere = Where(file, wit.key_lines["when"])
+                        cond = mparse(wit["when"], cwhere)
+                        check_bool(cond, full_state_scope, cwhere, context=f"{label} (when)")
+                    steps: MList = wit["events"]
+                    recovery.append(Witness(cond, tuple(
+                        (n, tuple(f.items())) for n, f in (
+                            event_step(events, item, Where(file, steps.item_lines[k]),
+                                       f"{label}, event {k + 1}")
+                            for k, item in enumerate(steps))),
+                        " ".join(wit.get("doc", "").split()), wwhere))
+            elif "recovery" in inv:
+                raise SpecError(where, f"invariant {inv['id']}: `recovery:` belongs to a graph "
+                                       f"invariant with a goal (expr:)")
             if inv["kind"] == "state":
                 if "expr" not in inv:
                     raise SpecError(where, f"invariant {inv['id']}: a state invariant needs expr:")
@@ -783,7 +838,7 @@ class _Builder:
                                        f"check: (a check of chargespec.checkers.invariants)")
             invariants.append(Invariant(inv["id"], inv["kind"], expr, inv.get("check"),
                                         bool(inv.get("assume")), " ".join(inv["doc"].split()),
-                                        self.ref(inv, file), where))
+                                        self.ref(inv, file), where, tuple(recovery)))
 
         return Machine(name=name, title=doc.get("title", name), file=file, control=control,
                        variables=variables, events=events, rules=tuple(rules),

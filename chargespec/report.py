@@ -28,6 +28,7 @@ from typing import Any, Callable, Iterable
 
 from chargespec import __version__
 from chargespec.errors import InputError
+from chargespec.expr import to_label
 from chargespec.htmlpage import esc, figure, page, table, timing, verdict
 from chargespec.models.step import Engine
 
@@ -124,6 +125,8 @@ def measure(c: Collected, diagram_seconds: float) -> dict[str, str]:
         t["induction.seconds"] = f"{ch.induction.seconds:.1f} s"
     if ch.steps is not None:
         t["steps.seconds"] = f"{ch.steps.seconds:.1f} s"
+    if ch.recovery is not None:
+        t["recovery.seconds"] = f"{ch.recovery.seconds:.1f} s"
     states = sum(j.states for j in ch.jobs)
     secs = sum(j.seconds for j in ch.jobs)
     t["explore.seconds"] = f"{secs:.1f} s"
@@ -321,9 +324,10 @@ def traceability(c: Collected) -> list[dict[str, Any]]:
 
 def _inductive(check: Any, inv: Any) -> bool | None:
     """True: proved for every configuration; False: not proved (not inductive); None: no
-    proof covers it (the graph invariant: the explorer's verdict is the only one)."""
-    proof = check.induction if inv.kind == "state" else check.steps if inv.kind == "step" \
-        else None
+    proof covers it (a graph invariant without a recovery witness: the explorer's verdict is
+    the only one)."""
+    proof = {"state": check.induction, "step": check.steps,
+             "graph": check.recovery}.get(inv.kind)
     if proof is None or inv.id not in proof.invariants:
         return None
     return inv.id not in dict(proof.failures)
@@ -363,6 +367,9 @@ def summary(c: Collected, trace: list[dict[str, Any]]) -> dict[str, Any]:
         "stepProof": None if ch.steps is None else {
             "holds": ch.steps.ok, "queries": ch.steps.queries,
             "failures": dict(ch.steps.failures)},
+        "recoveryProof": None if ch.recovery is None else {
+            "holds": ch.recovery.ok, "invariants": list(ch.recovery.invariants),
+            "failures": dict(ch.recovery.failures)},
         "dlm": [{"site": site.name, "file": site.file,
                  "results": [{"invariant": r.invariant, "status": r.status, "holds": r.ok,
                               "detail": r.detail} for r in results]}
@@ -513,6 +520,18 @@ def html(c: Collected, trace: list[dict[str, Any]]) -> str:
           f"them): {verdict(sp.ok, 'proved' if sp.ok else 'NOT PROVED')}, {sp.queries} "
           f"queries, {timing('steps.seconds')}.</p>")
         for inv_id, why in sp.failures:
+            p(f"<p class=\"bad\">{esc(inv_id)}: {esc(why)}</p>")
+    rp = ch.recovery
+    for inv in (i for i in m.invariants if rp is not None and i.id in rp.invariants):
+        ok = inv.id not in dict(rp.failures)
+        wit = "; ".join(f"{esc(w.doc or 'every state')}: {len(w.events)} events"
+                        for w in inv.recovery)
+        p(f"<p>{_code(inv.id)}, for every configuration at once (Z3: every state the state "
+          f"invariants allow is some witness's, and the witness's events bring it to "
+          f"{_code(to_label(inv.expr))}; the witnesses, in {_code(inv.where.file)}: {wit}): "
+          f"{verdict(ok, 'proved' if ok else 'NOT PROVED')}, "
+          f"{timing('recovery.seconds')}.</p>")
+        for inv_id, why in rp.failures:
             p(f"<p class=\"bad\">{esc(inv_id)}: {esc(why)}</p>")
     p(f"<p>Exploration, profile {_code(ch.profile)}: {len(ch.jobs)} configurations covering "
       f"{ch.pair_coverage:.0%} of value pairs (of {ch.distinguishable:,} distinguishable), "

@@ -164,6 +164,17 @@ class Definition:
 
 
 @dataclass(frozen=True)
+class Witness:
+    """Events (name, ((field, value), ...)) that bring every state the state invariants and
+    `when` allow to a graph invariant's goal, somewhere along them."""
+
+    when: Expr | None
+    events: tuple[tuple[str, tuple[tuple[str, Any], ...]], ...]
+    doc: str
+    where: Where
+
+
+@dataclass(frozen=True)
 class Invariant:
     """A property of every reachable state (`state`: an expression over the state, the
     configuration and the observations), of every step (`step`: a named check of
@@ -177,6 +188,8 @@ class Invariant:
     doc: str
     ref: Ref
     where: Where
+    # a graph invariant's witnesses of the way to its goal `expr` (checkers/recovery.py)
+    recovery: tuple[Witness, ...] = ()
 
 
 @dataclass(frozen=True)

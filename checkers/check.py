@@ -19,19 +19,21 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from chargespec.expr import to_label
 from chargespec.models.step import Engine
 from chargespec.models.types import Outputs
 from chargespec.specmodel import Spec
 
 from .determinism import Report, prove
-from .induction import Induction
+from .induction import Induction, InvariantProof
 from .induction import prove as prove_induction
 from .step_proof import StepProof
 from .step_proof import prove as prove_steps
+from .recovery import prove as prove_recovery
 from .explore import (REPRESENTATIVE_ERRORS, error_events, explore, max_errors,
                       pairwise_configurations, parameters_read, parameter_values, session_events,
                       trace_to)
-from .invariants import dead_ends, explorer_checks
+from .invariants import dead_ends, explorer_checks, graph_goal
 
 CI_CONFIGURATIONS = 8
 
@@ -82,6 +84,7 @@ class CheckResult:
     proof: Report
     induction: Induction | None = None
     steps: StepProof | None = None
+    recovery: InvariantProof | None = None  # the graph invariants' witnesses
     jobs: list[JobResult] = field(default_factory=list)
     pair_coverage: float = 0.0
     distinguishable: int = 0  # the product of the values of every parameter the machine reads
@@ -95,7 +98,8 @@ class CheckResult:
     def ok(self) -> bool:
         return (not self.proof.findings and not self.violations
                 and (self.induction is None or self.induction.ok)
-                and (self.steps is None or self.steps.ok))
+                and (self.steps is None or self.steps.ok)
+                and (self.recovery is None or self.recovery.ok))
 
 
 def jobs_for(engine: Engine, profile: str) -> tuple[list[Job], float]:
@@ -165,13 +169,12 @@ def _run(index: int) -> JobResult:
     x = explore(engine, config, checks, events=job.events, bound=job.bound, max_violations=3,
                 predecessors=preds, skip_unchanged=True)
     violations = [(v.check, v.message, [e.label() for e in v.trace]) for v in x.violations]
-    graph = [i for i in engine.machine.invariants if i.kind == "graph"]
-    if graph:
+    for inv in (i for i in engine.machine.invariants if i.kind == "graph"):
         t0 = time.perf_counter()
-        for s in dead_ends(preds, x.parent)[:1]:
-            violations.append((graph[0].id, f"no way back to Available from {s!r}",
+        for s in dead_ends(preds, x.parent, graph_goal(engine, inv, config))[:1]:
+            violations.append((inv.id, f"no way back to {to_label(inv.expr)} from {s!r}",
                                [e.label() for e in trace_to(x.parent, s)]))
-        spent[graph[0].id] = time.perf_counter() - t0
+        spent[inv.id] = time.perf_counter() - t0
     return JobResult(job.kind, engine.compiled.describe_config(config), x.states, x.transitions,
                      x.seconds, violations, spent, changes)
 
@@ -207,7 +210,7 @@ def run(spec: Spec, profile: str = "ci", workers: int | None = None,
     tasks = len(PROOFS) + len(jobs)
     n = workers or min(os.cpu_count() or 1, tasks)
     say(f"proving (Z3: determinism and completeness, state invariants by induction, step "
-        f"invariants) and exploring {len(jobs)} configurations on {n} process(es) ...")
+        f"invariants, recovery from every state) and exploring {len(jobs)} configurations on {n} process(es) ...")
     done: dict[str, Any] = {}
     result = CheckResult(profile, None, pair_coverage=coverage,  # type: ignore[arg-type]
                          distinguishable=math.prod(
@@ -232,14 +235,15 @@ def run(spec: Spec, profile: str = "ci", workers: int | None = None,
     else:
         for k in range(tasks):
             take(k, _task(k))
-    result.proof, result.induction, result.steps = (done["determinism"], done["induction"],
-                                                    done["steps"])
+    result.proof, result.induction, result.steps, result.recovery = (
+        done["determinism"], done["induction"], done["steps"], done["recovery"])
     result.seconds = time.perf_counter() - t0
     return result
 
 
 PROOFS: tuple[tuple[str, Callable[[Spec], Any]], ...] = (
-    ("steps", prove_steps), ("induction", prove_induction), ("determinism", prove))
+    ("steps", prove_steps), ("induction", prove_induction), ("determinism", prove),
+    ("recovery", prove_recovery))
 
 
 def _task(k: int) -> Any:
@@ -260,7 +264,8 @@ def _proof_line(out: Any) -> str:
 def summary(result: CheckResult) -> str:
     lines = [f"chargespec check --profile {result.profile}",
              f"{result.distinguishable:,} configurations differ in some parameter a guard or an "
-             f"observation reads; the state and step invariants are proved for all of them (Z3); "
+             f"observation reads; the state and step invariants and the way back to the goal are proved for all of them "
+             f"(Z3); "
              f"explored, with every invariant: a covering set of value pairs", ""]
     p = result.proof
     lines.append(f"{'proof':<28} {'determinism + completeness':<34} "
@@ -277,6 +282,12 @@ def summary(result: CheckResult) -> str:
                      f"{'FAILED' if sp.failures else 'proved':<10} {sp.seconds:6.1f} s  "
                      f"(every configuration, every rule from every state the state invariants "
                      f"allow; {sp.queries} Z3 queries)")
+    rp = result.recovery
+    if rp is not None and rp.invariants:
+        lines.append(f"{'proof':<28} {'no dead end, recovery witnesses':<34} "
+                     f"{'FAILED' if rp.failures else 'proved':<10} {rp.seconds:6.1f} s  "
+                     f"(every configuration, from every state the state invariants allow; "
+                     f"{rp.queries} Z3 quer{'y' if rp.queries == 1 else 'ies'})")
     for kind in ("pairwise", "errors", "auth"):
         js = [j for j in result.jobs if j.kind == kind]
         if not js:
@@ -300,6 +311,10 @@ def summary(result: CheckResult) -> str:
         lines.append(f"NOT PROVED {inv}: {why}")
         lines.append("    (the state it starts from satisfies the state invariants but may be "
                      "unreachable; the explorations say whether it is reached)")
+    for inv, why in (rp.failures if rp is not None else ()):
+        lines.append(f"NOT PROVED {inv}: {why}")
+        lines.append("    (the state may be unreachable, or the witness too short; the "
+                     "explorations' dead-end check says whether a reachable state is stuck)")
     for inv, msg, trace in result.violations:
         lines.append(f"VIOLATION {inv}: {msg}")
         lines.append(f"    shortest trace: {' ; '.join(trace) or '(initial state)'}")

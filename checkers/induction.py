@@ -84,14 +84,20 @@ def _observations(model: MachineModel, terms: dict[str, tuple[Any, Any]],
     return scope
 
 
-def _state_after(model: MachineModel, rule: Any, event: str) -> dict[str, tuple[Any, Any]]:
+def _state_after(model: MachineModel, rule: Any, event: str,
+                 old: dict[str, tuple[Any, Any]] | None = None, backend: Z3Backend | None = None
+                 ) -> dict[str, tuple[Any, Any]]:
+    """The state variables after `rule` (before its observations settle), from the state
+    `old` (default: the symbolic state) with names resolved by `backend` (default: the event's
+    fields, then the symbolic state and configuration)."""
     m = model.machine
-    b = model.backend(event)
-    new = {name: model.terms[name] for name in m.state_fields}
+    b = backend or model.backend(event)
+    old = old or {name: model.terms[name] for name in m.state_fields}
+    new = dict(old)
     for var, expr in rule.do:
-        new[var] = (b.visit(expr), model.terms[var][1])
+        new[var] = (b.visit(expr), old[var][1])
     if rule.to is not None:
-        new[m.control] = (z3.IntVal(model.codes(rule.to)), model.terms[m.control][1])
+        new[m.control] = (z3.IntVal(model.codes(rule.to)), old[m.control][1])
     return new
 
 

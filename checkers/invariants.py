@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from chargespec.expr import PythonBackend, listed
+from chargespec.expr import PythonBackend, listed, names
 from chargespec.models.step import Engine
 from chargespec.models.types import Event, Outputs
 
@@ -158,20 +158,7 @@ def explorer_checks(engine: Engine) -> dict[str, Callable]:
     if unknown:
         raise ValueError(f"invariants name unknown checks: {', '.join(unknown)}")
     checks: dict[str, Callable] = {}
-
-    def resolver(name: str):
-        if name in compiled.obs_names:
-            return lambda s, c, e, o: getattr(o, name)
-        if name in compiled.index:
-            return lambda s, c, e, o: getattr(s, name)
-        if name in engine.spec.parameters:
-            return lambda s, c, e, o: getattr(c, name)
-        value = engine.spec.constants[name][1]
-        return lambda s, c, e, o: value
-
-    order = {v: i for t, _ in engine.spec.constants.values() if hasattr(t, "domain")
-             for i, v in enumerate(t.domain)}  # type: ignore[attr-defined]
-    be = PythonBackend(resolver, order)
+    be = _backend(engine)
     for inv in m.invariants:
         if inv.kind == "state":
             fn = be.visit(inv.expr)
@@ -193,9 +180,40 @@ def explorer_checks(engine: Engine) -> dict[str, Callable]:
     return checks
 
 
-def dead_ends(predecessors: dict[Any, set[Any]], states: Any) -> list[Any]:
-    """The reachable states from which no path leads to a state whose status is Available."""
-    good = {s for s in states if s.powered and s.status == "Available"}
+def _backend(engine: Engine, state_first: bool = False) -> PythonBackend:
+    """The Python back end over (state, configuration, event, observation); a kept
+    observation is read from the observation, or with `state_first` from the state."""
+    compiled = engine.compiled
+
+    def resolver(name: str):
+        if name in compiled.index and (state_first or name not in compiled.obs_names):
+            return lambda s, c, e, o: getattr(s, name)
+        if name in compiled.obs_names:
+            return lambda s, c, e, o: getattr(o, name)
+        if name in engine.spec.parameters:
+            return lambda s, c, e, o: getattr(c, name)
+        value = engine.spec.constants[name][1]
+        return lambda s, c, e, o: value
+
+    order = {v: i for t, _ in engine.spec.constants.values() if hasattr(t, "domain")
+             for i, v in enumerate(t.domain)}  # type: ignore[attr-defined]
+    return PythonBackend(resolver, order)
+
+
+def graph_goal(engine: Engine, inv: Any, config: Any) -> Callable[[Any], bool]:
+    """A graph invariant's goal (its `expr`) as a test of a state under `config`."""
+    fn = _backend(engine, state_first=True).visit(inv.expr)
+    compiled = engine.compiled
+    if names(inv.expr) & (set(compiled.obs_names) - set(compiled.index)):
+        return lambda s: bool(fn(s, config, None, engine.observe(config, s)))
+    return lambda s: bool(fn(s, config, None, None))
+
+
+def dead_ends(predecessors: dict[Any, set[Any]], states: Any, goal: Callable[[Any], bool]
+              ) -> list[Any]:
+    """The reachable states from which no path leads to a state that meets `goal` (the state
+    graph backwards from the goal states; `predecessors` from `explore`)."""
+    good = {s for s in states if goal(s)}
     frontier = list(good)
     while frontier:
         s = frontier.pop()

@@ -14,9 +14,11 @@ from hypothesis import given, settings, strategies as st
 
 from chargespec.checkers.check import explorer_checks
 from chargespec.checkers.determinism import MachineModel, prove
-from chargespec.checkers.explore import explore, session_events, trace_to
-from chargespec.checkers.invariants import STEP_CHECKS, dead_ends
+from chargespec.checkers.recovery import prove as recovery
+from chargespec.checkers.explore import all_events, explore, session_events, trace_to
+from chargespec.checkers.invariants import STEP_CHECKS, dead_ends, graph_goal
 from chargespec.expr import PythonBackend, Where, parse
+from chargespec.errors import SpecError
 from chargespec.loader import load_spec
 from chargespec.models.step import Engine
 from test_loader import mutate, spec_copy  # noqa: F401 - fixture
@@ -174,15 +176,20 @@ def test_a_weakened_lock_rule_is_found(spec_copy):
     assert v.check == "lock_only_if_authorized" and [e.name for e in v.trace] == ["plug"]
 
 
-def test_a_removed_way_out_is_a_dead_end(spec_copy):
-    mutate(spec_copy, "session.yaml", "  - id: cable_removal_ends_finishing\n    from: [finishing]\n"
-                                      "    on: cable_removed\n    when: powered and cable == 'in' and lock == 'open'\n"
-                                      "    to: idle",
-           "  - id: cable_removal_ends_finishing\n    from: [finishing]\n"
+def _stuck(engine, x, preds):
+    inv, = (i for i in engine.machine.invariants if i.kind == "graph")
+    return dead_ends(preds, x.parent, graph_goal(engine, inv, x.config))
+
+
+WAY_OUT = ("  - id: cable_removal_ends_finishing\n    from: [finishing]\n"
            "    on: cable_removed\n    when: powered and cable == 'in' and lock == 'open'\n"
-           "    to: finishing")
+           "    to: idle")
+
+
+def test_a_removed_way_out_is_a_dead_end(spec_copy):
+    mutate(spec_copy, "session.yaml", WAY_OUT, WAY_OUT.replace("to: idle", "to: finishing"))
     engine, x, preds = explore_mutant(spec_copy)
-    stuck = dead_ends(preds, x.parent)
+    stuck = _stuck(engine, x, preds)
     assert stuck and all(s.session == "finishing" or s.status != "Available" for s in stuck)
     assert len(trace_to(x.parent, stuck[0])) >= 3
 
@@ -191,7 +198,102 @@ def test_the_embedded_spec_has_no_dead_end_under_the_default_configuration(engin
     preds: dict = {}
     x = explore(engine, engine.config(), explorer_checks(engine), events=session_events(engine),
                 predecessors=preds)
-    assert x.violations == [] and dead_ends(preds, x.parent) == []
+    assert x.violations == [] and _stuck(engine, x, preds) == []
+
+
+def test_the_way_back_to_available_is_proved_for_every_configuration(spec):
+    r = recovery(spec)
+    assert r.ok, r.failures
+    assert r.invariants == ("no_dead_end",) and r.queries == 3  # cover, two witnesses
+
+
+def test_a_removed_way_out_is_not_proved_either(spec_copy):
+    """The explorer's dead end above also breaks the proof, which names the state it cannot
+    leave and the configuration."""
+    mutate(spec_copy, "session.yaml", WAY_OUT, WAY_OUT.replace("to: idle", "to: finishing"))
+    r = recovery(load_spec(spec_copy))
+    why = dict(r.failures)["no_dead_end"]
+    assert "session=finishing" in why.split("it ends in")[1]
+    assert "witness 1 (" in why and "does not reach the goal from state (" in why
+    assert "under configuration (" in why
+    assert "spec/session.yaml:" in why
+
+
+def test_a_witness_without_the_reset_is_not_proved(spec_copy):
+    """The stuck actuator that only a reset clears (§9 row actuator_not_detected) needs the
+    second witness's hard_reset: without it, a state with that error is not rescued."""
+    mutate(spec_copy, "session.yaml", "          - power_return\n          - hard_reset\n",
+           "          - power_return\n")
+    why = dict(recovery(load_spec(spec_copy)).failures)["no_dead_end"]
+    assert why.startswith("witness 2 (") and "actuator_not_detected" in why.split("ends in")[1]
+
+
+@pytest.mark.parametrize("old, new, message", [
+    # the first witness made to cover every state: a dead end a reset hides stays found above
+    ("      - when: \"'actuator_not_detected' not in errors\"\n",
+     "      - when: \"'actuator_not_detected' not in errors or 'rcd_fault' in errors\"\n",
+     "witness 1 ("),
+    # witnesses that leave a state out
+    ("      - when: \"'actuator_not_detected' in errors\"\n",
+     "      - when: \"'actuator_not_detected' in errors and cp == 'A'\"\n",
+     "no witness is for the state ("),
+    # a witness for no state proves nothing
+    ("      - when: \"'actuator_not_detected' in errors\"\n",
+     "      - when: \"status == 'Available' and status == 'Faulted'\"\n        events: [plug]\n"
+     "      - when: \"'actuator_not_detected' in errors\"\n",
+     "witness 2 (spec/session.yaml:"),
+])
+def test_witnesses_that_do_not_cover_or_do_not_reach_are_not_proved(spec_copy, old, new,
+                                                                     message):
+    mutate(spec_copy, "session.yaml", old, new)
+    why = dict(recovery(load_spec(spec_copy)).failures)["no_dead_end"]
+    assert why.startswith(message), why
+
+
+@pytest.mark.parametrize("old, new, message", [
+    ("          - power_return\n          - hard_reset\n",
+     "          - power_return\n          - reboot\n",
+     "invariant no_dead_end: witness 2, event 2: unknown event 'reboot'"),
+    ("          - remote_stop: {transaction: current}\n", "          - remote_stop\n",
+     "witness 1, event 2: event remote_stop takes field(s) ['transaction'], got none"),
+    ("          - remote_stop: {transaction: current}\n",
+     "          - remote_stop: {transaction: mine}\n",
+     "witness 1, event 2: remote_stop.transaction = 'mine' is not one of"),
+    ("      - when: \"'actuator_not_detected' in errors\"\n",
+     "      - when: \"'actuator_not_detected' in errorz\"\n", "witness 2 (when)"),
+    ("    expr: powered and status == 'Available'\n", "    expr: powered and status\n",
+     "invariant no_dead_end (goal)"),
+])
+def test_a_broken_witness_is_an_error_naming_its_line(spec_copy, old, new, message):
+    mutate(spec_copy, "session.yaml", old, new)
+    with pytest.raises(SpecError) as e:
+        load_spec(spec_copy)
+    assert message in str(e.value) and "session.yaml:" in str(e.value)
+
+
+EVENTS = all_events(Engine())
+
+
+@settings(max_examples=60, deadline=None)
+@given(data=st.data())
+def test_the_witness_brings_reachable_states_back_concretely(engine, data):
+    """The proof's symbolic steps are the step function's: the witness, replayed with
+    `Engine.step` from a state a random walk reaches under a random configuration, reaches
+    the goal."""
+    from checkers.explore import parameter_values, parameters_read
+    config = engine.config({p: data.draw(st.sampled_from(parameter_values(engine, p)), label=p)
+                            for p in parameters_read(engine)})
+    inv, = (i for i in engine.machine.invariants if i.kind == "graph")
+    goal = graph_goal(engine, inv, config)
+    state = engine.initial(config)
+    for ev in data.draw(st.lists(st.sampled_from(EVENTS), max_size=30), label="walk"):
+        state, _ = engine.step(config, state, ev)
+    seen = [goal(state)]
+    witness = inv.recovery[0] if "actuator_not_detected" not in state.errors else inv.recovery[1]
+    for name, fields in witness.events:
+        state, _ = engine.step(config, state, engine.event(name, **dict(fields)))
+        seen.append(goal(state))
+    assert any(seen), state
 
 
 # ---------------------------------------------------------------- the command
