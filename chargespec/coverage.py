@@ -356,6 +356,9 @@ def report(engine: Engine, docs: dict[str, dict]) -> dict[str, Any]:
     mirrored = {t.get("octt") for g in docs.get("octt", {}).get("testGroups", [])
                 for t in g["tests"]}
     dlm = docs.get("dlm", {})
+    table = spec.status_table
+    allowed = {(a, b) for a in table.statuses for b in table.allowed.get(a, ()) if a != b}
+    pinned = status_changes(docs)
     return {
         "rules": {"total": len(rules), "fired": len(set(rules) & fired),
                   "notFired": sorted(set(rules) - fired)},
@@ -375,4 +378,20 @@ def report(engine: Engine, docs: dict[str, dict]) -> dict[str, Any]:
                  "mirrored": sorted(c.id for c in octt_cases if c.id in mirrored),
                  "notApplicable": {c.id: c.reason for c in octt_cases if not c.applies}},
         "dlm": dlm.get("coverage", {}),
+        "statusChanges": {"allowed": len(allowed), "pinned": len(pinned & allowed),
+                          "forbiddenPinned": sorted(f"{a} -> {b}" for a, b in pinned - allowed),
+                          "notPinned": sorted(f"{a} -> {b}" for a, b in allowed - pinned)},
     }
+
+
+def status_changes(docs: dict[str, dict]) -> set[tuple[str, str]]:
+    """The connector status changes (old, new) that some session vector's steps make."""
+    out: set[tuple[str, str]] = set()
+    for name, doc in docs.items():
+        if name == "dlm":
+            continue
+        for g in doc["testGroups"]:
+            for t in g["tests"]:
+                seen = [g["initial"]["status"]] + [st["expect"]["status"] for st in t["steps"]]
+                out |= {(a, b) for a, b in zip(seen, seen[1:]) if a != b}
+    return out

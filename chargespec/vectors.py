@@ -3,7 +3,8 @@
 Each file has a header (schema, spec and generator version, `numberOfTests`), `notes` that say
 what a failing flag reveals and where the manual says so, and `testGroups`, each sharing one
 configuration.  A session test is the shortest event sequence (breadth-first) that makes one rule
-of the session fire under that configuration, with the expected observations after every step:
+of the session fire under that configuration, or that makes one connector status change (OCPP 1.6
+§4.9) the rules' tests do not pass through, with the expected observations after every step:
 the connector status, the contactor, the lock, the offered current, the pilot duty cycle, the
 LED, the OCPP messages and one-shot indications.  Further files replay the OCTT OCPP 1.6 test
 cases that apply (`spec/octt.yaml`), top up the coverage of (rule, configuration value) pairs
@@ -74,7 +75,13 @@ def concerns(engine: Engine) -> list[Concern]:
                        "local_authorize_offline": True, "enable_local_whitelist": True,
                        "local_whitelist": ["CARD_A#1"]} for d in doubt)
                 + ({"if_in_doubt_allow_charging": "ImmediatePlugIn",
-                    "connection_type": "NoBackend"},), one_cached_card=True, offline=True),
+                    "connection_type": "NoBackend"},
+                   # the backend back during an Immediate Plug-in charge, with the strategy
+                   # that shows Preparing while plugged: Charging -> Finishing -> Preparing
+                   # (DOUBT-IMMEDIATE-BACKEND-BACK)
+                   {"if_in_doubt_allow_charging": "ImmediatePlugIn",
+                    "status_notification_strategy": "OccupiedOnAuthorizedOrPlugged"}),
+                one_cached_card=True, offline=True),
         Concern("errors", "The error table (§9), one row per behaviour",
                 tuple({"stop_transaction_mode": m} for m in modes), errors=True),
     ]
@@ -162,10 +169,13 @@ def _group(job: tuple[int, int]) -> dict[str, Any]:
     values = concern.configs[job[1]]
     config = engine.config(values)
     first: dict[str, tuple[Any, Any]] = {}
+    changes: dict[tuple[str, str], tuple[Any, Any, str]] = {}  # status change -> first step
 
     def record(c, s, ev, s2, out, first=first):
         if out.rule not in first:
             first[out.rule] = (s, ev)
+        if s.status != s2.status and (s.status, s2.status) not in changes:
+            changes[(s.status, s2.status)] = (s, ev, out.rule)
         return None
     bound = max_errors(1) if concern.errors else (
         (lambda st: len(st.cache) <= 1) if concern.one_cached_card else None)
@@ -175,6 +185,17 @@ def _group(job: tuple[int, int]) -> dict[str, Any]:
         s, ev = first[rid]
         trace = list(trace_to(x.parent, s)) + [ev]
         tests.append(make_test(engine, config, trace, f"{rid} fires on {ev.label()}"))
+    # every status change the configuration makes (OCPP 1.6 §4.9), in its shortest test: those
+    # the rules' tests do not pass through get their own
+    shown = {(a["expect"]["status"], b["expect"]["status"]) for t in tests
+             for a, b in zip(t["steps"], t["steps"][1:])}
+    shown |= {(initial_json(engine, config)["status"], t["steps"][0]["expect"]["status"])
+              for t in tests}
+    for (a, b), (s, ev, rid) in sorted(changes.items()):
+        if (a, b) not in shown:
+            trace = list(trace_to(x.parent, s)) + [ev]
+            tests.append(make_test(engine, config, trace,
+                                   f"status {a} -> {b} ({rid} on {ev.label()})"))
     return {"config": {k: thaw(v) for k, v in sorted(values.items())},
             "initial": initial_json(engine, config), "tests": tests}
 
@@ -299,6 +320,10 @@ def readme(docs: dict[str, dict[str, Any]], report: dict[str, Any]) -> str:
         f"{r['octt']['applicable']} applicable ({r['octt']['listed']} listed; the others do "
         "not apply, with the reason in `coverage-report.json`)",
         f"- DLM: {r['dlm'].get('sites', 0)} sites, {r['dlm'].get('ticks', 0)} ticks",
+        f"- connector status changes (OCPP 1.6 §4.9): {r['statusChanges']['pinned']} of the "
+        f"{r['statusChanges']['allowed']} the table allows are pinned by some test, none it "
+        f"forbids (the rest are listed in `coverage-report.json`; the session never reports "
+        f"Unavailable)",
         ""]
     if rcv["uncovered"]:
         lines += ["Uncovered (rule, parameter, value) items, listed rather than hidden:", ""]

@@ -45,8 +45,11 @@ ERROR_CONFIGS = [
     ({"stop_transaction_mode": "OnlyByRfidOrRemoteStop"}, 1),
 ]
 AUTH_CONFIGS = [
+    # the status strategy that shows Preparing while plugged, with the backend coming back
+    # during an Immediate Plug-in charge (DOUBT-IMMEDIATE-BACKEND-BACK: through Finishing)
     {"enable_ocpp_whitelist": True, "local_authorize_offline": True, "local_pre_authorize": True,
-     "if_in_doubt_allow_charging": "ImmediatePlugIn"},
+     "if_in_doubt_allow_charging": "ImmediatePlugIn",
+     "status_notification_strategy": "OccupiedOnAuthorizedOrPlugged"},
     {"enable_ocpp_whitelist": True, "if_in_doubt_allow_charging": "On",
      "enable_local_whitelist": True, "local_whitelist": ["CARD_A#2"], "master_slave_mode": "Slave",
      "lock_actuator_only_if_authorized": True},

@@ -418,13 +418,31 @@ def test_seeded_step_violations_are_not_proved(spec_copy, old, new, invariant, r
     the event, the state and the configuration."""
     from checkers.step_proof import prove as steps
     mutate(spec_copy, "session.yaml", old, new)
-    r = steps(load_spec(spec_copy))
+    r = steps(load_spec(spec_copy), rules=None if rule is None else {rule})
     broken = dict(r.failures)
     assert invariant in broken, r.failures
     why = broken[invariant]
     assert "spec/session.yaml:" in why and " in state (" in why and "under configuration" in why
     if rule is not None:
         assert f"rule {rule} " in why
+
+
+def test_the_full_profile_explores_the_backend_back_under_the_plugged_strategy(spec_copy):
+    """The bug the step proof found is now within the explorations' reach too: with the fix
+    undone, the full profile's first authorization model finds it with the shortest trace."""
+    from checkers.check import jobs_for
+    mutate(spec_copy, "session.yaml",
+           "      - when: session == 'idle' and cp != 'A' and status in ['Charging', "
+           "'SuspendedEV', 'SuspendedEVSE']\n        value: \"'Finishing'\"\n",
+           "      - when: \"False\"\n        value: \"'Finishing'\"\n")
+    engine = Engine(load_spec(spec_copy))
+    job = next(j for j in jobs_for(engine, "full")[0] if j.kind == "auth")
+    x = explore(engine, engine.config(job.values), explorer_checks(engine), events=job.events,
+                bound=job.bound, skip_unchanged=True)
+    v, = x.violations
+    assert v.check == "status_change_in_ocpp_table"
+    assert [e.label() for e in v.trace] == ["error_raised(error=backend_disconnected)", "plug",
+                                            "ev_request_charge", "backend_online"]
 
 
 def test_the_backend_coming_back_ends_a_provisional_charge_through_finishing(engine):

@@ -149,3 +149,19 @@ def test_drift_is_detected(engine, tmp_path):
     (tmp_path / "stop_modes.json").unlink()
     assert "missing" in drift(tmp_path, files)[0]
     assert not list(tmp_path.glob("*.tmp"))
+
+
+def test_every_status_change_a_configuration_makes_is_pinned():
+    """Beside the rules' tests, each connector status change a group's configuration makes has
+    a test; the vectors make no change OCPP 1.6 §4.9 forbids.  The change the step proof
+    found wrong (DOUBT-IMMEDIATE-BACKEND-BACK) is among them: Charging -> Finishing when the
+    backend comes back during an Immediate Plug-in charge, under the plugged strategy."""
+    report = json.loads((VECTORS / "coverage-report.json").read_text())["statusChanges"]
+    assert report["forbiddenPinned"] == [] and report["pinned"] >= 30
+    doc = json.loads((VECTORS / "authorization.json").read_text())
+    hits = [t for g in doc["testGroups"] for t in g["tests"]
+            if g["config"].get("status_notification_strategy") == "OccupiedOnAuthorizedOrPlugged"
+            and t["steps"][-1]["rule"] == "backend_back_ends_unidentified_charge"
+            and t["steps"][-2]["expect"]["status"] == "Charging"]
+    assert hits and hits[0]["steps"][-1]["expect"]["status"] == "Finishing"
+    assert hits[0]["steps"][-1]["choice"] == "DOUBT-IMMEDIATE-BACKEND-BACK"
