@@ -40,6 +40,9 @@ def main() -> None:
               f"{'proved' if ind.ok else 'NOT INDUCTIVE'})")
         print(f"{profile:<5} step invariants (every configuration) {r.steps.seconds:5.2f} s "
               f"({r.steps.queries} queries, {'proved' if r.steps.ok else 'NOT PROVED'})")
+        print(f"{profile:<5} no dead end (recovery witnesses, every configuration) "
+              f"{r.recovery.seconds:5.2f} s ({r.recovery.queries} queries, "
+              f"{'proved' if r.recovery.ok else 'NOT PROVED'})")
         print(f"{profile:<5} proof {r.proof.seconds:5.2f} s ({r.proof.queries} queries)  "
               f"{len(r.jobs):>3} configurations  {states:>8,} states  {trans:>10,} transitions  "
               f"{states / cpu:>7,.0f} states/s  {trans / cpu:>8,.0f} transitions/s (CPU)  "
