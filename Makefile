@@ -54,7 +54,7 @@ demo: install
 # the committed vectors/ and reports/ must be what the spec generates (byte for byte; the
 # report's timing.js excepted), then the tests, on every core (pytest-xdist: the suite is
 # CPU-bound, and must stay within 5 minutes on 2 cores)
-PYTEST  := $(PY) -m pytest -q -n auto --maxprocesses=4
+PYTEST  := $(PY) -m pytest -q -n auto --maxprocesses=4 --dist loadgroup
 
 test: install
 	$(PY) -m chargespec vectors --check

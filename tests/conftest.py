@@ -235,3 +235,16 @@ def built(tmp_path_factory):
     files = build(c)
     write(base / "out", files)
     return c, files, base / "out"
+
+
+SHARED = ("pairwise", "built")  # session fixtures that take seconds to build
+
+
+def pytest_collection_modifyitems(items):
+    """Under pytest-xdist (`make test`, `--dist loadgroup`) the tests that share an expensive
+    session fixture run on one worker, which builds it once."""
+    for item in items:
+        for name in SHARED:
+            if name in getattr(item, "fixturenames", ()):
+                item.add_marker(pytest.mark.xdist_group(name))
+                break
