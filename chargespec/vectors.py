@@ -83,7 +83,10 @@ def concerns(engine: Engine) -> list[Concern]:
                     "status_notification_strategy": "OccupiedOnAuthorizedOrPlugged"}),
                 one_cached_card=True, offline=True),
         Concern("errors", "The error table (§9), one row per behaviour",
-                tuple({"stop_transaction_mode": m} for m in modes), errors=True),
+                tuple({"stop_transaction_mode": m} for m in modes)
+                # a plugged connector shows Preparing: Faulted -> Preparing once it clears
+                + ({"status_notification_strategy": "OccupiedOnAuthorizedOrPlugged"},),
+                errors=True),
     ]
 
 
@@ -91,7 +94,9 @@ def _events(engine: Engine, concern: Concern):
     from chargespec.checkers.explore import REPRESENTATIVE_ERRORS, error_events, session_events
     events = session_events(engine)
     if concern.errors:
-        limits = {"set_operator_limit", "set_load_limit", "reserve_now", "cancel_reservation",
+        # reservations stay: an error while Reserved, and Reserved again once it clears
+        # (OCPP 1.6 §4.9: Reserved -> Faulted -> Reserved)
+        limits = {"set_operator_limit", "set_load_limit", "cancel_reservation",
                   "reservation_expired", "clear_cache", "cache_expiry_timer"}
         events = [e for e in events if e.name not in limits]
         events += error_events(engine, REPRESENTATIVE_ERRORS)
