@@ -36,6 +36,10 @@ class CompiledEmit:
     indication: str | None
 
 
+def _no_reads(values: tuple[Any, ...]) -> tuple[()]:
+    return ()
+
+
 @dataclass(frozen=True)
 class CompiledRule:
     rule: Rule
@@ -44,6 +48,14 @@ class CompiledRule:
     to: str | None
     emits: tuple[CompiledEmit, ...]
     inert: bool = False  # changes nothing, sends nothing: the step only settles the state
+    # the state fields its updates and message fields read: what `delta` depends on, beside
+    # the configuration and the event
+    reads: Callable[[tuple[Any, ...]], Any] = _no_reads
+
+
+def _getter(indices: list[int]) -> Callable[[tuple[Any, ...]], Any]:
+    """The values at `indices` of a tuple, as one hashable value."""
+    return itemgetter(*indices) if indices else _no_reads
 
 
 def _present(fields: Any) -> tuple[tuple[str, Any], ...]:
@@ -108,6 +120,9 @@ class CompiledMachine:
         for r in m.rules:
             fields = frozenset(f.name for f in m.events[r.events[0]].fields)
             be = self._rule_backends[r.id] = PythonBackend(resolver(fields), order)
+            used = set().union(*(names(e) for _, e in r.do),
+                               *(names(v) for x in r.emit for _, v in x.fields)) - fields
+            read = sorted(self.index[n] for n in used if n in self.index)
             cr = CompiledRule(
                 rule=r,
                 guard=be.visit(r.when),
@@ -115,6 +130,7 @@ class CompiledMachine:
                 to=r.to,
                 emits=tuple(self._emit(be, x) for x in r.emit),
                 inert=not r.do and r.to is None and not r.emit and not r.renotify,
+                reads=_getter(read),
             )
             self.rules.append(cr)
             for src in r.sources:
@@ -249,7 +265,7 @@ class CompiledMachine:
             rest = plan[3]
         out: list[tuple[Event, Any, Outputs]] = []
         fields = state.as_tuple()
-        for ev, seen, bucket, read, chosen in rest:
+        for ev, seen, bucket, read, chosen, deltas in rest:
             # the rule depends only on the state fields its bucket's guards read
             k = read(fields)
             cr = chosen.get(k)
@@ -262,7 +278,16 @@ class CompiledMachine:
                 else:
                     out.append((ev, *self.finish_inert(config, state, cr)))
             else:
-                values, msgs, inds = self.apply(cr, config, state, seen)
+                # what the rule does depends on the state fields it reads (config and event
+                # are fixed here): looked up, then laid over this state's values
+                dk = (id(cr), cr.reads(fields))
+                hit = deltas.get(dk)
+                if hit is None:
+                    hit = deltas[dk] = self.delta(cr, config, state, seen)
+                changes, msgs, inds = hit
+                values = list(fields)
+                for i, v in changes:
+                    values[i] = v
                 s2, o = self.finish(config, state, values, cr, msgs, inds)
                 if changes_only and not o.messages and s2 == state:
                     loops.append(cr.rule.id)
@@ -286,7 +311,7 @@ class CompiledMachine:
         rest, every = [], []
         for ev, seen in events:
             bucket = table[ev.name]
-            entry = (ev, seen, bucket, *self._reader(bucket))
+            entry = (ev, seen, bucket, *self._reader(bucket), {})
             every.append(entry)
             if len(bucket) == 1 and bucket[0][1] is None and bucket[0][0].inert:
                 quiet.append(bucket[0][0].rule.id)
@@ -344,12 +369,19 @@ class CompiledMachine:
     def apply(self, cr: CompiledRule, config: Any, state: Any, event: Event
               ) -> tuple[list[Any], list[Message], list[Indication]]:
         """Values after the rule's updates (computed from the old state) and its outputs."""
+        changes, msgs, inds = self.delta(cr, config, state, event)
         values = list(state.as_tuple())
-        new = [(i, fn(state, config, event, None)) for i, fn in cr.updates]
-        for i, v in new:
+        for i, v in changes:
             values[i] = v
+        return values, msgs, inds
+
+    def delta(self, cr: CompiledRule, config: Any, state: Any, event: Event
+              ) -> tuple[tuple[tuple[int, Any], ...], list[Message], list[Indication]]:
+        """What the rule changes ((field index, new value), `to` included, all computed from
+        the old state) and its outputs."""
+        changes = tuple((i, fn(state, config, event, None)) for i, fn in cr.updates)
         if cr.to is not None:
-            values[self.control_index] = cr.to
+            changes += ((self.control_index, cr.to),)
         msgs: list[Message] = []
         inds: list[Indication] = []
         for em in cr.emits:
@@ -359,7 +391,7 @@ class CompiledMachine:
                 msgs.append(Message(em.action, em.kind,  # type: ignore[arg-type]
                                     _present((k, fn(state, config, event, None))
                                              for k, fn in em.fields)))
-        return values, msgs, inds
+        return changes, msgs, inds
 
     def observe_dict(self, config: Any, state: Any) -> dict[str, Any]:
         o: dict[str, Any] = {}
