@@ -25,7 +25,7 @@ from __future__ import annotations
 import json
 from typing import Any, Callable
 
-from chargespec.expr import BoolOp, Not, PythonBackend, names
+from chargespec.expr import BoolOp, Not, names
 from chargespec.models.step import Engine
 from chargespec.models.types import thaw
 
@@ -275,22 +275,9 @@ STEP_BOUNDARIES: dict[str, Callable[..., bool]] = {
 
 def invariant_boundaries(engine: Engine, docs: dict[str, dict]) -> dict[str, int]:
     """Invariant id -> how many vector steps reach its boundary (0: not exercised)."""
-    from chargespec.checkers.invariants import explorer_checks  # noqa: F401 - same resolver
+    from chargespec.checkers.invariants import python_backend
     m = engine.machine
-    compiled = engine.compiled
-
-    def resolver(name: str):
-        if name in compiled.obs_names:
-            return lambda s, c, e, o: getattr(o, name)
-        if name in compiled.index:
-            return lambda s, c, e, o: getattr(s, name)
-        if name in engine.spec.parameters:
-            return lambda s, c, e, o: getattr(c, name)
-        value = engine.spec.constants[name][1]
-        return lambda s, c, e, o: value
-    order = {v: i for t, _ in engine.spec.constants.values() if hasattr(t, "domain")
-             for i, v in enumerate(t.domain)}  # type: ignore[attr-defined]
-    be = PythonBackend(resolver, order)
+    be = python_backend(engine)
     premises = {}
     for inv in m.invariants:
         if inv.kind == "state":

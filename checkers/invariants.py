@@ -158,7 +158,7 @@ def explorer_checks(engine: Engine) -> dict[str, Callable]:
     if unknown:
         raise ValueError(f"invariants name unknown checks: {', '.join(unknown)}")
     checks: dict[str, Callable] = {}
-    be = _backend(engine)
+    be = python_backend(engine)
     for inv in m.invariants:
         if inv.kind == "state":
             fn = be.visit(inv.expr)
@@ -180,7 +180,7 @@ def explorer_checks(engine: Engine) -> dict[str, Callable]:
     return checks
 
 
-def _backend(engine: Engine, state_first: bool = False) -> PythonBackend:
+def python_backend(engine: Engine, state_first: bool = False) -> PythonBackend:
     """The Python back end over (state, configuration, event, observation); a kept
     observation is read from the observation, or with `state_first` from the state."""
     compiled = engine.compiled
@@ -202,7 +202,7 @@ def _backend(engine: Engine, state_first: bool = False) -> PythonBackend:
 
 def graph_goal(engine: Engine, inv: Any, config: Any) -> Callable[[Any], bool]:
     """A graph invariant's goal (its `expr`) as a test of a state under `config`."""
-    fn = _backend(engine, state_first=True).visit(inv.expr)
+    fn = python_backend(engine, state_first=True).visit(inv.expr)
     compiled = engine.compiled
     if names(inv.expr) & (set(compiled.obs_names) - set(compiled.index)):
         return lambda s: bool(fn(s, config, None, engine.observe(config, s)))
