@@ -343,9 +343,11 @@ def report(engine: Engine, docs: dict[str, dict]) -> dict[str, Any]:
     mirrored = {t.get("octt") for g in docs.get("octt", {}).get("testGroups", [])
                 for t in g["tests"]}
     dlm = docs.get("dlm", {})
+    from chargespec.checkers.status_relation import status_changes as relation
     table = spec.status_table
     allowed = {(a, b) for a in table.statuses for b in table.allowed.get(a, ()) if a != b}
     pinned = status_changes(docs)
+    possible = relation(spec).possible  # what any configuration can make (Z3)
     return {
         "rules": {"total": len(rules), "fired": len(set(rules) & fired),
                   "notFired": sorted(set(rules) - fired)},
@@ -366,7 +368,10 @@ def report(engine: Engine, docs: dict[str, dict]) -> dict[str, Any]:
                  "notApplicable": {c.id: c.reason for c in octt_cases if not c.applies}},
         "dlm": dlm.get("coverage", {}),
         "statusChanges": {"allowed": len(allowed), "pinned": len(pinned & allowed),
+                          "possible": len(possible),
                           "forbiddenPinned": sorted(f"{a} -> {b}" for a, b in pinned - allowed),
+                          "possibleNotPinned": sorted(f"{a} -> {b}"
+                                                      for a, b in possible - pinned),
                           "notPinned": sorted(f"{a} -> {b}" for a, b in allowed - pinned)},
     }
 

@@ -285,8 +285,14 @@ def status_transitions(engine: Engine, config: Any, events: list[Any],
     return seen
 
 
-def status_dot(engine: Engine, used: set[tuple[str, str]]) -> str:
+def status_dot(engine: Engine, used: set[tuple[str, str]],
+               possible: frozenset[tuple[str, str]] | None = None) -> str:
+    """The OCPP 1.6 status table, each allowed change drawn by what the model does with it:
+    made (`used`, the explorations' changes), possible only (`possible`: some rule makes it
+    from a state the invariants allow, checkers/status_relation.py), or never made (no rule
+    does, under any configuration)."""
     table = engine.spec.status_table
+    possible = frozenset(used) if possible is None else possible
     lines = ["digraph \"ocpp16-status\" {",
              "  graph [label=\"OCPP 1.6 connector status: the transitions the model makes, over "
              "the allowed table (§4.9 of OCPP 1.6)\", labelloc=t, fontname=Helvetica, "
@@ -296,22 +302,31 @@ def status_dot(engine: Engine, used: set[tuple[str, str]]) -> str:
              "  edge [arrowsize=0.7];"]
     for s in table.statuses:
         lines.append(f"  {q(s)} [id={q('status_' + s)}];")
-    pairs = sorted({(a, b) for a in table.statuses for b in table.allowed.get(a, ())} | used,
+    pairs = sorted({(a, b) for a in table.statuses for b in table.allowed.get(a, ())} | used
+                   | possible,
                    key=lambda p: (table.statuses.index(p[0]), table.statuses.index(p[1])))
     for a, b in pairs:
         ok, made = table.permits(a, b), (a, b) in used
         if made and ok:
             style = "color=\"#2b4c7e\", penwidth=2"
+        elif ok and (a, b) in possible:
+            style = "color=\"#2b4c7e\", style=dotted, penwidth=2"
         elif ok:
             style = "color=\"#bbbbbb\", style=dashed"
         else:
-            style = "color=\"#c0392b\", penwidth=3, label=\"NOT ALLOWED\""
+            style = ("color=\"#c0392b\", penwidth=3, label=\"NOT ALLOWED\""
+                     + ("" if made else ", style=dotted"))
         lines.append(f"  {q(a)} -> {q(b)} [id={q(f'status_{a}_{b}')}, {style}];")
-    lines += _legend(["solid blue: allowed by OCPP 1.6, made by the model",
-                      "dashed grey: allowed, never made by the model",
-                      "red: made by the model, not allowed (a violation)",
-                      f"{sum(1 for p in used if table.permits(*p))} of "
-                      f"{sum(len(v) for v in table.allowed.values())} allowed transitions made"])
+    allowed = sum(len(v) for v in table.allowed.values())
+    lines += _legend(["solid blue: allowed by OCPP 1.6, made in the explorations",
+                      "dotted blue: allowed, made by some rule from a state the invariants "
+                      "allow (Z3), not met by the explorations",
+                      "dashed grey: allowed, never made: no rule makes it under any "
+                      "configuration (Z3)",
+                      "red: made (dotted: possible), not allowed (a violation)",
+                      f"{sum(1 for p in used if table.permits(*p))} of {allowed} allowed "
+                      f"transitions made, {sum(1 for p in possible if table.permits(*p))} "
+                      f"possible"])
     lines.append("}")
     return "\n".join(lines) + "\n"
 
@@ -435,9 +450,9 @@ def build(engine: Engine, sites: Sequence[Any] = (), workers: int | None = None,
     _STATE["engine"] = engine
     _STATE["status_jobs"] = sjobs = status_jobs(engine, errors_only=status_seen is not None)
     # one pool for both kinds of exploration: the class pictures, then the status table's
-    tasks = [("class", k) for k in range(len(CONFIG_CLASSES))] + \
+    tasks = [("relation", 0)] + [("class", k) for k in range(len(CONFIG_CLASSES))] + \
             [("status", k) for k in range(len(sjobs))]
-    results = parallel_map(_task, tasks, workers)
+    possible, *results = parallel_map(_task, tasks, workers)
     dots: dict[str, str] = {"session": machine_dot(engine)}
     used: set[tuple[str, str]] = set(status_seen or ())
     for k, cls in enumerate(CONFIG_CLASSES):
@@ -445,7 +460,7 @@ def build(engine: Engine, sites: Sequence[Any] = (), workers: int | None = None,
         dots[f"session-{cls.slug}"] = projection_dot(engine, cls, found)
         used |= statuses
     used = used.union(*results[len(CONFIG_CLASSES):])
-    dots["ocpp16-status"] = status_dot(engine, used)
+    dots["ocpp16-status"] = status_dot(engine, used, possible)
     rotations = engine.spec.dlm.rotations if engine.spec.dlm else {}
     for site in sites:
         slug = site_slug(site)
@@ -475,4 +490,7 @@ def class_transitions(engine: Engine, workers: int | None = None
 
 def _task(task: tuple[str, int]) -> Any:
     kind, k = task
+    if kind == "relation":  # the status changes any configuration can make (Z3)
+        from chargespec.checkers.status_relation import status_changes
+        return status_changes(_STATE["engine"].spec).possible
     return _explore_class(k) if kind == "class" else _explore_status(k)

@@ -460,9 +460,11 @@ def html(c: Collected, trace: list[dict[str, Any]]) -> str:
         name = f"session-{cls.slug}"
         p(_fig(c, name, f"{cls.title} ({cls.manual}). {cls.doc}"))
     p("<h3>OCPP 1.6 connector status</h3>")
-    p(_fig(c, "ocpp16-status", "The status changes the model makes (explorations of the CI "
-                               "profile and of the error model), over OCPP 1.6's allowed "
-                               "table."))
+    p(_fig(c, "ocpp16-status", "The status changes the model makes (solid: explorations of "
+                               "the CI profile and of the error model; dotted: some rule makes "
+                               "it under some configuration, per Z3, no exploration met it; "
+                               "dashed grey: no rule makes it under any configuration), over "
+                               "OCPP 1.6's allowed table."))
     table_ = spec.status_table
     p("<details><summary>The allowed table as data (spec/ocpp16_status_transitions.yaml)"
       "</summary>" + table(["from \\ to", *table_.statuses],

@@ -327,8 +327,9 @@ def readme(docs: dict[str, dict[str, Any]], report: dict[str, Any]) -> str:
         f"- DLM: {r['dlm'].get('sites', 0)} sites, {r['dlm'].get('ticks', 0)} ticks",
         f"- connector status changes (OCPP 1.6 §4.9): {r['statusChanges']['pinned']} of the "
         f"{r['statusChanges']['allowed']} the table allows are pinned by some test, none it "
-        f"forbids (the rest are listed in `coverage-report.json`; the session never reports "
-        f"Unavailable)",
+        f"forbids; some rule can make {r['statusChanges']['possible']} of them under some "
+        f"configuration (Z3), and {len(r['statusChanges']['possibleNotPinned'])} of those are "
+        f"not pinned (the lists are in `coverage-report.json`)",
         ""]
     if rcv["uncovered"]:
         lines += ["Uncovered (rule, parameter, value) items, listed rather than hidden:", ""]

@@ -160,6 +160,35 @@ def test_the_status_picture_is_drawn_over_the_allowed_table(engine):
     assert 'NOT ALLOWED' in bad
 
 
+def test_the_status_picture_tells_made_possible_and_impossible_apart(engine):
+    """Made (explored), possible only (Z3 finds a rule that makes it), never made (no rule,
+    any configuration): three styles, and the legend counts them."""
+    used = {("Available", "Preparing")}
+    possible = frozenset(used | {("Faulted", "Preparing")})
+    dot = diagrams.status_dot(engine, used, possible)
+    line = lambda a, b: next(x for x in dot.splitlines()  # noqa: E731
+                             if f'id="status_{a}_{b}"' in x)
+    assert "penwidth=2" in line("Available", "Preparing") and "dotted" not in \
+        line("Available", "Preparing")
+    assert "style=dotted" in line("Faulted", "Preparing")
+    assert "style=dashed" in line("Faulted", "Charging")
+    assert "1 of 53 allowed transitions made, 2 possible" in dot
+
+
+def test_the_status_relation_is_what_the_explorations_and_the_step_proof_say(engine):
+    """Every status change an exploration makes is possible per Z3; none the OCPP table
+    forbids is; and the changes the committed picture draws as never made are impossible."""
+    from chargespec.checkers.status_relation import status_changes
+    r = status_changes(engine.spec)
+    table = engine.spec.status_table
+    values, events, bound = diagrams.status_jobs(engine)[0]
+    used = diagrams.status_transitions(engine, engine.config(values), events, bound)
+    assert used <= r.possible and not r.unknown
+    assert all(table.permits(a, b) for a, b in r.possible)
+    assert ("Faulted", "Preparing") in r.possible and ("Faulted", "Charging") not in r.possible
+    assert r.queries == len(r.statuses) * (len(r.statuses) - 1)
+
+
 def test_the_status_changes_the_model_makes_are_all_allowed(engine):
     values, events, bound = diagrams.status_jobs(engine)[0]
     used = diagrams.status_transitions(engine, engine.config(values), events, bound)
