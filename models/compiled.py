@@ -472,9 +472,13 @@ class CompiledMachine:
             d = self.observe_dict(config, provisional)
             hit = self._obs_cache[key] = (d, self.Observation(**d))
         obs, observation = hit
+        new = provisional  # a new State only where settling changes a value
         for i, name in self.kept:
-            values[i] = obs[name]
-        new = self.State(*values) if self.kept else provisional
+            if values[i] != obs[name]:
+                values[i] = obs[name]
+                new = None
+        if new is None:
+            new = self.State(*values)
         for idx, when, emits in self.notifies:
             changed = idx is None or values[idx] != old_t[idx] or renotify
             if changed and when(new, config, None, obs):
@@ -482,9 +486,12 @@ class CompiledMachine:
                     msgs.append(Message(em.action, em.kind,  # type: ignore[arg-type]
                                         _present((k, fn(new, config, None, obs))
                                                  for k, fn in em.fields)))
-        if self.transient:
-            # transient variables only carry a rule's doing to its notifications
-            for i in self.transient:
+        # transient variables only carry a rule's doing to its notifications
+        reset = False
+        for i in self.transient:
+            if values[i] != self._transient_initial[i]:
                 values[i] = self._transient_initial[i]
+                reset = True
+        if reset:
             new = self.State(*values)
         return new, tuple(msgs), observation
