@@ -21,6 +21,7 @@ import time
 from chargespec.checkers.check import explorer_checks, run
 from chargespec.checkers.explore import explore, pairwise_configurations, session_events
 from chargespec.checkers.promela import export, run_spin
+from chargespec.checkers.status_relation import status_changes
 from chargespec.loader import load_spec
 from chargespec.models.step import Engine
 
@@ -47,6 +48,10 @@ def main() -> None:
               f"{len(r.jobs):>3} configurations  {states:>8,} states  {trans:>10,} transitions  "
               f"{states / cpu:>7,.0f} states/s  {trans / cpu:>8,.0f} transitions/s (CPU)  "
               f"wall {r.seconds:6.1f} s (goal <= {goal} s)  {'ok' if r.ok else 'VIOLATIONS'}")
+    t0 = time.perf_counter()
+    rel = status_changes(spec)
+    print(f"status changes any configuration can make (Z3): {len(rel.possible)} in "
+          f"{time.perf_counter() - t0:.2f} s ({rel.queries} queries)")
     for label, values in (("default", None), ("pairwise #10", 9)):
         engine = Engine(spec)  # cold: no memo from before
         config = engine.config() if values is None else pairwise_configurations(engine)[values]
