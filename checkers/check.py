@@ -267,9 +267,9 @@ def _proof_line(out: Any) -> str:
 def summary(result: CheckResult) -> str:
     lines = [f"chargespec check --profile {result.profile}",
              f"{result.distinguishable:,} configurations differ in some parameter a guard or an "
-             f"observation reads; the state and step invariants and the way back to the goal are proved for all of them "
-             f"(Z3); "
-             f"explored, with every invariant: a covering set of value pairs", ""]
+             f"observation reads; the Z3 proofs below (determinism, the state and step "
+             f"invariants, the way back to the goal) cover all of them; explored, with every "
+             f"invariant: a covering set of value pairs", ""]
     p = result.proof
     lines.append(f"{'proof':<28} {'determinism + completeness':<34} "
                  f"{'FAILED' if p.findings else 'proved':<10} {p.seconds:6.1f} s  "
