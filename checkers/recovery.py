@@ -100,6 +100,12 @@ def _show(model: MachineModel, mod: z3.ModelRef, state: State) -> str:
                      if not isinstance(state[name][0], z3.ArrayRef))
 
 
+def _config(model: MachineModel, mod: z3.ModelRef) -> str:
+    """The counterexample's configuration, in the spec's words (the parameters rules read)."""
+    first_event = next(iter(model.machine.events))
+    return model.describe(mod, [], first_event).split(" under ", 1)[-1]
+
+
 def prove(spec: Spec, machine: str = "session", timeout_ms: int = 120_000) -> InvariantProof:
     """Each graph invariant with a goal and a `recovery:` witness, for every configuration."""
     t0 = time.perf_counter()
@@ -122,10 +128,12 @@ def prove(spec: Spec, machine: str = "session", timeout_ms: int = 120_000) -> In
             s.push()
             s.add(z3.Not(z3.Or(*[_holds(model, w, start) for w in whens])))
             verdict = s.check()
-            if verdict != z3.unsat:
-                failures[inv.id] = (
-                    f"no witness is for the state ({_show(model, s.model(), start)})"
-                    if verdict == z3.sat else f"unknown: Z3 gave up ({s.reason_unknown()})")
+            if verdict == z3.sat:
+                mod = s.model()
+                failures[inv.id] = (f"no witness is for the state ({_show(model, mod, start)}) "
+                                    f"under {_config(model, mod)}")
+            elif verdict == z3.unknown:
+                failures[inv.id] = f"unknown: Z3 gave up ({s.reason_unknown()})"
             s.pop()
         for k, w in enumerate(inv.recovery, 1):
             if inv.id in failures:
@@ -147,10 +155,10 @@ def prove(spec: Spec, machine: str = "session", timeout_ms: int = 120_000) -> In
             verdict = s.check()
             if verdict == z3.sat:
                 mod = s.model()
-                config = model.describe(mod, [], next(iter(m.events))).split(" under ", 1)[-1]
                 failures[inv.id] = (
                     f"witness {k} ({len(w.events)} events, {w.where.file}:{w.where.line}) does "
-                    f"not reach the goal from state ({_show(model, mod, start)}) under {config}; "
+                    f"not reach the goal from state ({_show(model, mod, start)}) under "
+                    f"{_config(model, mod)}; "
                     f"it ends in ({_show(model, mod, state)})")
             elif verdict == z3.unknown:
                 failures[inv.id] = f"unknown: Z3 gave up ({s.reason_unknown()})"
