@@ -222,6 +222,37 @@ def listed(uid: Any, entries: Any, charge_point: int) -> bool:
                                 in entries)
 
 
+def _listed_case_insensitive(uid: Any, entries: Any, charge_point: int) -> bool:
+    return uid is not None and listed(str(uid).lower(), [str(e).lower() for e in entries],
+                                      charge_point)
+
+
+def _listed_any_postfix(uid: Any, entries: Any, charge_point: int) -> bool:
+    return uid is not None and any(str(e).partition(POSTFIX_SEPARATOR)[0] == uid
+                                   for e in entries)
+
+
+def _listed_plain_only(uid: Any, entries: Any, charge_point: int) -> bool:
+    return uid is not None and uid in entries
+
+
+def _listed_prefix(uid: Any, entries: Any, charge_point: int) -> bool:
+    return uid is not None and any(
+        str(e).partition(POSTFIX_SEPARATOR)[0][:8] == str(uid)[:8]
+        and (POSTFIX_SEPARATOR not in str(e)
+             or str(e).partition(POSTFIX_SEPARATOR)[2] == str(charge_point))
+        for e in entries)
+
+
+# plausible wrong versions of the §5.5 match (mutation analysis, checkers/mutants.py)
+WRONG_LISTED = {
+    "case_insensitive": (_listed_case_insensitive, "whitelist entries match in any letter case"),
+    "any_postfix": (_listed_any_postfix, "an entry with another charge point's postfix matches"),
+    "plain_only": (_listed_plain_only, "entries with this charge point's postfix do not match"),
+    "first_four_bytes": (_listed_prefix, "only the first 4 bytes of the UID are compared"),
+}
+
+
 def parse(source: Any, where: Where) -> Expr:
     """Parse one expression (a YAML scalar) into the AST, or raise SpecError at `where`."""
     if isinstance(source, bool) or source is None or isinstance(source, int):
@@ -665,9 +696,12 @@ class PythonBackend(Backend):
     `order` (member -> rank; the spec has one set domain, the §9 error ids).
     """
 
-    def __init__(self, resolve: Resolver, order: Mapping[str, int] | None = None):
+    def __init__(self, resolve: Resolver, order: Mapping[str, int] | None = None,
+                 listed_fn: Callable[[Any, Any, int], bool] | None = None):
         self.resolve = resolve
         self.order = dict(order or {})
+        # the whitelist match; mutation analysis swaps in its plausible wrong versions
+        self.listed = listed_fn or listed
 
     def visit_SetLit(self, e: SetLit) -> Env:
         if all(isinstance(i, Const) for i in e.items):
@@ -750,7 +784,8 @@ class PythonBackend(Backend):
             return lambda s, c, ev, o: bool(g(s, c, ev, o))
         if e.func == "listed":
             u, lst, n = fs
-            return lambda s, c, ev, o: listed(u(s, c, ev, o), lst(s, c, ev, o), n(s, c, ev, o))
+            match = self.listed
+            return lambda s, c, ev, o: match(u(s, c, ev, o), lst(s, c, ev, o), n(s, c, ev, o))
         if e.func == "first":
             (g,) = fs
             rank = self.order.get

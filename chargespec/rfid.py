@@ -71,3 +71,51 @@ ENTRY_CHECKS = {
     "unknown_postfix": _unknown_postfix,
     "postfix_of_a_slave_on_a_single_controller": _postfix_of_a_slave_on_a_single_controller,
 }
+
+
+# ---- plausible wrong renderings (mutation analysis, checkers/mutants.py): what a controller
+# that misreads §5.3 writes; each must make some vector fail
+
+def _no_reversal(uid: str, letter_case: str) -> str:
+    return render_uid(uid, letter_case.replace("Reversed", ""))
+
+
+def _reversal_inverted(uid: str, letter_case: str) -> str:
+    flip = letter_case.replace("Reversed", "") if letter_case.endswith("Reversed") \
+        else letter_case + "Reversed"
+    return render_uid(uid, flip)
+
+
+def _characters_reversed(uid: str, letter_case: str) -> str:
+    text = render_uid(uid, letter_case.replace("Reversed", ""))
+    return text[::-1] if letter_case.endswith("Reversed") and _HEX_BYTES.fullmatch(uid) else text
+
+
+def _reader_case_kept(uid: str, letter_case: str) -> str:
+    text = render_uid(uid, letter_case)
+    if not _HEX_BYTES.fullmatch(uid):
+        return text
+    pairs = [uid[i:i + 2] for i in range(0, len(uid), 2)]
+    return "".join(reversed(pairs)) if letter_case.endswith("Reversed") else uid
+
+
+def _cases_swapped(uid: str, letter_case: str) -> str:
+    swap = letter_case.replace("Upper", "@").replace("Lower", "Upper").replace("@", "Lower")
+    return render_uid(uid, swap)
+
+
+def _first_four_bytes(uid: str, letter_case: str) -> str:
+    return render_uid(uid[:8] if _HEX_BYTES.fullmatch(uid) else uid, letter_case)
+
+
+WRONG_RENDERINGS = {
+    "no_reversal": (_no_reversal, "the Reversed settings keep the reader's byte order"),
+    "reversal_inverted": (_reversal_inverted, "the byte order is reversed exactly when it "
+                          "should not be"),
+    "characters_reversed": (_characters_reversed, "Reversed reverses the hex characters, not "
+                            "the bytes"),
+    "reader_case_kept": (_reader_case_kept, "the letter case the reader delivers is kept"),
+    "cases_swapped": (_cases_swapped, "Upper and Lower Case are swapped"),
+    "first_four_bytes": (_first_four_bytes, "only the first 4 bytes of a 7- or 10-byte UID "
+                         "are used"),
+}

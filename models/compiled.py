@@ -66,8 +66,17 @@ def _present(fields: Any) -> tuple[tuple[str, Any], ...]:
 class CompiledMachine:
     """The closures and value classes of one machine of a spec."""
 
-    def __init__(self, spec: Spec, machine: str = "session"):
+    def __init__(self, spec: Spec, machine: str = "session",
+                 helpers: Mapping[str, Callable[..., Any]] | None = None):
         self.spec = spec
+        # the pure helpers the spec relies on (§5.3 UID rendering, IEC 61851-1 duty cycle,
+        # §5.5 whitelist match); mutation analysis (checkers/mutate.py) swaps in wrong versions
+        helpers = dict(helpers or {})
+        self.render_uid: Callable[[str, str], str] = helpers.pop("render_uid", render_uid)
+        self.duty_cycle: Callable[..., float] = helpers.pop("duty_cycle", pwm.duty_cycle)
+        listed_fn = helpers.pop("listed", None)
+        if helpers:
+            raise ValueError(f"unknown helper(s) {sorted(helpers)}")
         self.machine: Machine = spec.machine(machine)
         m = self.machine
         self.params = tuple(spec.parameters)
@@ -90,7 +99,8 @@ class CompiledMachine:
         order = {v: i for t, _ in constants.values() if hasattr(t, "domain")
                  for i, v in enumerate(t.domain)}  # type: ignore[attr-defined]
 
-        def resolver(event_fields: frozenset[str]) -> Callable[[str], Fn]:
+        def resolver(event_fields: frozenset[str], constants: Mapping[str, Any] = constants
+                     ) -> Callable[[str], Fn]:
             def resolve(name: str) -> Fn:
                 if name in event_fields:
                     return lambda s, c, e, o: e.value(name)
@@ -113,13 +123,15 @@ class CompiledMachine:
                 raise KeyError(name)  # the loader has already rejected unknown names
             return resolve
 
-        plain = PythonBackend(resolver(frozenset()), order)
+        # kept for recompiling one rule (checkers/mutate.py)
+        self.resolver, self.order, self.listed_fn = resolver, order, listed_fn
+        plain = PythonBackend(resolver(frozenset()), order, listed_fn)
         self._rule_backends: dict[str, PythonBackend] = {}
         self.rules: list[CompiledRule] = []
         self.by_source_event: dict[tuple[str, str], list[CompiledRule]] = {}
         for r in m.rules:
             fields = frozenset(f.name for f in m.events[r.events[0]].fields)
-            be = self._rule_backends[r.id] = PythonBackend(resolver(fields), order)
+            be = self._rule_backends[r.id] = PythonBackend(resolver(fields), order, listed_fn)
             used = set().union(*(names(e) for _, e in r.do),
                                *(names(v) for x in r.emit for _, v in x.fields)) - fields
             read = sorted(self.index[n] for n in used if n in self.index)
@@ -183,7 +195,7 @@ class CompiledMachine:
             return event
         fields = event.as_dict()
         for fname, param in renders:
-            fields[fname] = render_uid(fields[fname], getattr(config, param))
+            fields[fname] = self.render_uid(fields[fname], getattr(config, param))
         return Event.of(event.name, **fields)
 
     def config(self, values: Mapping[str, Any] | None = None, **overrides: Any) -> Any:
@@ -233,6 +245,9 @@ class CompiledMachine:
     # ---- the parts of a step
     def applicable(self, config: Any, state: Any, event: Event) -> list[CompiledRule]:
         control = state.as_tuple()[self.control_index]
+        if not self.specialise:
+            return [cr for cr in self.by_source_event.get((control, event.name), ())
+                    if cr.guard(state, config, event, None)]
         table = self._dispatch.get((config, control))
         bucket = None if table is None else table.get(event.name)
         if bucket is None:
@@ -350,11 +365,30 @@ class CompiledMachine:
         bucket = self._dispatch.setdefault((config, control), {})[event] = tuple(out)
         return bucket
 
+    # A mutant of the spec (checkers/mutate.py) need not be deterministic or complete: as a
+    # firmware's if/elif chain would, it takes the first rule that applies (a mutated rule is
+    # placed first, so the mutated branch wins where it holds), and where none applies the
+    # event falls through and changes nothing.
+    lenient = False
+    # guards specialised per (configuration, control value, event) pay off over an exploration;
+    # a mutant that takes a few steps per configuration evaluates the full guards instead
+    specialise = True
+    fallthrough: CompiledRule | None = None
+
     def choose(self, config: Any, state: Any, event: Event) -> CompiledRule:
         """The one rule that applies; ModelError if none or several (names all involved)."""
         hits = self.applicable(config, state, event)
         if len(hits) == 1:
             return hits[0]
+        if self.lenient:
+            if hits:
+                return hits[0]
+            if self.fallthrough is None:
+                nothing = Rule("fallthrough", (), (), Const(True), None, (), (), True, False,
+                               self.machine.rules[0].ref, self.machine.rules[0].where)
+                self.fallthrough = CompiledRule(nothing, lambda s, c, e, o: True, (), None, (),
+                                                inert=True)
+            return self.fallthrough
         what = "no rule applies" if not hits else (
             "rules " + ", ".join(h.rule.id for h in hits) + " all apply")
         raise ModelError(
@@ -405,7 +439,7 @@ class CompiledMachine:
                         break
             else:
                 regime, amps = (o[a] for a in fn)
-                o[name] = pwm.duty_cycle(self.spec.pilot, regime, amps)
+                o[name] = self.duty_cycle(self.spec.pilot, regime, amps)
         return o
 
     def observe(self, config: Any, state: Any) -> Any:

@@ -25,8 +25,9 @@ from .types import Event, Outputs
 class Engine:
     """The step function of one machine of a spec, with its memo table."""
 
-    def __init__(self, spec: Spec | None = None, machine: str = "session", *, memo: bool = True):
-        self.compiled = CompiledMachine(spec or load_spec(), machine)
+    def __init__(self, spec: Spec | None = None, machine: str = "session", *, memo: bool = True,
+                 helpers: Mapping[str, Any] | None = None):
+        self.compiled = CompiledMachine(spec or load_spec(), machine, helpers)
         self.spec = self.compiled.spec
         self.machine = self.compiled.machine
         self._memo: dict[tuple[Any, Any, Event], tuple[Any, Outputs]] | None = {} if memo else None

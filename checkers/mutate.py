@@ -1,0 +1,809 @@
+"""Mutation analysis: which spec mutants the committed vectors kill, and the tests for the rest.
+
+Every mutant of `checkers/mutants.py` becomes a step function (the reference's, with the one
+change) and runs against the committed vectors in-process.  A mutant is **killed** when some test
+fails on it; the analysis counts up to two killing tests per mutant, so the mutants that only one
+test stands guard over are listed.  A mutant no test kills is then either
+
+  * **distinguished**: the reference and the mutant are explored together, breadth-first, under
+    the configurations that the mutated element reads (every value of each such parameter) and
+    the vectors' own configurations, until an observation differs; the shortest such event
+    sequence is a new test (`chargespec vectors` adds it to `mutation.json`, flagged with the
+    mutant's bug class); or
+  * **equivalent**, with the reason: nothing reads what it changed; Z3 shows the mutated guard or
+    value agrees with the original in every state the (proved) state invariants allow; or the
+    product exploration covered every value of the parameters it reads, exhausted the state
+    pairs and found no observable difference; or
+  * **undecided**: the exploration hit its bounds.  `chargespec mutate` exits 1 on these and on
+    every survivor that is not equivalent.
+
+A mutant need not be deterministic: it takes the first rule that applies, the mutated rule first
+(the mutated branch wins where it holds), and an event no rule takes falls through
+(`CompiledMachine.lenient`).  Rule mutants share the reference's compiled observations and caches
+(a rule cannot change them), so most of them cost a few lookups per step.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable
+
+from chargespec.errors import ModelError
+from chargespec.models.step import Engine
+from chargespec.models.types import Event, Message
+
+from . import mutants as M
+from .mutants import Mutant
+
+OBSERVED = ("status", "contactor", "offered_current", "duty_cycle", "led")
+TRANSACTION_ACTIONS = ("StartTransaction", "StopTransaction", "MeterValues")
+
+
+# ---- the committed vectors, as the step function sees them -----------------------------------
+
+@dataclass(frozen=True)
+class Case:
+    file: str
+    tc_id: int
+    config: dict[str, Any]  # the group's configuration (JSON)
+    key: str  # its canonical JSON
+    events: tuple[Event, ...]
+    expected: tuple[Any, ...]  # projected outputs after each step (see `project`)
+    states: tuple[Any, ...]  # the reference's state before each step
+    rules: tuple[str, ...]  # the rule each step fires on the reference
+    situations: frozenset[tuple[str, str]]  # (phase before, event) of every step
+
+
+def project(out: Any, state: Any) -> tuple[Any, ...]:
+    """What a vector compares of one step: the observed fields, the lock, messages,
+    indications."""
+    o = out.observation
+    return (o.status, o.contactor, o.offered_current, o.duty_cycle, o.led, state.lock,
+            out.messages, tuple(i.name for i in out.indications))
+
+
+def _calls(ms: tuple[Message, ...]) -> tuple[list[Any], list[Any], list[Any]]:
+    results = [m for m in ms if m.kind == "result"]
+    calls = sorted((m for m in ms if m.kind != "result"), key=repr)
+    tx = [m for m in ms if m.kind != "result" and m.action in TRANSACTION_ACTIONS]
+    return results, calls, tx
+
+
+def conforms(expected: tuple[Any, ...], seen: tuple[Any, ...]) -> bool:
+    """The vectors' comparison: observations equal; messages per `messageOrder` (results in
+    order, calls in any order but the transaction messages')."""
+    if expected == seen:
+        return True
+    if expected[:6] != seen[:6] or expected[7] != seen[7]:
+        return False
+    return _calls(expected[6]) == _calls(seen[6])
+
+
+@dataclass
+class Suite:
+    cases: list[Case]
+    by_situation: dict[tuple[str, str], list[int]]
+    files: tuple[str, ...]
+
+    @property
+    def steps(self) -> int:
+        return sum(len(c.events) for c in self.cases)
+
+
+SESSION_FILES_SKIP = ("dlm.json", "coverage-report.json", "manifest.json")
+
+
+def load_suite(engine: Engine, paths: Iterable[Path]) -> Suite:
+    """The session tests of the vector files, replayed once on the reference: the expected
+    outputs in the step function's own terms, and the situations each test meets.  A vector
+    whose expectations the reference does not meet is drift: ValueError naming it."""
+    from chargespec.conform import load_vectors
+    from chargespec.models.stdio import observation
+    cases: list[Case] = []
+    files = []
+    configs: dict[str, Any] = {}
+    for path in sorted(paths):
+        if path.name in SESSION_FILES_SKIP:
+            continue
+        doc = load_vectors(path)
+        if "testGroups" not in doc or "acceptable" in doc:
+            continue
+        files.append(path.name)
+        for g in doc["testGroups"]:
+            key = json.dumps(g["config"], sort_keys=True)
+            if key not in configs:
+                configs[key] = engine.config(g["config"])
+            cfg = configs[key]
+            for t in g["tests"]:
+                events = []
+                for s in t["steps"]:
+                    fields = dict(s["event"])
+                    events.append(engine.event(fields.pop("name"), **fields))
+                st = engine.initial(cfg)
+                expected, situations, states, fired = [], set(), [], []
+                for s, ev in zip(t["steps"], events):
+                    situations.add((st.session, ev.name))
+                    states.append(st)
+                    st, out = engine.step(cfg, st, ev)
+                    fired.append(out.rule)
+                    if observation(out, st) != s["expect"] and "choice" not in s:
+                        from chargespec.conform import _compare
+                        if _compare(s["expect"], observation(out, st), list(s["expect"])):
+                            raise ValueError(f"{path}: test {t['tcId']} is not what the spec "
+                                             "gives (run `chargespec vectors`)")
+                    expected.append(project(out, st))
+                cases.append(Case(path.name, t["tcId"], g["config"], key, tuple(events),
+                                  tuple(expected), tuple(states), tuple(fired),
+                                  frozenset(situations)))
+    by: dict[tuple[str, str], list[int]] = {}
+    for i, c in enumerate(cases):
+        for sit in c.situations:
+            by.setdefault(sit, []).append(i)
+    return Suite(cases, by, tuple(files))
+
+
+# ---- a mutant's step function ------------------------------------------------------------------
+
+def mutant_engine(ref: Engine, mu: Mutant) -> Engine:
+    """The step function of a mutant.  A mutant that changes rules only (a rule, a definition
+    the rules alone read, a table cell the rules alone read) is the reference's compiled
+    machine with those rules recompiled and placed first among their siblings, observations
+    and their caches shared; any other mutant is compiled from its mutated spec."""
+    rules = touched(ref.spec, mu)
+    if rules is not None:
+        consts = M.mutated_spec(ref.spec, mu).constants if mu.kind == "constant" else None
+        return _patched(ref, rules, consts)
+    eng = Engine(M.mutated_spec(ref.spec, mu), helpers=M.helpers(mu))
+    eng.compiled.lenient = True
+    eng.compiled.specialise = False
+    return eng
+
+
+def _patched_rule(base: Any, rule: Any, constants: Any = None) -> Any:
+    from chargespec.expr import PythonBackend, names
+    from chargespec.models.compiled import CompiledRule, _getter
+    fields = frozenset(f.name for f in base.machine.events[rule.events[0]].fields)
+    if constants is None:
+        be = base._rule_backends[rule.id]
+    else:
+        be = PythonBackend(base.resolver(fields, constants), base.order, base.listed_fn)
+    used = set().union(*(names(e) for _, e in rule.do),
+                       *(names(v) for x in rule.emit for _, v in x.fields)) - fields
+    read = sorted(base.index[n] for n in used if n in base.index)
+    return CompiledRule(
+        rule=rule, guard=be.visit(rule.when),
+        updates=tuple((base.index[v], be.visit(e)) for v, e in rule.do),
+        to=rule.to, emits=tuple(base._emit(be, x) for x in rule.emit),
+        inert=not rule.do and rule.to is None and not rule.emit and not rule.renotify,
+        reads=_getter(read))
+
+
+def _patched(ref: Engine, rules: list[Any], constants: Any = None) -> Engine:
+    base = ref.compiled
+    c = copy.copy(base)
+    c.lenient = True
+    c.specialise = False
+    c.fallthrough = None
+    c._dispatch, c._plans = {}, {}
+    new = {r.id: _patched_rule(base, r, constants) for r in rules}
+    c.rules = [new.get(cr.rule.id, cr) for cr in base.rules]
+    c.by_source_event = {}
+    for key, crs in base.by_source_event.items():
+        if any(cr.rule.id in new for cr in crs):
+            crs = ([new[cr.rule.id] for cr in crs if cr.rule.id in new]
+                   + [cr for cr in crs if cr.rule.id not in new])
+        c.by_source_event[key] = crs
+    eng = Engine.__new__(Engine)
+    eng.compiled, eng.spec, eng.machine = c, ref.spec, base.machine
+    eng._memo, eng._normalized = {}, {}
+    return eng
+
+
+# ---- killing ---------------------------------------------------------------------------------
+
+def run_case(eng: Engine, config: Any, case: Case, initial: Any, start: int = 0) -> int:
+    """The 1-based step at which the mutant fails the test, 0 when it passes; from step
+    `start` (0-based) on, the steps before it being the reference's."""
+    st = initial if start == 0 else case.states[start]
+    step = eng.step
+    expected = case.expected
+    for k in range(start, len(case.events)):
+        st, out = step(config, st, case.events[k])
+        if not conforms(expected[k], project(out, st)):
+            return k + 1
+    return 0
+
+
+def _first_difference(case: Case, config: Any, rules: list[Any], old: dict[str, Any],
+                      new: dict[str, Any], normalize: Any) -> int | None:
+    """The first step of the test at which the changed rules can act differently: one of them
+    fires on the reference, or a changed guard decides otherwise on the reference's state.
+    None: the mutant takes every step as the reference does."""
+    ids = {r.id for r in rules}
+    for k, (st, ev, fired) in enumerate(zip(case.states, case.events, case.rules)):
+        if fired in ids:
+            return k
+        phase = st.session
+        for r in rules:
+            if phase in r.sources and ev.name in r.events:
+                g_old, g_new = old[r.id], new[r.id]
+                if g_old is not g_new:
+                    seen = normalize(config, ev)
+                    if bool(g_old(st, config, seen, None)) != bool(g_new(st, config, seen, None)):
+                        return k
+    return None
+
+
+def touched(spec: Any, mu: Mutant) -> list[Any] | None:
+    """The rules a mutant changes, when it changes nothing but rules (None: it may change
+    anything a step does: an observation, a notification, a filter, an initial value, a
+    default, a helper)."""
+    from chargespec.expr import names
+    m = spec.machine()
+    if mu.kind == "rule":
+        return [mu.payload]
+    if mu.kind == "definition":
+        new = M.mutated_spec(spec, mu).machine()
+        if (new.observations, new.notify, new.filters) != (m.observations, m.notify, m.filters):
+            return None
+        return [b for a, b in zip(m.rules, new.rules) if a != b]
+    if mu.kind == "constant":
+        cname = mu.payload[0]
+
+        def reads(*exprs: Any) -> bool:
+            return any(cname in M.read_names(e) for e in exprs if e is not None)
+        if any(reads(o.expr, *[x for c in o.cases for x in (c.when, c.value)])
+               for o in m.observations) or any(
+                reads(n.when, *[v for em in n.emit for _, v in em.fields]) for n in m.notify) \
+                or any(reads(f.when) for f in m.filters):
+            return None
+        return [r for r in m.rules if reads(r.when, *[x for _, x in r.do],
+                                            *[v for em in r.emit for _, v in em.fields])]
+    return None
+
+
+def candidates(suite: Suite, mu: Mutant | None, rules: list[Any] | None) -> list[int]:
+    """The tests that can kill the mutant: when it changes rules only, those that meet one of
+    their situations (before that step the mutant is the reference); else every test."""
+    if rules is None:
+        return list(range(len(suite.cases)))
+    out: set[int] = set()
+    for r in rules:
+        for src in r.sources:
+            for ev in r.events:
+                out.update(suite.by_situation.get((src, ev), ()))
+    return sorted(out)
+
+
+def killers(ref: Engine, eng: Engine, suite: Suite, mu: Mutant, limit: int = 2
+            ) -> list[tuple[str, int]]:
+    """Up to `limit` tests (file, tcId) that fail on the mutant."""
+    found: list[tuple[str, int]] = []
+    configs: dict[str, Any] = {}
+    initials: dict[str, Any] = {}
+    shared = eng.compiled.Config is ref.compiled.Config and mu.kind != "default"
+    rules = touched(ref.spec, mu)
+    if rules is not None and shared:
+        # the reference's states are the mutant's until a changed rule acts: start there
+        old = {cr.rule.id: cr.guard for cr in ref.compiled.rules}
+        new = {cr.rule.id: cr.guard for cr in eng.compiled.rules}
+        normalize = ref.compiled.normalize
+    for i in candidates(suite, mu, rules):
+        case = suite.cases[i]
+        key = case.key
+        cfg = configs.get(key)
+        if cfg is None:
+            cfg = configs[key] = (ref if shared else eng).config(case.config)
+            initials[key] = eng.initial(cfg)
+        start = 0
+        if rules is not None and shared:
+            k = _first_difference(case, cfg, rules, old, new, normalize)
+            if k is None:
+                continue
+            start = k
+        try:
+            failed = run_case(eng, cfg, case, initials[key], start)
+        except ModelError:
+            failed = 1
+        if failed:
+            found.append((case.file, case.tc_id))
+            if len(found) >= limit:
+                break
+    return found
+
+
+# ---- distinguishing and equivalence ---------------------------------------------------------
+
+@dataclass
+class Distinction:
+    config: dict[str, Any]
+    events: list[Event]
+    step: int  # where the observation first differs
+
+
+def alphabet(engine: Engine, data: str = "") -> list[Event]:
+    """The events of a product exploration: the session's, the representative errors and
+    their recoveries, the backend going and coming; with `data` "cards" or "amps" also the
+    data values of that class (real UIDs; current limits at every boundary)."""
+    from chargespec import datavalues
+    from chargespec.checkers.explore import REPRESENTATIVE_ERRORS, error_events, session_events
+    evs = list(session_events(engine)) + list(error_events(engine, REPRESENTATIVE_ERRORS))
+    evs.append(engine.event("backend_online"))
+    if data == "cards":
+        evs += datavalues.card_events(engine)
+    elif data == "amps":
+        evs += datavalues.amps_events(engine)
+    seen, out = set(), []
+    for e in evs:
+        if e not in seen:
+            seen.add(e)
+            out.append(e)
+    return out
+
+
+CARD_READS = {"rfid_tag_letter_case", "local_whitelist", "enable_local_whitelist",
+              "enable_ocpp_whitelist", "local_pre_authorize", "local_authorize_offline"}
+AMPS_READS = {"operator_current_limit", "maximum_current", "installation_current_limit"}
+
+
+def data_class(mu: Mutant) -> str:
+    """Which data values a mutant's search needs: "cards", "amps" or none."""
+    if mu.kind == "helper":
+        return "amps" if mu.payload[0] == "duty_cycle" else "cards"
+    if mu.kind == "pilot" or set(mu.reads) & AMPS_READS or "limit" in mu.element \
+            or "current" in mu.element:
+        return "amps"
+    if set(mu.reads) & CARD_READS:
+        return "cards"
+    return ""
+
+
+def graph_bound(s: Any) -> bool:
+    """The states a search follows: at most one error active, at most one card cached."""
+    return len(s.errors) <= 1 and len(s.cache) <= 1
+
+
+def explore_pair(ref: Engine, eng: Engine, values: dict[str, Any], events: list[Event],
+                 max_pairs: int, deadline: float, mu: Mutant) -> tuple[Distinction | None, bool]:
+    """Breadth-first over (reference state, mutant state) under one configuration: the
+    shortest events after which an observation differs, and whether the search was exhaustive
+    (False: a bound was hit)."""
+    rc = ref.config(values)
+    mc = rc if (eng.compiled.Config is ref.compiled.Config and mu.kind != "default") \
+        else eng.config(values)
+    start = (ref.initial(rc), eng.initial(mc))
+    parent: dict[Any, Any] = {start: None}
+    queue = deque([start])
+    bound = graph_bound
+    while queue:
+        if len(parent) > max_pairs or time.perf_counter() > deadline:
+            return None, False
+        pair = queue.popleft()
+        a, b = pair
+        for ev in events:
+            a2, oa = ref.step(rc, a, ev)
+            try:
+                b2, ob = eng.step(mc, b, ev)
+            except ModelError:
+                ob = None
+            if ob is None or not conforms(project(oa, a2), project(ob, b2)):
+                trace = [ev]
+                p = pair
+                while parent[p] is not None:
+                    p, e = parent[p]
+                    trace.append(e)
+                trace.reverse()
+                return Distinction(values, trace, len(trace)), True
+            nxt = (a2, b2)
+            if nxt not in parent and bound(a2):
+                parent[nxt] = (pair, ev)
+                queue.append(nxt)
+    return None, True
+
+
+def search_configs(engine: Engine, mu: Mutant, suite: Suite | None, most: int = 8
+                   ) -> list[dict[str, Any]]:
+    """The configurations to look under, most telling first: the defaults, each value of each
+    parameter the element reads, the data configurations of its data class, then the vectors'
+    own configurations of its area's files; at most `most`."""
+    from chargespec import datavalues
+    out: list[dict[str, Any]] = [{}]
+    for p in mu.reads:
+        for v in datavalues.parameter_values(engine, p):
+            out.append({p: v})
+    data = data_class(mu)
+    if data == "cards":
+        out += datavalues.card_configs()
+    elif data == "amps":
+        out.append(dict(datavalues.HIGH_CURRENT))
+    if suite is not None:
+        for c in suite.cases:
+            if c.config not in out:
+                out.append(c.config)
+    uniq, seen = [], set()
+    for c in out:
+        k = json.dumps(c, sort_keys=True)
+        if k not in seen:
+            seen.add(k)
+            uniq.append(c)
+    return uniq[:most]
+
+
+_GRAPHS: dict[str, Any] = {}  # configuration -> the reference's BFS tree (per process)
+_ALPHABET: dict[tuple[int, str], list[Event]] = {}
+
+
+def reference_graph(ref: Engine, config: Any, key: str, events: list[Event]) -> dict[Any, Any]:
+    """The reference's reachable states under `config` (at most one error active), as a BFS
+    parent map in BFS order; kept per process, since every mutant searches the same ones."""
+    g = _GRAPHS.get(key)
+    if g is None:
+        from chargespec.checkers.explore import explore
+        count = [0]
+
+        def bound(st: Any) -> bool:  # the first GRAPH_STATES states, breadth-first
+            if count[0] >= GRAPH_STATES or not graph_bound(st):
+                return False
+            count[0] += 1
+            return True
+        g = _GRAPHS[key] = explore(ref, config, {}, events=events, bound=bound).parent
+    return g
+
+
+GRAPH_STATES = 1500
+
+
+def _replay_differs(ref: Engine, eng: Engine, rc: Any, mc: Any, trace: list[Event]) -> int:
+    a, b = ref.initial(rc), eng.initial(mc)
+    for k, ev in enumerate(trace, 1):
+        a, oa = ref.step(rc, a, ev)
+        try:
+            b, ob = eng.step(mc, b, ev)
+        except ModelError:
+            return k
+        if not conforms(project(oa, a), project(ob, b)):
+            return k
+    return 0
+
+
+def _continue(ref: Engine, eng: Engine, rc: Any, mc: Any, a: Any, b: Any,
+              events: list[Event], depth: int = 6, cap: int = 3000) -> list[Event] | None:
+    """From reference state `a` and mutant state `b`, the shortest events after which an
+    observation differs (breadth-first, bounded)."""
+    parent: dict[Any, Any] = {(a, b): None}
+    frontier = [(a, b)]
+    for _ in range(depth):
+        nxt = []
+        for pair in frontier:
+            x, y = pair
+            for ev in events:
+                x2, ox = ref.step(rc, x, ev)
+                try:
+                    y2, oy = eng.step(mc, y, ev)
+                except ModelError:
+                    oy = None
+                if oy is None or not conforms(project(ox, x2), project(oy, y2)):
+                    out = [ev]
+                    p = pair
+                    while parent[p] is not None:
+                        p, e = parent[p]
+                        out.append(e)
+                    return out[::-1]
+                q = (x2, y2)
+                if x2 != y2 and q not in parent:
+                    parent[q] = (pair, ev)
+                    nxt.append(q)
+                    if len(parent) > cap:
+                        return None
+        frontier = nxt
+        if not frontier:
+            break
+    return None
+
+
+def targeted(ref: Engine, eng: Engine, rules: list[Any], values: dict[str, Any], key: str,
+             events: list[Event], deadline: float) -> tuple[Distinction | None, bool]:
+    """For a mutant that changes rules only: over the reference's reachable states in BFS
+    order, the first state and event where a changed rule acts differently, continued until an
+    observation differs."""
+    from chargespec.checkers.explore import trace_to
+    rc = ref.config(values)
+    graph = reference_graph(ref, rc, key, events)
+    ids = {r.id for r in rules}
+    old = {cr.rule.id: cr.guard for cr in ref.compiled.rules}
+    new = {cr.rule.id: cr.guard for cr in eng.compiled.rules}
+    by_phase: dict[str, list[Event]] = {}
+    for r in rules:
+        for src in r.sources:
+            by_phase.setdefault(src, []).extend(e for e in events if e.name in r.events)
+    normalize = ref.compiled.normalize
+    for s in graph:
+        evs = by_phase.get(s.session)
+        if not evs:
+            continue
+        if time.perf_counter() > deadline:
+            return None, False
+        for ev in evs:
+            a2, oa = ref.step(rc, s, ev)
+            if oa.rule not in ids:
+                seen = normalize(rc, ev)
+                if not any(old[i] is not new[i] and bool(old[i](s, rc, seen, None))
+                           != bool(new[i](s, rc, seen, None)) for i in ids
+                           if s.session in ref.machine.rule(i).sources
+                           and ev.name in ref.machine.rule(i).events):
+                    continue
+            try:
+                b2, ob = eng.step(rc, s, ev)
+            except ModelError:
+                ob = None
+            prefix = list(trace_to(graph, s)) + [ev]
+            if ob is None or not conforms(project(oa, a2), project(ob, b2)):
+                cont: list[Event] | None = []
+            elif a2 == b2:
+                continue
+            else:
+                cont = _continue(ref, eng, rc, rc, a2, b2, events)
+                if cont is None:
+                    continue
+            trace = prefix + cont
+            k = _replay_differs(ref, eng, rc, rc, trace)
+            if k:
+                return Distinction(values, trace[:k], k), True
+    return None, True
+
+
+def seeded(ref: Engine, eng: Engine, rules: list[Any], suite: Suite, events: list[Event],
+           deadline: float) -> Distinction | None:
+    """For a mutant that changes rules only: at every step of the vectors where a changed rule
+    is in play, each event of the alphabet it answers, continued until an observation differs.
+    The vectors already reach every rule's situations, so most survivors are told apart a few
+    events from one of their states."""
+    ids = {r.id for r in rules}
+    by_name: dict[str, list[Event]] = {}
+    for e in events:
+        by_name.setdefault(e.name, []).append(e)
+    sits = {(src, ev) for r in rules for src in r.sources for ev in r.events}
+    tried: set[tuple[Any, Any, Event]] = set()
+    configs: dict[str, Any] = {}
+    for i in candidates(suite, None, rules):
+        if time.perf_counter() > deadline:
+            return None
+        case = suite.cases[i]
+        rc = configs.get(case.key)
+        if rc is None:
+            rc = configs[case.key] = ref.config(case.config)
+        for k, st in enumerate(case.states):
+            names = {n for (src, n) in sits if src == st.session}
+            for name in sorted(names):
+                for ev in by_name.get(name, ()):
+                    if (rc, st, ev) in tried:
+                        continue
+                    tried.add((rc, st, ev))
+                    a2, oa = ref.step(rc, st, ev)
+                    try:
+                        b2, ob = eng.step(rc, st, ev)
+                    except ModelError:
+                        ob = None
+                    if ob is None or not conforms(project(oa, a2), project(ob, b2)):
+                        cont: list[Event] | None = []
+                    elif a2 == b2:
+                        continue
+                    else:
+                        cont = _continue(ref, eng, rc, rc, a2, b2, events, depth=4, cap=800)
+                        if cont is None:
+                            continue
+                    trace = list(case.events[:k]) + [ev] + cont
+                    n = _replay_differs(ref, eng, rc, rc, trace)
+                    if n:
+                        return Distinction(case.config, trace[:n], n)
+    return None
+
+
+def distinguish(ref: Engine, eng: Engine, mu: Mutant, suite: Suite | None,
+                seconds: float = 3.0, max_pairs: int = 4000
+                ) -> tuple[Distinction | None, bool, int]:
+    """The shortest distinguishing test over the search configurations (first found in their
+    order), whether every configuration was searched exhaustively, and how many were."""
+    deadline = time.perf_counter() + seconds
+    data = data_class(mu)
+    events = _ALPHABET.get((id(ref), data))
+    if events is None:
+        events = _ALPHABET[(id(ref), data)] = alphabet(ref, data)
+    rules = touched(ref.spec, mu)
+    patched = eng.compiled.Config is ref.compiled.Config and rules is not None
+    exhaustive = True
+    n = 0
+    if patched and suite is not None:
+        d = seeded(ref, eng, rules, suite, events, deadline)
+        if d is not None:
+            return d, True, 0
+    for values in search_configs(ref, mu, suite):
+        try:
+            ref.config(values)
+        except Exception:
+            continue
+        n += 1
+        if patched:
+            d, full = targeted(ref, eng, rules, values,
+                               data + json.dumps(values, sort_keys=True), events, deadline)
+        else:
+            d, full = explore_pair(ref, eng, values, events, max_pairs, deadline, mu)
+        if d is not None:
+            return d, True, n
+        exhaustive &= full
+        if time.perf_counter() > deadline:
+            return None, False, n
+    return None, exhaustive, n
+
+
+def equivalence(ref: Engine, mu: Mutant) -> str | None:
+    """Why the mutant cannot be told apart, when a static argument shows it; else None."""
+    from chargespec.expr import names
+    m = ref.machine
+    if mu.kind == "default":
+        pid = mu.payload[0]
+        read = set()
+        for r in m.rules:
+            read |= names(r.when) | set().union(*(names(x) for _, x in r.do),
+                                               *(names(v) for em in r.emit for _, v in em.fields))
+        for o in m.observations:
+            for e in ([o.expr] if o.expr is not None else []) + [x for c in o.cases
+                                                                for x in (c.when, c.value)]:
+                read |= names(e)
+        for n in m.notify:
+            read |= names(n.when) | set().union(*(names(v) for em in n.emit for _, v in em.fields))
+        for f in m.filters:
+            read |= names(f.when)
+        for v in m.variables.values():
+            read |= names(v.initial)
+        renders = {f.render for e in m.events.values() for f in e.fields if f.render}
+        if pid not in read and pid not in renders:
+            return f"no expression of the session reads {pid}"
+        return None
+    if mu.kind == "rule" and mu.element.endswith(": when"):
+        return _z3_guard_equivalent(ref, mu)
+    return None
+
+
+def _z3_guard_equivalent(ref: Engine, mu: Mutant) -> str | None:
+    import z3
+
+    from .determinism import MachineModel
+    spec = ref.spec
+    m = spec.machine()
+    model = _model_cache.get(id(spec))
+    if model is None:
+        model = _model_cache[id(spec)] = MachineModel(spec, m)
+    new = mu.payload
+    old = m.rule(new.id)
+    ev = new.events[0]
+    s = z3.Solver()
+    s.set("timeout", 5000)
+    s.add(*model.facts, *model.assumptions)
+    control = model.control()
+    s.add(z3.Or(*[control == model.codes(v) for v in new.sources]))
+    # only where the event could reach this rule: no earlier sibling decides it
+    s.add(z3.Xor(model.compile(old.when, ev), model.compile(new.when, ev)))
+    if s.check() == z3.unsat:
+        return ("Z3: the mutated guard holds exactly where the original does, in every state "
+                "the state invariants allow")
+    return None
+
+
+_model_cache: dict[int, Any] = {}
+
+
+# ---- the whole analysis ----------------------------------------------------------------------
+
+@dataclass
+class Verdict:
+    mutant: Mutant
+    status: str  # killed | distinguished | equivalent | undecided | invalid
+    killers: list[tuple[str, int]] = field(default_factory=list)
+    reason: str = ""
+    distinction: Distinction | None = None
+
+
+def analyse_one(ref: Engine, suite: Suite, mu: Mutant, search: bool = True,
+                seconds: float = 3.0) -> Verdict:
+    reason = equivalence(ref, mu) if mu.kind == "default" else None
+    if reason:
+        return Verdict(mu, "equivalent", reason=reason)
+    try:
+        eng = mutant_engine(ref, mu)
+        ks = killers(ref, eng, suite, mu)
+    except (TypeError, KeyError, ValueError, AttributeError, IndexError) as exc:
+        # a mutant the step function cannot run (a value outside its domain): no behaviour
+        return Verdict(mu, "invalid", reason=f"{type(exc).__name__}: {exc}")
+    if ks:
+        return Verdict(mu, "killed", ks)
+    if not search:
+        return Verdict(mu, "undecided", reason="not killed by the vectors")
+    reason = equivalence(ref, mu)
+    if reason:
+        return Verdict(mu, "equivalent", reason=reason)
+    d, exhaustive, n = distinguish(ref, eng, mu, suite, seconds)
+    if d is not None:
+        return Verdict(mu, "distinguished", reason=f"after {len(d.events)} events under "
+                       f"{d.config or 'the defaults'}", distinction=d)
+    if exhaustive:
+        return Verdict(mu, "equivalent", reason=(
+            f"exhaustive product exploration under {n} configurations (every value of "
+            f"{', '.join(mu.reads) or 'no parameter'} and the vectors' configurations) found "
+            "no observable difference"))
+    return Verdict(mu, "undecided", reason=f"not distinguished within the search bounds "
+                   f"({n} configurations)")
+
+
+_STATE: dict[str, Any] = {}
+
+
+def _job(chunk: list[int]) -> list[tuple[str, str, list, str, Any]]:
+    ref, suite, ms, search = (_STATE[k] for k in ("ref", "suite", "mutants", "search"))
+    out = []
+    for i in chunk:
+        v = analyse_one(ref, suite, ms[i], search)
+        d = v.distinction
+        out.append((v.mutant.id, v.status, v.killers, v.reason,
+                    None if d is None else (d.config, [(e.name, e.args) for e in d.events])))
+    return out
+
+
+def analyse(ref: Engine, suite: Suite, mutants: list[Mutant], search: bool = True,
+            workers: int | None = None) -> list[Verdict]:
+    """Every mutant's verdict, in the mutants' order (computed on the worker processes)."""
+    from chargespec.parallel import parallel_map
+    _STATE.update(ref=ref, suite=suite, mutants=mutants, search=search)
+    n = len(mutants)
+    # interleaved chunks: rule mutants (cheap) and table mutants (dearer) spread evenly
+    k = max(1, min(64, n // 8 or 1))
+    chunks = [list(range(i, n, k)) for i in range(k)]
+    results = parallel_map(_job, chunks, workers)
+    by_id = {}
+    for res in results:
+        for mid, status, ks, reason, dist in res:
+            by_id[mid] = (status, ks, reason, dist)
+    out = []
+    for mu in mutants:
+        status, ks, reason, dist = by_id[mu.id]
+        d = None
+        if dist is not None:
+            cfg, evs = dist
+            d = Distinction(cfg, [Event(nm, tuple(args)) for nm, args in evs], len(evs))
+        out.append(Verdict(mu, status, [tuple(k) for k in ks], reason, d))
+    return out
+
+
+@dataclass
+class Score:
+    area: str
+    total: int = 0
+    killed: int = 0
+    equivalent: int = 0
+    survived: int = 0
+
+    @property
+    def score(self) -> float:
+        live = self.total - self.equivalent
+        return 100.0 if live == 0 else 100.0 * self.killed / live
+
+
+def scores(verdicts: list[Verdict]) -> list[Score]:
+    by: dict[str, Score] = {a: Score(a) for a in M.AREAS}
+    for v in verdicts:
+        s = by.setdefault(v.mutant.area, Score(v.mutant.area))
+        s.total += 1
+        if v.status == "invalid":
+            s.total -= 1
+        elif v.status == "killed":
+            s.killed += 1
+        elif v.status == "equivalent":
+            s.equivalent += 1
+        else:
+            s.survived += 1
+    return [s for s in by.values() if s.total]
