@@ -11,7 +11,7 @@ SYSDEPS := $(VENV)/.sysdeps-2
 APT     := $(shell command -v apt-get 2>/dev/null)
 SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all install sysdeps demo test test-slow bench clean
+.PHONY: all install sysdeps demo test test-slow mutate bench clean
 
 all: test
 
@@ -61,8 +61,15 @@ test: install
 	$(PY) -m chargespec report --check
 	$(PYTEST)
 
+# the long runs: explorations, packaging, and the mutation analysis (mutation.json regenerated
+# byte for byte, then every mutant against the committed vectors)
 test-slow: install
 	$(PYTEST) -m slow
+	$(PY) -m chargespec vectors --check --full
+	$(PY) -m chargespec mutate
+
+mutate: install
+	$(PY) -m chargespec mutate
 
 bench: install
 	$(PY) bench/step_speed.py
@@ -70,6 +77,7 @@ bench: install
 	$(PY) bench/dlm.py
 	$(PY) bench/explore.py
 	$(PY) bench/conform.py
+	$(PY) bench/mutation.py
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info

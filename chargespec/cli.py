@@ -86,10 +86,27 @@ def _parser() -> argparse.ArgumentParser:
     chk.add_argument("--workers", type=int, help="processes (default: one per core)")
     chk.set_defaults(func=cmd_check)
 
+    mut = sub.add_parser("mutate", help="mutation analysis: which spec mutants the vectors "
+                                        "kill (exit 1 when one that is not equivalent survives)")
+    mut.add_argument("vectors", type=Path, nargs="*",
+                     help="vector files (default: the committed vectors/*.json)")
+    mut.add_argument("--only", metavar="PREFIX", action="append", default=[],
+                     help="only the mutants whose id starts with PREFIX (repeatable)")
+    mut.add_argument("--no-search", action="store_true",
+                     help="report survivors without looking for a distinguishing test")
+    mut.add_argument("--json", type=Path, metavar="FILE", help="write every verdict as JSON")
+    mut.add_argument("--list", choices=["survivors", "equivalent", "single", "all"],
+                     default="survivors", help="which mutants to list (default: survivors)")
+    mut.add_argument("--workers", type=int, help="processes (default: one per core)")
+    mut.set_defaults(func=cmd_mutate)
+
     vec = sub.add_parser("vectors", help="generate the conformance vectors (--check: fail if "
                                          "the files in DIR drift from the spec)")
     vec.add_argument("--out", type=Path, default=Path("vectors"), help="directory (vectors/)")
     vec.add_argument("--check", action="store_true", help="compare instead of writing")
+    vec.add_argument("--full", action="store_true",
+                     help="regenerate mutation.json even when its recorded inputs are "
+                          "unchanged (the mutation analysis: minutes)")
     vec.set_defaults(func=cmd_vectors)
 
     con = sub.add_parser("conform", help="run vectors against an implementation "
@@ -244,11 +261,62 @@ def cmd_fuzz(args: argparse.Namespace) -> int:
     return 1
 
 
+def cmd_mutate(args: argparse.Namespace) -> int:
+    """Every spec mutant against the vectors, in-process: the score per area, the survivors."""
+    import time
+
+    from .checkers import mutate
+    from .checkers.mutants import generate
+    from .conform import VectorFileError, write_atomic
+    from .models.step import Engine
+
+    t0 = time.perf_counter()
+    engine = Engine(load_spec())
+    paths = args.vectors or sorted(default_vectors_dir().glob("*.json"))
+    try:
+        suite = mutate.load_suite(engine, [p for p in paths if p.name not in
+                                           mutate.SESSION_FILES_SKIP])
+    except VectorFileError as exc:
+        raise InputError(str(exc)) from None
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
+    mutants = [m for m in generate(engine.spec)
+               if not args.only or any(m.id.startswith(p) for p in args.only)]
+    if not mutants:
+        raise InputError(f"no mutant id starts with {' or '.join(args.only)}")
+    print(f"{len(mutants)} mutants of the spec against {len(suite.cases)} tests "
+          f"({', '.join(suite.files)})", file=sys.stderr)
+    verdicts = mutate.analyse(engine, suite, mutants, search=not args.no_search,
+                              workers=args.workers)
+    print(mutate.table(verdicts))
+    survivors = [v for v in verdicts if v.status in ("distinguished", "undecided")]
+    show = {"survivors": survivors,
+            "equivalent": [v for v in verdicts if v.status == "equivalent"],
+            "single": [v for v in verdicts if v.status == "killed" and len(v.killers) == 1],
+            "all": verdicts}[args.list]
+    for v in show:
+        print(mutate.describe(v))
+    if args.json:
+        write_atomic(args.json, json.dumps([mutate.verdict_json(v) for v in verdicts],
+                                           indent=1, sort_keys=True) + "\n")
+    print(f"{len(survivors)} surviving, {time.perf_counter() - t0:.1f} s", file=sys.stderr)
+    return 1 if survivors else 0
+
+
+def default_vectors_dir() -> Path:
+    """vectors/ of the working tree, else the copy shipped in the package."""
+    here = Path("vectors")
+    if here.is_dir():
+        return here
+    from importlib import resources
+    return Path(str(resources.files("chargespec").joinpath("vectors")))
+
+
 def cmd_vectors(args: argparse.Namespace) -> int:
     from .models.step import Engine
     from .vectors import build, drift, write
 
-    files = build(Engine(load_spec()))
+    files = build(Engine(load_spec()), previous=None if args.full else args.out)
     if args.check:
         bad = drift(args.out, files)
         for line in bad:

@@ -367,6 +367,9 @@ def report(engine: Engine, docs: dict[str, dict]) -> dict[str, Any]:
                  "mirrored": sorted(c.id for c in octt_cases if c.id in mirrored),
                  "notApplicable": {c.id: c.reason for c in octt_cases if not c.applies}},
         "dlm": dlm.get("coverage", {}),
+        "dataValues": data_coverage(engine, docs),
+        "mutation": {k: v for k, v in docs.get("mutation", {}).get("coverage", {}).items()
+                     if k in ("mutants", "byArea", "equivalent", "undecided")},
         "statusChanges": {"allowed": len(allowed), "pinned": len(pinned & allowed),
                           "possible": len(possible),
                           "forbiddenPinned": sorted(f"{a} -> {b}" for a, b in pinned - allowed),
@@ -387,3 +390,129 @@ def status_changes(docs: dict[str, dict]) -> set[tuple[str, str]]:
                 seen = [g["initial"]["status"]] + [st["expect"]["status"] for st in t["steps"]]
                 out |= {(a, b) for a, b in zip(seen, seen[1:]) if a != b}
     return out
+
+
+# ---- data coverage: the values the rules' tests never meet (chargespec.datavalues)
+
+def data_coverage(engine: Engine, docs: dict[str, dict]) -> dict[str, Any]:
+    """Counted criteria over the data the vectors carry, each with its gaps listed:
+      uidForms            a real UID of 4, 7 and 10 bytes presented under each RFID Tag
+                          letter case (§5.3)
+      caseMismatched      a card presented while the whitelist or a reservation holds it in the
+                          other letter case (which must not match), under each letter case
+      limitBoundaries     each current limit (Operator Current Limit, load management grant) at
+                          every boundary of chargespec.datavalues.AMPS
+      memoryReadBack      every memory the session writes, read back where it is read: the
+                          cache by Local Pre Authorize (online) and Local Authorize Offline
+                          (offline), the local whitelist, the reservation
+      settingEventPairs   every value of every parameter some rule's guard reads, with every
+                          event of those rules"""
+    from chargespec import datavalues as dv
+    from chargespec.rfid import RENDERINGS, render_uid
+    cache: dict[str, dict] = {}
+    lengths = {len(u) // 2: u for u in dv.UIDS.values()}
+    uid_forms = {(n, case): False for n in lengths for case in RENDERINGS}
+    mismatched = {case: False for case in RENDERINGS}
+    limits = {(name, a): False for name in ("set_operator_limit", "set_load_limit")
+              for a in dv.AMPS}
+    reads = {"cache by Local Pre Authorize": "rfid_cache_pre_authorized",
+             "cache by Local Authorize Offline": "rfid_offline_cache",
+             "local whitelist": "rfid_local_whitelist",
+             "reservation (admits its card)": "reserved",
+             "reservation (refuses another)": "rfid_refused_by_reservation"}
+    read_back = {k: False for k in reads}
+    rules_by_param: dict[str, set[str]] = {}
+    params = set(engine.spec.parameters)
+    for r in engine.machine.rules:  # what the rule reads: its guard, updates and messages
+        read = names(r.when).union(*(names(e) for _, e in r.do),
+                                   *(names(v) for em in r.emit for _, v in em.fields))
+        for p in read & params:
+            rules_by_param.setdefault(p, set()).update(r.events)
+    from chargespec.checkers.explore import parameter_values
+    pairs = {(p, _key(v), ev): False for p, evs in rules_by_param.items()
+             for v in parameter_values(engine, p) for ev in evs}
+    for name, doc in docs.items():
+        if name == "dlm":
+            continue
+        for g in doc["testGroups"]:
+            full = _full(engine, g["config"], cache)
+            case = full["rfid_tag_letter_case"]
+            listed = set(full.get("local_whitelist") or ()) if full["enable_local_whitelist"] \
+                else set()
+            for t in g["tests"]:
+                reserved = None
+                for s in t["steps"]:
+                    ev = s["event"]
+                    for p in rules_by_param:
+                        k = (p, _key(full[p]), ev["name"])
+                        if k in pairs:
+                            pairs[k] = True
+                    if ev["name"] == "reserve_now":
+                        reserved = ev["id_tag"]
+                    if ev["name"] == "rfid":
+                        uid = str(ev["uid"]).lower()
+                        for n, u in lengths.items():
+                            if uid == u:
+                                uid_forms[(n, case)] = True
+                                tag = render_uid(u, case)
+                                other = dv.other_case(tag)
+                                if other != tag and (other in listed or reserved == other):
+                                    mismatched[case] = True
+                    if ev["name"] in ("set_operator_limit", "set_load_limit") and \
+                            (ev["name"], ev["amps"]) in limits:
+                        limits[(ev["name"], ev["amps"])] = True
+                    for what, prefix in reads.items():
+                        if s["rule"].startswith(prefix) or (
+                                prefix == "reserved" and reserved is not None
+                                and ev["name"] == "rfid" and "reserv" not in s["rule"]
+                                and s["expect"]["status"] != "Reserved"):
+                            read_back[what] = True
+
+    def crit(items: dict[Any, bool], label: Callable[[Any], str]) -> dict[str, Any]:
+        return {"total": len(items), "covered": sum(items.values()),
+                "uncovered": sorted(label(k) for k, v in items.items() if not v)}
+    return {
+        "uidForms": crit(uid_forms, lambda k: f"{k[0]}-byte UID under {k[1]}"),
+        "caseMismatched": crit(mismatched, lambda k: f"an entry in the other case under {k}"),
+        "limitBoundaries": crit(limits, lambda k: f"{k[0]} {k[1]} A"),
+        "memoryReadBack": crit(read_back, str),
+        "settingEventPairs": crit(pairs, lambda k: f"{k[0]} = {k[1]} with {k[2]}"),
+    }
+
+
+def pair_top_up(engine: Engine, docs: dict[str, dict]) -> list[dict[str, Any]]:
+    """A test for each (parameter value, event) pair of `data_coverage` the files miss: the
+    shortest trace, under that one value, to a step of that event by a rule that reads the
+    parameter (the error model included, at most one error active)."""
+    from chargespec.checkers.explore import explore
+    from chargespec.checkers.mutate import alphabet, graph_bound
+    from chargespec.vectors import initial_json, make_test
+    gaps = data_coverage(engine, docs)["settingEventPairs"]["uncovered"]
+    params = set(engine.spec.parameters)
+    readers: dict[str, set[str]] = {}
+    for r in engine.machine.rules:
+        read = names(r.when).union(*(names(e) for _, e in r.do),
+                                   *(names(v) for em in r.emit for _, v in em.fields))
+        for p in read & params:
+            readers.setdefault(p, set()).add(r.id)
+    groups: dict[str, dict[str, Any]] = {}
+    events = alphabet(engine)
+    for gap in gaps:
+        left, ev_name = gap.split(" with ")
+        pid, value = left.split(" = ", 1)
+        values = {pid: json.loads(value)}
+        config = engine.config(values)
+        want = readers.get(pid, set())
+
+        def hit(c, s, ev, s2, out, ev_name=ev_name, want=want):
+            return "hit" if ev.name == ev_name and out.rule in want else None
+        x = explore(engine, config, {"pair": hit}, events=events, bound=graph_bound)
+        if not x.violations:
+            continue
+        trace = list(x.violations[0].trace)
+        key = json.dumps(values, sort_keys=True)
+        g = groups.setdefault(key, {"config": values, "initial": initial_json(engine, config),
+                                    "tests": []})
+        g["tests"].append(make_test(engine, config, trace, f"{pid} = {value} with {ev_name}",
+                                    flag="SETTING_EVENT_PAIR"))
+    return [groups[k] for k in sorted(groups)]

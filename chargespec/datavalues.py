@@ -87,3 +87,79 @@ def parameter_values(engine: Any, pid: str) -> list[Any]:
     return [p.default]
 
 
+
+
+# ---- the data vectors (vectors/data.json) ---------------------------------------------------
+
+def _card_config(case: str) -> dict[str, Any]:
+    return {"rfid_tag_letter_case": case, "enable_local_whitelist": True,
+            "local_whitelist": whitelist_for(case), "enable_ocpp_whitelist": True,
+            "local_pre_authorize": True, "local_authorize_offline": True}
+
+
+def _card_scenarios(case: str) -> list[tuple[str, str, list[tuple[str, dict[str, Any]]]]]:
+    """(comment, flag, events) of the card tests under one letter case."""
+    u4, u7, u10 = UIDS[4], UIDS[7], UIDS[10]
+    tag7 = render_uid(u7, case)
+    charge_and_stop = [("rfid", {"uid": u7}), ("authorize_conf", {"status": "Accepted"}),
+                       ("start_tx_conf", {"status": "Accepted"}), ("ev_request_charge", {}),
+                       ("rfid", {"uid": u7}), ("unplug", {}), ("cable_removed", {})]
+    return [
+        (f"4-byte UID {u4} in the local whitelist as {case} writes it ({render_uid(u4, case)}): "
+         "authorized locally, StartTransaction carries that idTag", "WRONG_UID_RENDERING",
+         [("plug", {}), ("rfid", {"uid": u4})]),
+        (f"7-byte UID {u7}, not listed: Authorize.req carries it as {case} writes it ({tag7})",
+         "WRONG_UID_RENDERING", [("plug", {}), ("rfid", {"uid": u7})]),
+        (f"10-byte UID {u10}: the whitelist lists it only in the other letter case, which does "
+         "not match (§5.3): the backend is asked", "CASE_INSENSITIVE_WHITELIST",
+         [("plug", {}), ("rfid", {"uid": u10})]),
+        (f"the 7-byte card delivered in upper case ({UPPER_DELIVERY}) is the same card: {tag7}",
+         "WRONG_UID_RENDERING", [("plug", {}), ("rfid", {"uid": UPPER_DELIVERY})]),
+        ("the cache written by Authorize.conf is read back by Local Pre Authorize: the same "
+         "card starts at once, without Authorize.req", "CACHE_NOT_READ_BACK",
+         [("plug", {}), *charge_and_stop, ("plug", {}), ("rfid", {"uid": u7})]),
+        ("the cache written by Authorize.conf is read back by Local Authorize Offline with "
+         "the backend unreachable", "CACHE_NOT_READ_BACK",
+         [("plug", {}), *charge_and_stop,
+          ("error_raised", {"error": "backend_disconnected"}), ("plug", {}),
+          ("rfid", {"uid": u7})]),
+        ("a refused card is not cached: presented again, the backend is asked again",
+         "CACHE_NOT_READ_BACK",
+         [("plug", {}), ("rfid", {"uid": u7}), ("authorize_conf", {"status": "Invalid"}),
+          ("rfid", {"uid": u7})]),
+        (f"a reservation for {tag7} admits the card as {case} writes it",
+         "WRONG_UID_RENDERING",
+         [("reserve_now", {"id_tag": tag7}), ("plug", {}), ("rfid", {"uid": u7})]),
+        (f"a reservation for {other_case(tag7)} (the other letter case) does not admit "
+         f"{tag7}", "CASE_INSENSITIVE_WHITELIST",
+         [("reserve_now", {"id_tag": other_case(tag7)}), ("plug", {}), ("rfid", {"uid": u7})]),
+    ]
+
+
+def _amps_scenarios(limit: str) -> list[tuple[str, str, list[tuple[str, dict[str, Any]]]]]:
+    charging = [("plug", {}), ("rfid", {"uid": "CARD_A"}),
+                ("authorize_conf", {"status": "Accepted"}),
+                ("start_tx_conf", {"status": "Accepted"}), ("ev_request_charge", {})]
+    what = "Operator Current Limit" if limit == "set_operator_limit" else "load management grant"
+    return [(f"{what} {a} A while charging: the offered current and its duty cycle "
+             "(IEC 61851-1 Table A.8)", "WRONG_DUTY_CYCLE", charging + [(limit, {"amps": a})])
+            for a in AMPS]
+
+
+def groups(engine: Any) -> list[dict[str, Any]]:
+    """The data vectors: card UIDs of every length under every letter case, whitelist and
+    reservation entries in the other letter case, the cache written and read back, and the
+    current limits at every boundary."""
+    from chargespec.vectors import initial_json, make_test
+    out = []
+    plans = [(_card_config(case), _card_scenarios(case)) for case in RENDERINGS]
+    plans.append((dict(HIGH_CURRENT), _amps_scenarios("set_operator_limit")
+                  + _amps_scenarios("set_load_limit")))
+    for values, scenarios in plans:
+        config = engine.config(values)
+        tests = []
+        for comment, flag, evs in scenarios:
+            trace = [engine.event(name, **fields) for name, fields in evs]
+            tests.append(make_test(engine, config, trace, comment, flag=flag))
+        out.append({"config": values, "initial": initial_json(engine, config), "tests": tests})
+    return out

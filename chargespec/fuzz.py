@@ -1,8 +1,10 @@
 """`chargespec fuzz`: model-based fuzzing of an implementation against the reference.
 
-Hypothesis draws a configuration (every parameter the session's guards read, over the values
-they distinguish) and a sequence of events (the session's, the backend going away and coming
-back, and errors of the §9 table), runs both the reference and the implementation step by step,
+Hypothesis draws a configuration (every parameter of spec/parameters.yaml over its whole
+domain: each enum and bool value, any integer in range, whitelists of real UIDs in either letter
+case) and a sequence of events (the session's, the backend going away and coming back, errors of
+the §9 table, and data events: real card UIDs of 4, 7 and 10 bytes in any letter case, current
+limits anywhere in 0-80 A), runs both the reference and the implementation step by step,
 and compares the observations the implementation declares.  The first divergence (or a crash,
 hang or garbage answer) fails the example; Hypothesis then shrinks it to a minimal configuration
 and sequence, and the result is saved as a vector file (`conform` runs it like any other) whose
@@ -53,18 +55,14 @@ def fuzz(adapter: Any, examples: int = 200, seed: int = 0, max_steps: int = 25,
     from hypothesis import HealthCheck, Phase, given, settings, strategies as st
     from hypothesis import seed as hseed
 
-    from chargespec.checkers.explore import parameter_values, parameters_read
     from chargespec.models.stdio import Reference
-    from chargespec.models.types import thaw
     engine = engine or Engine()
     ref = Reference()
     pool = _event_pool(engine)
     pool_events = [ref.engine.event(e["name"], **{k: v for k, v in e.items() if k != "name"})
                    for e in pool]
-    params = parameters_read(engine)
-    config_st = st.fixed_dictionaries(
-        {}, optional={p: st.sampled_from([thaw(v) for v in parameter_values(engine, p)])
-                      for p in params})
+    config_st = st.fixed_dictionaries({}, optional=config_strategies(engine))
+    data_st = data_events()
     counts = {"examples": 0, "steps": 0}
     last: list[Divergence] = []
 
@@ -92,7 +90,10 @@ def fuzz(adapter: Any, examples: int = 200, seed: int = 0, max_steps: int = 25,
                 for e, ee in zip(pool, pool_events):
                     if _moves(ref, ee):
                         useful.setdefault(e["name"], []).append(e)
-                if useful and data.draw(st.integers(0, 9)):
+                roll = data.draw(st.integers(0, 9))
+                if roll == 9:  # a data value: a real card, a limit anywhere in its domain
+                    ev = data.draw(data_st)
+                elif useful and roll:
                     name = data.draw(st.sampled_from(sorted(useful)))
                     ev = data.draw(st.sampled_from(useful[name]))
                 else:
@@ -119,6 +120,47 @@ def fuzz(adapter: Any, examples: int = 200, seed: int = 0, max_steps: int = 25,
         pass
     # Hypothesis replays the shrunk example last, so the last divergence is the minimal one
     return FuzzResult(counts["examples"], counts["steps"], last[-1] if last else None)
+
+
+def config_strategies(engine: Engine) -> dict[str, Any]:
+    """A strategy per parameter over its whole domain (issue 17: not a fixed subset)."""
+    from hypothesis import strategies as st
+
+    from chargespec import datavalues
+    from chargespec.rfid import RENDERINGS
+    out: dict[str, Any] = {}
+    lists = [[], ["CARD_A"], ["CARD_A#1", "CARD_B#2"]] + [
+        datavalues.whitelist_for(c) for c in RENDERINGS] + [
+        [f"{datavalues.UIDS[7]}#2", datavalues.UIDS[4].upper() + "#1"]]
+    for pid, p in engine.spec.parameters.items():
+        if p.kind == "bool":
+            out[pid] = st.booleans()
+        elif p.kind == "enum":
+            out[pid] = st.sampled_from(list(p.values))
+        elif p.kind == "int" and isinstance(p.default, int) and p.min is not None \
+                and p.max is not None:
+            out[pid] = st.integers(p.min, p.max)
+        elif p.kind == "list" and pid == "local_whitelist":
+            out[pid] = st.sampled_from(lists)
+    return out
+
+
+def data_events() -> Any:
+    """Real card UIDs (4, 7 or 10 random bytes, either letter case) at the reader, RemoteStart
+    and ReserveNow for them, and the two current limits anywhere in 0-80 A."""
+    from hypothesis import strategies as st
+
+    from chargespec import datavalues
+    hexes = st.sampled_from([4, 7, 10]).flatmap(
+        lambda n: st.binary(min_size=n, max_size=n)).map(bytes.hex)
+    uid = st.one_of(st.sampled_from(list(datavalues.UIDS.values())), hexes)
+    uid = st.tuples(uid, st.booleans()).map(lambda t: t[0].upper() if t[1] else t[0])
+    return st.one_of(
+        uid.map(lambda u: {"name": "rfid", "uid": u}),
+        uid.map(lambda u: {"name": "remote_start", "id_tag": u}),
+        uid.map(lambda u: {"name": "reserve_now", "id_tag": u}),
+        st.integers(0, 80).map(lambda a: {"name": "set_operator_limit", "amps": a}),
+        st.integers(0, 80).map(lambda a: {"name": "set_load_limit", "amps": a}))
 
 
 def vector_file(engine: Engine, d: Divergence) -> dict[str, Any]:

@@ -591,7 +591,43 @@ def html(c: Collected, trace: list[dict[str, Any]]) -> str:
     crow.append(("OCTT OCPP 1.6 cases mirrored",
                  f"{len(octt.get('mirrored', []))} / {octt.get('applicable', '?')} applicable",
                  f"{len(octt.get('notApplicable', {}))} not applicable, each with its reason"))
+    for key, label in (("uidForms", "card UIDs (4, 7, 10 bytes) x RFID Tag letter case"),
+                       ("caseMismatched", "entries in the other letter case, per letter case"),
+                       ("limitBoundaries", "current limits at every boundary"),
+                       ("memoryReadBack", "memories written, then read back"),
+                       ("settingEventPairs", "(setting value, event it changes)")):
+        item = c.coverage.get("dataValues", {}).get(key, {})
+        unc = item.get("uncovered", [])
+        crow.append((label, f"{item.get('covered', '?')} / {item.get('total', '?')}",
+                     "; ".join(map(str, unc)) if unc else "none"))
     p(table(["item", "covered", "not covered"], crow))
+    p("</section>")
+
+    # mutation analysis
+    mut = c.coverage.get("mutation", {})
+    p('<section id="mutation"><h2>Mutation analysis of the vectors</h2>')
+    p("<p>Every mutant of the spec (<code>chargespec mutate</code>: guards, updates, messages, "
+      "target phases, every table cell, initial values, defaults, and the helpers' plausible "
+      "wrong versions) against the vectors. <code>vectors/mutation.json</code> holds the "
+      "shortest test for each mutant the other files did not kill. Score: killed / (mutants "
+      "- equivalent), as <code>vectors/mutation.json</code> recorded it when it was "
+      "generated (the other files' kills plus its own tests).</p>")
+    mrow = []
+    for area, a in sorted(mut.get("byArea", {}).items()):
+        live = a["mutants"] - a["equivalent"]
+        killed = a["killed"] + a["distinguished"]
+        mrow.append((area, str(a["mutants"]), str(a["killed"]), str(a["distinguished"]),
+                     str(a["equivalent"]), str(a["undecided"]),
+                     f"{100.0 * killed / live:.1f} %" if live else "100 %"))
+    p(table(["area", "mutants", "killed by the other files", "killed by mutation.json",
+             "equivalent", "undecided", "score"], mrow))
+    for key, label in (("equivalent", "Equivalent mutants, with the reason"),
+                       ("undecided", "Undecided mutants (neither killed nor shown equivalent "
+                                     "within the search bounds)")):
+        items = mut.get(key, {})
+        p(f"<details><summary>{esc(label)}: {len(items)}</summary>")
+        p(table(["mutant", "reason"], [(k, v) for k, v in sorted(items.items())]))
+        p("</details>")
     p("</section>")
 
     # traceability

@@ -269,8 +269,67 @@ def render(doc: dict[str, Any]) -> bytes:
     return (json.dumps(doc, sort_keys=True, indent=1, ensure_ascii=False) + "\n").encode()
 
 
-def build(engine: Engine, workers: int | None = None) -> dict[str, bytes]:
-    """Every vector file, the coverage report and the manifest, as file name -> bytes."""
+# what `mutation.json` is a function of, beside the spec and the other vector files
+MUTATION_SOURCES = (
+    "chargespec.vectors", "chargespec.datavalues", "chargespec.rfid", "chargespec.expr",
+    "chargespec.loader", "chargespec.specmodel", "chargespec.models.compiled",
+    "chargespec.models.step", "chargespec.models.pwm", "chargespec.models.types",
+    "chargespec.models.stdio", "chargespec.checkers.mutants", "chargespec.checkers.mutate",
+    "chargespec.checkers.explore")
+
+
+def mutation_inputs(engine: Engine, docs: dict[str, dict[str, Any]]) -> str:
+    """sha256 over everything `mutation.json` is generated from: the spec's files, the
+    generator's and the step function's sources, and the other session vector files."""
+    import importlib
+    h = hashlib.sha256()
+    for path in sorted(Path(engine.spec.directory).glob("*.yaml")):
+        h.update(path.name.encode() + b"\0" + path.read_bytes())
+    for mod in MUTATION_SOURCES:
+        h.update(mod.encode() + b"\0" + Path(importlib.import_module(mod).__file__
+                                              ).read_bytes())  # type: ignore[arg-type]
+    for name in sorted(docs):
+        h.update(name.encode() + b"\0" + render(docs[name]))
+    return h.hexdigest()
+
+
+def _bug_note(flag: str) -> dict[str, Any]:
+    from chargespec.checkers import mutate
+    return mutate.bug_note(flag)
+
+
+def mutation_document(engine: Engine, docs: dict[str, dict[str, Any]], previous: Path | None,
+                      workers: int | None = None) -> dict[str, Any]:
+    """`mutation.json`: the shortest test for every spec mutant the other files do not kill
+    (checkers/mutate.py).  The analysis takes minutes, so the committed file is kept when its
+    recorded inputs (`coverage.inputs`, see `mutation_inputs`) are today's: the generator is
+    deterministic (its searches are bounded by counted steps, not time), so the same inputs
+    give the same bytes; `chargespec vectors --full` regenerates it regardless."""
+    from chargespec.checkers import mutate
+    inputs = mutation_inputs(engine, docs)
+    if previous is not None and previous.is_file():
+        try:
+            old = json.loads(previous.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            old = None
+        if isinstance(old, dict) and old.get("coverage", {}).get("inputs") == inputs:
+            return old
+    groups, summary = mutate.adequate_groups(
+        engine, [(f"{n}.json", d) for n, d in docs.items()], workers)
+    doc = document(engine, "mutation", "The shortest test for every spec mutant the files "
+                   "above do not kill (chargespec mutate)", groups)
+    for flag in doc["notes"]:
+        if flag in mutate.BUG_TYPES or flag.startswith(("WRONG_", "MISSING_", "CASE_")):
+            doc["notes"][flag] = _bug_note(flag)
+    doc["coverage"] = {"inputs": inputs, **summary}
+    return doc
+
+
+def build(engine: Engine, workers: int | None = None, previous: Path | None = None
+          ) -> dict[str, bytes]:
+    """Every vector file, the coverage report and the manifest, as file name -> bytes.
+    `previous`: the directory of the committed files (whose `mutation.json` is kept when its
+    inputs are unchanged); None regenerates everything."""
     from chargespec import coverage, octt
     from chargespec.dlm import vectors as dlm_vectors
     titles = {c.name: c.title for c in concerns(engine)}
@@ -282,6 +341,16 @@ def build(engine: Engine, workers: int | None = None) -> dict[str, bytes]:
     extra = coverage.top_up(engine, docs, workers)
     docs["coverage"] = document(engine, "coverage", "Rules under configuration values the "
                                 "concerns above do not reach", extra)
+    from chargespec import datavalues
+    data = datavalues.groups(engine)
+    data += coverage.pair_top_up(engine, {**docs, "data": {"testGroups": data}})
+    docs["data"] = document(engine, "data", "Card UIDs under every letter case, entries in the "
+                            "other case, the cache read back, current limits at every "
+                            "boundary, settings with the events they change", data)
+    for flag in docs["data"]["notes"]:
+        docs["data"]["notes"][flag] = _bug_note(flag)
+    docs["mutation"] = mutation_document(
+        engine, docs, None if previous is None else previous / "mutation.json", workers)
     docs["dlm"] = dlm_vectors.document(engine.spec)
     report = coverage.report(engine, docs)
     files = {f"{name}.json": render(doc) for name, doc in docs.items()}

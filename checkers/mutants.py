@@ -482,15 +482,17 @@ def constant_mutants(spec: Spec, m: Machine) -> Iterator[Mutant]:
         for e in [n.when] + [v for em in n.emit for _, v in em.fields]:
             for x in read_names(e):
                 users.setdefault(x, set()).add(n.id)
+    context = _context_parameters(spec, m)
     for cname, (ctype, value) in spec.constants.items():
         policy = next((p for p in spec.policies.values()
                        if cname.startswith(p.name) or cname in _policy_columns(p)), None)
+        # where a cell can show: the parameters every expression that reads the table reads
+        params = context.get(cname, ())
         if policy is not None:
             area = "free charging" if policy.name.startswith("free") else "if-in-doubt"
             where, ref = _where(policy.where), policy.file
-            params = (policy.key,)
         else:
-            area, where, ref, params = "errors", "spec/errors.yaml", "§9", ()
+            area, where, ref = "errors", "spec/errors.yaml", "§9"
         if isinstance(ctype, SetT):
             for member in ctype.domain:
                 new = value - {member} if member in value else value | {member}
@@ -521,6 +523,27 @@ def constant_mutants(spec: Spec, m: Machine) -> Iterator[Mutant]:
                                  "WRONG_" + _snake(cname.replace("_", " ").title().replace(" ", "")),
                                  str(row.ref) if row else ref,
                                  _where(row.where) if row else where, params, (cname, new))
+
+
+def _context_parameters(spec: Spec, m: Machine) -> dict[str, tuple[str, ...]]:
+    """Constant -> the parameters read by the rules, observations, notifications and filters
+    that read it (the settings under which a changed cell can show)."""
+    groups: list[list[Expr]] = []
+    for r in m.rules:
+        groups.append([r.when, *[x for _, x in r.do], *[v for em in r.emit for _, v in em.fields]])
+    for o in m.observations:
+        groups.append(([o.expr] if o.expr is not None else [])
+                      + [x for c in o.cases for x in (c.when, c.value)])
+    for n in m.notify:
+        groups.append([n.when, *[v for em in n.emit for _, v in em.fields]])
+    for f in m.filters:
+        groups.append([f.when])
+    out: dict[str, set[str]] = {}
+    for exprs in groups:
+        read = set().union(*(read_names(e) for e in exprs))
+        for c in read & set(spec.constants):
+            out.setdefault(c, set()).update(read & set(spec.parameters))
+    return {c: tuple(p for p in spec.parameters if p in ps) for c, ps in out.items()}
 
 
 def _policy_columns(p: Any) -> set[str]:

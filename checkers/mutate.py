@@ -35,7 +35,7 @@ from typing import Any, Iterable
 
 from chargespec.errors import ModelError
 from chargespec.models.step import Engine
-from chargespec.models.types import Event, Message
+from chargespec.models.types import Event, Message, thaw
 
 from . import mutants as M
 from .mutants import Mutant
@@ -99,20 +99,24 @@ SESSION_FILES_SKIP = ("dlm.json", "coverage-report.json", "manifest.json")
 
 
 def load_suite(engine: Engine, paths: Iterable[Path]) -> Suite:
-    """The session tests of the vector files, replayed once on the reference: the expected
+    """The session tests of the vector files (see `suite_of`)."""
+    from chargespec.conform import load_vectors
+    docs = [(p.name, load_vectors(p)) for p in sorted(paths) if p.name not in SESSION_FILES_SKIP]
+    return suite_of(engine, docs)
+
+
+def suite_of(engine: Engine, docs: list[tuple[str, dict[str, Any]]]) -> Suite:
+    """The session tests of vector documents, replayed once on the reference: the expected
     outputs in the step function's own terms, and the situations each test meets.  A vector
     whose expectations the reference does not meet is drift: ValueError naming it."""
-    from chargespec.conform import load_vectors
     from chargespec.models.stdio import observation
     cases: list[Case] = []
     files = []
     configs: dict[str, Any] = {}
-    for path in sorted(paths):
-        if path.name in SESSION_FILES_SKIP:
-            continue
-        doc = load_vectors(path)
+    for name, doc in docs:
         if "testGroups" not in doc or "acceptable" in doc:
             continue
+        path = Path(name)
         files.append(path.name)
         for g in doc["testGroups"]:
             key = json.dumps(g["config"], sort_keys=True)
@@ -369,7 +373,7 @@ def graph_bound(s: Any) -> bool:
 
 
 def explore_pair(ref: Engine, eng: Engine, values: dict[str, Any], events: list[Event],
-                 max_pairs: int, deadline: float, mu: Mutant) -> tuple[Distinction | None, bool]:
+                 max_pairs: int, budget: Budget, mu: Mutant) -> tuple[Distinction | None, bool]:
     """Breadth-first over (reference state, mutant state) under one configuration: the
     shortest events after which an observation differs, and whether the search was exhaustive
     (False: a bound was hit)."""
@@ -381,12 +385,13 @@ def explore_pair(ref: Engine, eng: Engine, values: dict[str, Any], events: list[
     queue = deque([start])
     bound = graph_bound
     while queue:
-        if len(parent) > max_pairs or time.perf_counter() > deadline:
+        if len(parent) > max_pairs or budget.spend(0):
             return None, False
         pair = queue.popleft()
         a, b = pair
         for ev in events:
             a2, oa = ref.step(rc, a, ev)
+            budget.spend()
             try:
                 b2, ob = eng.step(mc, b, ev)
             except ModelError:
@@ -406,52 +411,92 @@ def explore_pair(ref: Engine, eng: Engine, values: dict[str, Any], events: list[
     return None, True
 
 
-def search_configs(engine: Engine, mu: Mutant, suite: Suite | None, most: int = 8
-                   ) -> list[dict[str, Any]]:
-    """The configurations to look under, most telling first: the defaults, each value of each
-    parameter the element reads, the data configurations of its data class, then the vectors'
-    own configurations of its area's files; at most `most`."""
+COMPLETE_CONFIGS = 24  # a product of the read parameters' values up to this is searched whole
+
+
+def search_configs(engine: Engine, mu: Mutant, suite: Suite | None, most: int = 24
+                   ) -> tuple[list[dict[str, Any]], int]:
+    """The configurations to look under, most telling first, and how many of the first ones
+    are every combination of the values of the parameters the element reads (0 when there
+    are more than COMPLETE_CONFIGS): then the data configurations of its data class and the
+    vectors' own configurations, up to `most` beyond the combinations."""
+    import itertools
+
     from chargespec import datavalues
-    out: list[dict[str, Any]] = [{}]
-    for p in mu.reads:
-        for v in datavalues.parameter_values(engine, p):
-            out.append({p: v})
+    domains = [[(p, v) for v in datavalues.parameter_values(engine, p)] for p in mu.reads]
+    size = 1
+    for d in domains:
+        size *= len(d)
+    out: list[dict[str, Any]] = []
+    if size <= COMPLETE_CONFIGS:
+        out += [dict(combo) for combo in itertools.product(*domains)]
+        complete = len(out)
+    else:  # every pair of values of two read parameters in some configuration
+        from chargespec.checkers.explore import pairwise_configurations
+        complete = 0
+        out.append({})
+        reads = [p for p in mu.reads if engine.spec.parameters[p].kind in ("bool", "enum")]
+        for c in pairwise_configurations(engine, reads):
+            full = c.as_dict()
+            out.append({p: thaw(full[p]) for p in reads})
     data = data_class(mu)
+    extra: list[dict[str, Any]] = []
     if data == "cards":
-        out += datavalues.card_configs()
+        extra += datavalues.card_configs()
     elif data == "amps":
-        out.append(dict(datavalues.HIGH_CURRENT))
+        extra.append(dict(datavalues.HIGH_CURRENT))
     if suite is not None:
         for c in suite.cases:
-            if c.config not in out:
-                out.append(c.config)
+            extra.append(c.config)
     uniq, seen = [], set()
-    for c in out:
+    for c in out + extra:
         k = json.dumps(c, sort_keys=True)
         if k not in seen:
             seen.add(k)
             uniq.append(c)
-    return uniq[:most]
+    return uniq[:max(complete, 1) + most], complete
+
+
+SEARCH_STEPS = 20_000  # a mutant's allowance for the distinguishing search
+
+
+class Budget:
+    """A search's allowance, in steps of the mutant: counted, not timed, so a search finds the
+    same test on every machine and the generated vectors are byte-identical."""
+
+    def __init__(self, steps: int):
+        self.left = steps
+
+    def spend(self, n: int = 1) -> bool:
+        """Spend `n` steps; True once the allowance is gone."""
+        self.left -= n
+        return self.left < 0
 
 
 _GRAPHS: dict[str, Any] = {}  # configuration -> the reference's BFS tree (per process)
 _ALPHABET: dict[tuple[int, str], list[Event]] = {}
 
 
-def reference_graph(ref: Engine, config: Any, key: str, events: list[Event]) -> dict[Any, Any]:
+def reference_graph(ref: Engine, config: Any, key: str, events: list[Event]
+                    ) -> tuple[dict[Any, Any], bool]:
     """The reference's reachable states under `config` (at most one error active), as a BFS
     parent map in BFS order; kept per process, since every mutant searches the same ones."""
     g = _GRAPHS.get(key)
     if g is None:
         from chargespec.checkers.explore import explore
         count = [0]
+        cut = [False]
 
         def bound(st: Any) -> bool:  # the first GRAPH_STATES states, breadth-first
-            if count[0] >= GRAPH_STATES or not graph_bound(st):
+            if not graph_bound(st):
+                return False
+            if count[0] >= GRAPH_STATES:
+                cut[0] = True
                 return False
             count[0] += 1
             return True
-        g = _GRAPHS[key] = explore(ref, config, {}, events=events, bound=bound).parent
+        g = _GRAPHS[key] = (explore(ref, config, {}, events=events, bound=bound).parent,
+                            not cut[0])
     return g
 
 
@@ -472,7 +517,8 @@ def _replay_differs(ref: Engine, eng: Engine, rc: Any, mc: Any, trace: list[Even
 
 
 def _continue(ref: Engine, eng: Engine, rc: Any, mc: Any, a: Any, b: Any,
-              events: list[Event], depth: int = 6, cap: int = 3000) -> list[Event] | None:
+              events: list[Event], budget: Budget, depth: int = 6, cap: int = 3000
+              ) -> list[Event] | None:
     """From reference state `a` and mutant state `b`, the shortest events after which an
     observation differs (breadth-first, bounded)."""
     parent: dict[Any, Any] = {(a, b): None}
@@ -483,6 +529,7 @@ def _continue(ref: Engine, eng: Engine, rc: Any, mc: Any, a: Any, b: Any,
             x, y = pair
             for ev in events:
                 x2, ox = ref.step(rc, x, ev)
+                budget.spend()
                 try:
                     y2, oy = eng.step(mc, y, ev)
                 except ModelError:
@@ -507,13 +554,13 @@ def _continue(ref: Engine, eng: Engine, rc: Any, mc: Any, a: Any, b: Any,
 
 
 def targeted(ref: Engine, eng: Engine, rules: list[Any], values: dict[str, Any], key: str,
-             events: list[Event], deadline: float) -> tuple[Distinction | None, bool]:
+             events: list[Event], budget: Budget) -> tuple[Distinction | None, bool]:
     """For a mutant that changes rules only: over the reference's reachable states in BFS
     order, the first state and event where a changed rule acts differently, continued until an
     observation differs."""
     from chargespec.checkers.explore import trace_to
     rc = ref.config(values)
-    graph = reference_graph(ref, rc, key, events)
+    graph, whole = reference_graph(ref, rc, key, events)
     ids = {r.id for r in rules}
     old = {cr.rule.id: cr.guard for cr in ref.compiled.rules}
     new = {cr.rule.id: cr.guard for cr in eng.compiled.rules}
@@ -526,10 +573,11 @@ def targeted(ref: Engine, eng: Engine, rules: list[Any], values: dict[str, Any],
         evs = by_phase.get(s.session)
         if not evs:
             continue
-        if time.perf_counter() > deadline:
+        if budget.spend(0):
             return None, False
         for ev in evs:
             a2, oa = ref.step(rc, s, ev)
+            budget.spend()
             if oa.rule not in ids:
                 seen = normalize(rc, ev)
                 if not any(old[i] is not new[i] and bool(old[i](s, rc, seen, None))
@@ -547,18 +595,18 @@ def targeted(ref: Engine, eng: Engine, rules: list[Any], values: dict[str, Any],
             elif a2 == b2:
                 continue
             else:
-                cont = _continue(ref, eng, rc, rc, a2, b2, events)
+                cont = _continue(ref, eng, rc, rc, a2, b2, events, budget)
                 if cont is None:
                     continue
             trace = prefix + cont
             k = _replay_differs(ref, eng, rc, rc, trace)
             if k:
                 return Distinction(values, trace[:k], k), True
-    return None, True
+    return None, whole
 
 
 def seeded(ref: Engine, eng: Engine, rules: list[Any], suite: Suite, events: list[Event],
-           deadline: float) -> Distinction | None:
+           budget: Budget) -> Distinction | None:
     """For a mutant that changes rules only: at every step of the vectors where a changed rule
     is in play, each event of the alphabet it answers, continued until an observation differs.
     The vectors already reach every rule's situations, so most survivors are told apart a few
@@ -571,7 +619,7 @@ def seeded(ref: Engine, eng: Engine, rules: list[Any], suite: Suite, events: lis
     tried: set[tuple[Any, Any, Event]] = set()
     configs: dict[str, Any] = {}
     for i in candidates(suite, None, rules):
-        if time.perf_counter() > deadline:
+        if budget.spend(0):
             return None
         case = suite.cases[i]
         rc = configs.get(case.key)
@@ -585,6 +633,7 @@ def seeded(ref: Engine, eng: Engine, rules: list[Any], suite: Suite, events: lis
                         continue
                     tried.add((rc, st, ev))
                     a2, oa = ref.step(rc, st, ev)
+                    budget.spend()
                     try:
                         b2, ob = eng.step(rc, st, ev)
                     except ModelError:
@@ -594,7 +643,7 @@ def seeded(ref: Engine, eng: Engine, rules: list[Any], suite: Suite, events: lis
                     elif a2 == b2:
                         continue
                     else:
-                        cont = _continue(ref, eng, rc, rc, a2, b2, events, depth=4, cap=800)
+                        cont = _continue(ref, eng, rc, rc, a2, b2, events, budget, depth=4, cap=800)
                         if cont is None:
                             continue
                     trace = list(case.events[:k]) + [ev] + cont
@@ -604,12 +653,33 @@ def seeded(ref: Engine, eng: Engine, rules: list[Any], suite: Suite, events: lis
     return None
 
 
+def _can_fire(ref: Engine, rules: list[Any], config: Any, consts: Any) -> bool:
+    """Whether the mutant can act otherwise under the configuration: a changed rule's guard,
+    specialised to it (`expr.specialize`), differs from the original's, or a rule whose
+    updates or messages changed can fire."""
+    from chargespec.expr import Const, specialize
+    known = {**{n: v for n, (_, v) in ref.spec.constants.items()}, **config.as_dict()}
+    known_new = known if consts is None else {**known, **{n: v for n, (_, v) in consts.items()}}
+    for r in rules:
+        o = ref.machine.rule(r.id)
+        g_new, g_old = specialize(r.when, known_new), specialize(o.when, known)
+        if g_new != g_old:
+            return True
+        body = (r.do, r.emit, r.to) != (o.do, o.emit, o.to) or consts is not None and any(
+            set(consts) & M.read_names(e) and consts[n] != ref.spec.constants[n]
+            for e in [*(x for _, x in r.do), *(v for em in r.emit for _, v in em.fields)]
+            for n in M.read_names(e) & set(consts))
+        if body and not (isinstance(g_old, Const) and not g_old.value):
+            return True
+    return False
+
+
 def distinguish(ref: Engine, eng: Engine, mu: Mutant, suite: Suite | None,
-                seconds: float = 3.0, max_pairs: int = 4000
+                steps: int = SEARCH_STEPS, max_pairs: int = 4000
                 ) -> tuple[Distinction | None, bool, int]:
     """The shortest distinguishing test over the search configurations (first found in their
     order), whether every configuration was searched exhaustively, and how many were."""
-    deadline = time.perf_counter() + seconds
+    budget = Budget(steps)
     data = data_class(mu)
     events = _ALPHABET.get((id(ref), data))
     if events is None:
@@ -619,25 +689,31 @@ def distinguish(ref: Engine, eng: Engine, mu: Mutant, suite: Suite | None,
     exhaustive = True
     n = 0
     if patched and suite is not None:
-        d = seeded(ref, eng, rules, suite, events, deadline)
+        d = seeded(ref, eng, rules, suite, events, budget)
         if d is not None:
             return d, True, 0
-    for values in search_configs(ref, mu, suite):
+    configs, complete = search_configs(ref, mu, suite)
+    exhaustive = complete > 0
+    consts = M.mutated_spec(ref.spec, mu).constants if mu.kind == "constant" else None
+    for i, values in enumerate(configs):
         try:
-            ref.config(values)
+            rc = ref.config(values)
         except Exception:
             continue
+        if patched and not _can_fire(ref, rules, rc, consts):
+            continue  # no changed rule can fire under it, nor its original: nothing differs
         n += 1
         if patched:
             d, full = targeted(ref, eng, rules, values,
-                               data + json.dumps(values, sort_keys=True), events, deadline)
+                               data + json.dumps(values, sort_keys=True), events, budget)
         else:
-            d, full = explore_pair(ref, eng, values, events, max_pairs, deadline, mu)
+            d, full = explore_pair(ref, eng, values, events, max_pairs, budget, mu)
         if d is not None:
             return d, True, n
-        exhaustive &= full
-        if time.perf_counter() > deadline:
-            return None, False, n
+        if i < complete:
+            exhaustive &= full
+        if budget.spend(0):
+            return None, exhaustive and i + 1 >= complete, n
     return None, exhaustive, n
 
 
@@ -710,7 +786,7 @@ class Verdict:
 
 
 def analyse_one(ref: Engine, suite: Suite, mu: Mutant, search: bool = True,
-                seconds: float = 3.0) -> Verdict:
+                steps: int = SEARCH_STEPS) -> Verdict:
     reason = equivalence(ref, mu) if mu.kind == "default" else None
     if reason:
         return Verdict(mu, "equivalent", reason=reason)
@@ -727,15 +803,16 @@ def analyse_one(ref: Engine, suite: Suite, mu: Mutant, search: bool = True,
     reason = equivalence(ref, mu)
     if reason:
         return Verdict(mu, "equivalent", reason=reason)
-    d, exhaustive, n = distinguish(ref, eng, mu, suite, seconds)
+    d, exhaustive, n = distinguish(ref, eng, mu, suite, steps)
     if d is not None:
         return Verdict(mu, "distinguished", reason=f"after {len(d.events)} events under "
                        f"{d.config or 'the defaults'}", distinction=d)
     if exhaustive:
         return Verdict(mu, "equivalent", reason=(
-            f"exhaustive product exploration under {n} configurations (every value of "
-            f"{', '.join(mu.reads) or 'no parameter'} and the vectors' configurations) found "
-            "no observable difference"))
+            "exhaustive product exploration under every combination of the values of "
+            f"{', '.join(mu.reads) or 'no parameter'} (the others at their defaults; the "
+            "session's events, five representative errors, at most one active) found no "
+            "observable difference"))
     return Verdict(mu, "undecided", reason=f"not distinguished within the search bounds "
                    f"({n} configurations)")
 
@@ -807,3 +884,154 @@ def scores(verdicts: list[Verdict]) -> list[Score]:
         else:
             s.survived += 1
     return [s for s in by.values() if s.total]
+
+
+# ---- mutation-adequate vectors -----------------------------------------------------------------
+
+def adequate_groups(engine: Engine, docs: list[tuple[str, dict[str, Any]]],
+                    workers: int | None = None) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """For every mutant the documents' tests do not kill, its shortest distinguishing test
+    (flagged with the mutant's bug class, the mutant ids in `mutants`), grouped by
+    configuration; and the analysis in numbers (per area; the equivalent and undecided
+    mutants with their reasons; the mutants one test alone kills)."""
+    from chargespec.vectors import initial_json, make_test
+    suite = suite_of(engine, docs)
+    mutants = M.generate(engine.spec)
+    verdicts = analyse(engine, suite, mutants, search=True, workers=workers)
+    groups: dict[str, dict[str, Any]] = {}
+    by_trace: dict[tuple[str, tuple[Event, ...]], dict[str, Any]] = {}
+    for v in verdicts:
+        d = v.distinction
+        if d is None:
+            continue
+        key = json.dumps(d.config, sort_keys=True)
+        tk = (key, tuple(d.events))
+        test = by_trace.get(tk)
+        mu = v.mutant
+        if test is None:
+            config = engine.config(d.config)
+            test = make_test(engine, config, list(d.events),
+                             f"kills {mu.id}: {mu.description} ({mu.where})", flag=mu.bug_class)
+            test["mutants"] = []
+            by_trace[tk] = test
+            g = groups.get(key)
+            if g is None:
+                g = groups[key] = {"config": d.config, "initial": initial_json(engine, config),
+                                   "tests": []}
+            g["tests"].append(test)
+        test["mutants"].append(mu.id)
+        if mu.bug_class not in test["flags"]:
+            test["flags"].append(mu.bug_class)
+    summary = summarise(verdicts)
+    return [groups[k] for k in sorted(groups)], summary
+
+
+def summarise(verdicts: list[Verdict]) -> dict[str, Any]:
+    """The analysis in numbers and lists (a vector file's `coverage`, the report, the CLI)."""
+    areas = {}
+    for sc in scores(verdicts):
+        areas[sc.area] = {"mutants": sc.total, "killed": sc.killed,
+                          "distinguished": sum(1 for v in verdicts if v.mutant.area == sc.area
+                                               and v.status == "distinguished"),
+                          "equivalent": sc.equivalent,
+                          "undecided": sum(1 for v in verdicts if v.mutant.area == sc.area
+                                           and v.status == "undecided")}
+    return {
+        "mutants": len(verdicts),
+        "byArea": areas,
+        "equivalent": {v.mutant.id: v.reason for v in verdicts if v.status == "equivalent"},
+        "undecided": {v.mutant.id: v.reason for v in verdicts if v.status == "undecided"},
+        "invalid": {v.mutant.id: v.reason for v in verdicts if v.status == "invalid"},
+        "killedByOneTest": sorted(v.mutant.id for v in verdicts
+                                  if v.status == "killed" and len(v.killers) == 1),
+    }
+
+
+BUG_TYPES = {
+    "WRONG_CONDITION": "a rule fires where the spec says it must not, or not where it must",
+    "WRONG_STATE_UPDATE": "the charger remembers the wrong thing after a step (seen later)",
+    "WRONG_SESSION_PHASE": "the charger goes to the wrong phase of the session",
+    "MISSING_MESSAGE": "an OCPP message or indication the spec requires is not sent",
+    "WRONG_STOP_REASON": "StopTransaction carries the wrong reason (OCPP 1.6 §7.45)",
+    "WRONG_ID_TAG": "a message carries the wrong idTag",
+    "WRONG_CONNECTOR_STATUS": "the connector status (OCPP 1.6 §4.9) is wrong",
+    "WRONG_ERROR_CODE": "StatusNotification carries the wrong errorCode (§9)",
+    "WRONG_LED": "the LED pattern (§6) is wrong",
+    "WRONG_DUTY_CYCLE": "the control pilot's duty cycle (IEC 61851-1 Table A.8) is wrong",
+    "WRONG_UID_RENDERING": "the card's UID is written in the wrong byte order or letter case "
+                           "(§5.3)",
+    "CASE_INSENSITIVE_WHITELIST": "the local whitelist matches a card in another letter case "
+                                  "(§5.3, §5.5)",
+    "CACHE_NOT_READ_BACK": "the authorization cache (§5.4) is written but not read back "
+                           "where Local Pre Authorize or Local Authorize Offline read it, or a "
+                           "refused card is cached",
+    "SETTING_EVENT_PAIR": "a setting does not change what an event does as the spec says",
+    "WRONG_WHITELIST_MATCH": "the local whitelist's connector postfix is matched wrongly (§5.5)",
+    "WRONG_ERROR_TABLE_ROW": "an error of §9 stops, clears or shows as the wrong row says",
+    "WRONG_FACTORY_DEFAULT": "a setting's factory default differs from the manual's",
+    "WRONG_INITIAL_STATE": "the charger starts in the wrong state",
+    "WRONG_NOTIFICATION": "a StatusNotification is sent when it must not be, or not when it "
+                          "must",
+    "WRONG_MESSAGE_FILTER": "Free Charging sends OCPP messages its mode forbids, or drops "
+                            "required ones (§5.2)",
+}
+
+
+def bug_note(flag: str) -> dict[str, Any]:
+    """The vector file's note for a mutant's bug class."""
+    text = BUG_TYPES.get(flag)
+    if text is None:
+        words = flag.removeprefix("WRONG_").replace("_", " ").lower()
+        text = f"the implementation gets {words} wrong"
+    return {"bugType": "a spec mutant survives in the implementation", "description": text,
+            "manual": []}
+
+
+# ---- printing ------------------------------------------------------------------------------
+
+def table(verdicts: list[Verdict]) -> str:
+    """The score per area: killed / (mutants - equivalent)."""
+    rows = [("area", "mutants", "killed", "equivalent", "surviving", "score")]
+    tot = Score("total")
+    for sc in scores(verdicts):
+        rows.append((sc.area, str(sc.total), str(sc.killed), str(sc.equivalent),
+                     str(sc.survived), f"{sc.score:.1f} %"))
+        tot.total += sc.total
+        tot.killed += sc.killed
+        tot.equivalent += sc.equivalent
+        tot.survived += sc.survived
+    rows.append(("total", str(tot.total), str(tot.killed), str(tot.equivalent),
+                 str(tot.survived), f"{tot.score:.1f} %"))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    return "\n".join("  ".join(c.ljust(w) if i == 0 else c.rjust(w)
+                               for i, (c, w) in enumerate(zip(r, widths))) for r in rows)
+
+
+def describe(v: Verdict) -> str:
+    mu = v.mutant
+    head = f"{v.status:13} {mu.id}  [{mu.where}; {mu.ref}]\n    {mu.description}"
+    if v.killers:
+        head += "\n    killed by " + ", ".join(f"{f}#{t}" for f, t in v.killers)
+    if v.distinction is not None:
+        d = v.distinction
+        head += (f"\n    told apart under {d.config or 'the defaults'} by: "
+                 + "; ".join(e.label() for e in d.events))
+    elif v.reason:
+        head += f"\n    {v.reason}"
+    return head
+
+
+def verdict_json(v: Verdict) -> dict[str, Any]:
+    mu = v.mutant
+    out: dict[str, Any] = {"id": mu.id, "kind": mu.kind, "element": mu.element,
+                           "operator": mu.operator, "description": mu.description,
+                           "area": mu.area, "bugClass": mu.bug_class, "manual": mu.ref,
+                           "where": mu.where, "status": v.status,
+                           "killedBy": [f"{f}#{t}" for f, t in v.killers]}
+    if v.reason:
+        out["reason"] = v.reason
+    if v.distinction is not None:
+        out["distinguishedBy"] = {"config": v.distinction.config,
+                                  "events": [{"name": e.name, **dict(e.args)}
+                                             for e in v.distinction.events]}
+    return out

@@ -216,9 +216,25 @@ class RemoteStartAlwaysAccepted(Mutant):
         return obs
 
 
+
+
+
+class ReaderCaseKept(Reference):
+    """A data-level bug: the UID is written in the letter case the reader delivers, whatever
+    RFID Tag letter case says (§5.3)."""
+
+    name = "mutant ReaderCaseKept: the reader's letter case is kept"
+
+    def __init__(self) -> None:
+        super().__init__()
+        from chargespec.models.step import Engine
+        from chargespec.rfid import WRONG_RENDERINGS
+        self.engine = Engine(helpers={"render_uid": WRONG_RENDERINGS["reader_case_kept"][0]})
+
+
 MUTANTS = [StopReasonSwapped, UnplugEndsRfidOnlyTransaction, MissingFinishingNotification,
            WrongIdTagMode4, DlmAboveLimit, ErrorKeepsCharging, NoAuthorizeRequest,
            LockNeverCloses, DutyCycleOffByOne, LedAlwaysGreen, SilentRefusal,
            IgnoresLocalPreAuthorize, IgnoresIfInDoubt, IgnoresLockOnlyIfAuthorized,
            IgnoresConnectionTimeout, IgnoresReservationExpiry, FinishingSkipped,
-           RemoteStartAlwaysAccepted]
+           RemoteStartAlwaysAccepted, ReaderCaseKept]

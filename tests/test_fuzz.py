@@ -37,3 +37,11 @@ def test_fuzz_cli_exit_codes(tmp_path):
     assert p.returncode == 2 and "at least 1" in p.stderr
     p = run("--adapter", "no_such_module:X")
     assert p.returncode == 2 and "no_such_module" in p.stderr
+
+
+def test_fuzz_finds_a_data_level_bug_with_real_uids(engine):
+    # a firmware that keeps the reader's letter case: invisible to the symbolic cards, found
+    # by the data events (real UIDs in either case) and the letter case drawn from its domain
+    result = fuzz(InProcess("mutants:ReaderCaseKept"), examples=300, seed=0, engine=engine)
+    d = result.divergence
+    assert d is not None and any(e["name"] in ("rfid",) for e in d.events), d

@@ -13,7 +13,7 @@ from mutants import MUTANTS
 
 VECTORS = Path(__file__).resolve().parent.parent / "vectors"
 FILES = ["octt", "stop_modes", "free_charging", "authorization", "errors", "session",
-         "coverage", "dlm"]
+         "coverage", "data", "mutation", "dlm"]
 
 
 @pytest.fixture(scope="module")

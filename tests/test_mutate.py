@@ -1,0 +1,220 @@
+"""Mutation analysis (checkers/mutants.py, checkers/mutate.py) and the data vectors
+(chargespec/datavalues.py): mutants are made of every element, killed by the vectors that pin
+their behaviour, told apart by a search where the vectors miss them, and the data classes the
+rules' tests never met are in the committed vectors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from chargespec import datavalues
+from chargespec.checkers import mutate
+from chargespec.checkers.mutants import generate, mutated_spec
+from chargespec.cli import main
+from chargespec.models.step import Engine
+from chargespec.rfid import RENDERINGS
+
+VECTORS = Path(__file__).resolve().parent.parent / "vectors"
+
+
+@pytest.fixture(scope="module")
+def engine() -> Engine:
+    return Engine()
+
+
+@pytest.fixture(scope="module")
+def mutants(engine: Engine):
+    return generate(engine.spec)
+
+
+@pytest.fixture(scope="module")
+def stop_modes(engine: Engine) -> mutate.Suite:
+    return mutate.load_suite(engine, [VECTORS / "stop_modes.json"])
+
+
+def by_id(mutants, prefix: str):
+    return [m for m in mutants if m.id.startswith(prefix)]
+
+
+def test_mutant_ids_are_unique_and_stable(engine: Engine, mutants) -> None:
+    ids = [m.id for m in mutants]
+    assert len(ids) == len(set(ids))
+    assert ids == [m.id for m in generate(engine.spec)]
+
+
+def test_every_operator_and_table_of_the_issue_is_mutated(mutants) -> None:
+    ops = {m.operator for m in mutants}
+    assert {"ROR", "LCR", "NEG", "DROP", "CONST", "SET", "UPD-DEL", "UPD-VAL", "EMIT-DEL",
+            "EMIT-FIELD", "TO", "CELL", "INIT", "DEFAULT", "HELPER"} <= ops
+    elements = {m.element.split("[")[0].split(",")[0] for m in mutants}
+    for table in ("table faulting_errors", "table ocpp_error_code", "table free_charging_ocpp",
+                  "table if_in_doubt_unknown_card", "observation status", "observation led"):
+        assert table in elements, table
+    assert any(m.kind == "pilot" for m in mutants)
+    helpers = {m.payload[0] for m in mutants if m.kind == "helper"}
+    assert helpers == {"render_uid", "listed", "duty_cycle"}
+    for m in mutants:
+        assert m.area in mutate.M.AREAS and m.where and m.bug_class
+
+
+def test_every_mutant_names_where_it_is_and_compiles(engine: Engine, mutants) -> None:
+    # one of each kind and operator: the mutated spec builds a step function that steps
+    seen = set()
+    for m in mutants:
+        if (m.kind, m.operator) in seen:
+            continue
+        seen.add((m.kind, m.operator))
+        eng = mutate.mutant_engine(engine, m)
+        c = eng.config({})
+        eng.step(c, eng.initial(c), engine.event("plug"))
+
+
+def test_a_swapped_stop_reason_is_killed_by_the_stop_mode_vectors(engine, mutants,
+                                                                   stop_modes) -> None:
+    m = next(m for m in mutants if m.id.startswith("rule/same_card_stops_transaction/emit "
+                                                   "StopTransaction.reason/EMIT-FIELD"))
+    v = mutate.analyse_one(engine, stop_modes, m, search=False)
+    assert v.status == "killed" and v.killers[0][0] == "stop_modes.json"
+    assert m.bug_class == "WRONG_STOP_REASON"
+
+
+def test_a_mutant_the_vectors_miss_is_told_apart_by_a_search(engine, mutants,
+                                                             stop_modes) -> None:
+    # the stop mode vectors never meet Free Charging: a wrong cell of its table survives them
+    m = next(m for m in mutants if m.id.startswith("constant/free_charging_start/"))
+    assert not mutate.killers(engine, mutate.mutant_engine(engine, m), stop_modes, m)
+    v = mutate.analyse_one(engine, stop_modes, m)
+    assert v.status == "distinguished"
+    d = v.distinction
+    ref = engine
+    eng = mutate.mutant_engine(engine, m)
+    assert mutate._replay_differs(ref, eng, ref.config(d.config), eng.config(d.config),
+                                  d.events) == len(d.events)
+
+
+def test_a_guard_mutant_changes_behaviour_only_where_its_guard_does(engine, mutants) -> None:
+    # `cable == 'in'` dropped from the rule that ends Finishing on cable removal: the mutant
+    # takes the same steps as the reference everywhere its guard agrees
+    m = by_id(mutants, "rule/cable_removal_ends_finishing/when/")[0]
+    eng = mutate.mutant_engine(engine, m)
+    c = engine.config({})
+    s = engine.initial(c)
+    for name in ("plug", "unplug"):
+        a = engine.step(c, s, engine.event(name))
+        b = eng.step(c, s, engine.event(name))
+        assert mutate.project(a[1], a[0]) == mutate.project(b[1], b[0])
+        s = a[0]
+
+
+def test_an_unread_parameter_default_is_equivalent_with_its_reason(engine, mutants) -> None:
+    m = by_id(mutants, "default/websockets_keepalive_interval/")[0]
+    assert mutate.equivalence(engine, m) == ("no expression of the session reads "
+                                              "websockets_keepalive_interval")
+
+
+def test_a_guard_rewritten_to_the_same_condition_is_proved_equivalent(engine, mutants) -> None:
+    # a mutant whose guard differs only where the state invariants say no state is
+    found = [m for m in mutants if m.kind == "rule" and m.element.endswith(": when")]
+    assert any(mutate._z3_guard_equivalent(engine, m) for m in found[:400])
+
+
+def test_each_helper_wrong_version_gives_a_different_answer(engine) -> None:
+    from chargespec.expr import WRONG_LISTED, listed
+    from chargespec.models.pwm import WRONG_DUTY_CYCLES, duty_cycle
+    from chargespec.rfid import WRONG_RENDERINGS, render_uid
+    uid = datavalues.UIDS[7]
+    for name, (fn, _) in WRONG_RENDERINGS.items():
+        assert any(fn(u, c) != render_uid(u, c) for u in (uid, datavalues.UPPER_DELIVERY,
+                                                          datavalues.UIDS[10])
+                   for c in RENDERINGS), name
+    entries = datavalues.whitelist_for("LowerCase") + ["aabbccdd#2", "11223344#1"]
+    for name, (fn, _) in WRONG_LISTED.items():
+        assert any(fn(u, entries, n) != listed(u, entries, n)
+                   for u in ("0a0e9b83", "d9c8b7a6f5e4d3c2b108", "aabbccdd", "11223344",
+                             "08b1c2d3e4f5a6b7c8d9", "0a0e9b8399")
+                   for n in (1, 2)), name
+    pilot = engine.spec.pilot
+    for name, (fn, _) in WRONG_DUTY_CYCLES.items():
+        assert any(fn(pilot, "nominal", a) != duty_cycle(pilot, "nominal", a)
+                   for a in datavalues.AMPS), name
+
+
+# ---- the committed vectors against the data classes (the gaps of issue 17)
+
+@pytest.fixture(scope="module")
+def report() -> dict:
+    return json.loads((VECTORS / "coverage-report.json").read_text())
+
+
+@pytest.mark.parametrize("criterion", ["uidForms", "caseMismatched", "limitBoundaries",
+                                       "memoryReadBack"])
+def test_the_vectors_cover_every_data_class(report, criterion) -> None:
+    c = report["dataValues"][criterion]
+    assert c["total"] > 0 and c["covered"] == c["total"], c["uncovered"]
+
+
+def test_data_coverage_counts_what_the_vectors_carry(engine) -> None:
+    from chargespec.coverage import data_coverage
+    doc = json.loads((VECTORS / "data.json").read_text())
+    full = data_coverage(engine, {"data": doc})
+    assert full["uidForms"]["covered"] == 12 and full["caseMismatched"]["covered"] == 4
+    # without the data vectors, the rules' tests never meet a real UID or a boundary limit
+    others = {n: json.loads((VECTORS / f"{n}.json").read_text())
+              for n in ("session", "stop_modes", "authorization")}
+    bare = data_coverage(engine, others)
+    assert bare["uidForms"]["covered"] == 0
+    assert "set_operator_limit 52 A" in bare["limitBoundaries"]["uncovered"]
+
+
+def test_a_case_insensitive_whitelist_fails_the_data_vectors(engine, mutants) -> None:
+    suite = mutate.load_suite(engine, [VECTORS / "data.json"])
+    for prefix in ("helper/listed/case_insensitive", "helper/render_uid/",
+                   "helper/duty_cycle/"):
+        for m in by_id(mutants, prefix):
+            if m.id.endswith(("first_four_bytes", "any_postfix", "plain_only")):
+                continue  # postfixes and prefixes: the mutation vectors' part
+            assert mutate.killers(engine, mutate.mutant_engine(engine, m), suite, m), m.id
+
+
+def test_the_mutation_vectors_kill_every_helper_mutant(engine, mutants) -> None:
+    suite = mutate.load_suite(engine, [VECTORS / "data.json", VECTORS / "mutation.json"])
+    for m in by_id(mutants, "helper/"):
+        v = mutate.analyse_one(engine, suite, m, search=False)
+        assert v.status == "killed", m.id
+
+
+def test_the_mutation_file_records_its_inputs_and_every_test_kills_its_mutant(engine,
+                                                                               mutants):
+    doc = json.loads((VECTORS / "mutation.json").read_text())
+    assert len(doc["coverage"]["inputs"]) == 64
+    index = {m.id: m for m in mutants}
+    tests = [(g, t) for g in doc["testGroups"] for t in g["tests"]]
+    assert tests
+    for g, t in tests[::max(1, len(tests) // 40)]:
+        suite = mutate.suite_of(engine, [("mutation.json", {"testGroups": [
+            {**g, "tests": [t]}]})])
+        m = index[t["mutants"][0]]
+        assert mutate.killers(engine, mutate.mutant_engine(engine, m), suite, m), t["tcId"]
+
+
+def test_mutate_exits_1_on_a_survivor_and_0_when_all_are_killed(tmp_path, capsys) -> None:
+    stop = str(VECTORS / "stop_modes.json")
+    assert main(["mutate", stop, "--only", "constant/free_charging_start/",
+                 "--no-search", "--workers", "1", "--json", str(tmp_path / "v.json")]) == 1
+    out = capsys.readouterr().out
+    assert "free charging" in out and "undecided" in out
+    assert json.loads((tmp_path / "v.json").read_text())[0]["status"] == "undecided"
+    assert main(["mutate", stop, "--only", "rule/same_card_stops_transaction/emit "
+                 "StopTransaction.reason", "--no-search", "--workers", "1"]) == 0
+    assert main(["mutate", stop, "--only", "no-such-mutant"]) == 2
+
+
+def test_mutated_spec_changes_only_its_element(engine, mutants) -> None:
+    m = by_id(mutants, "constant/faulting_errors/")[0]
+    spec = mutated_spec(engine.spec, m)
+    changed = [k for k in spec.constants if spec.constants[k] != engine.spec.constants[k]]
+    assert changed == ["faulting_errors"]
+    assert spec.machines == engine.spec.machines
