@@ -29,7 +29,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from chargespec import __version__
 from chargespec.models.step import Engine
@@ -314,8 +314,10 @@ def mutation_document(engine: Engine, docs: dict[str, dict[str, Any]], previous:
             old = None
         if isinstance(old, dict) and old.get("coverage", {}).get("inputs") == inputs:
             return old
+    import sys
     groups, summary = mutate.adequate_groups(
-        engine, [(f"{n}.json", d) for n, d in docs.items()], workers)
+        engine, [(f"{n}.json", d) for n, d in docs.items()], workers,
+        progress=lambda text: print(f"mutation.json: {text}", file=sys.stderr, flush=True))
     doc = document(engine, "mutation", "The shortest test for every spec mutant the files "
                    "above do not kill (chargespec mutate)", groups)
     for flag in doc["notes"]:

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import copy
 import json
-import time
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -49,7 +48,7 @@ TRANSACTION_ACTIONS = ("StartTransaction", "StopTransaction", "MeterValues")
 @dataclass(frozen=True)
 class Case:
     file: str
-    tc_id: int
+    tc_id: Any  # the test's tcId (a mutant's id for a test just found)
     config: dict[str, Any]  # the group's configuration (JSON)
     key: str  # its canonical JSON
     events: tuple[Event, ...]
@@ -247,7 +246,6 @@ def touched(spec: Any, mu: Mutant) -> list[Any] | None:
     """The rules a mutant changes, when it changes nothing but rules (None: it may change
     anything a step does: an observation, a notification, a filter, an initial value, a
     default, a helper)."""
-    from chargespec.expr import names
     m = spec.machine()
     if mu.kind == "rule":
         return [mu.payload]
@@ -414,7 +412,7 @@ def explore_pair(ref: Engine, eng: Engine, values: dict[str, Any], events: list[
 COMPLETE_CONFIGS = 24  # a product of the read parameters' values up to this is searched whole
 
 
-def search_configs(engine: Engine, mu: Mutant, suite: Suite | None, most: int = 24
+def search_configs(engine: Engine, mu: Mutant, suite: Suite | None, most: int = 12
                    ) -> tuple[list[dict[str, Any]], int]:
     """The configurations to look under, most telling first, and how many of the first ones
     are every combination of the values of the parameters the element reads (0 when there
@@ -457,7 +455,7 @@ def search_configs(engine: Engine, mu: Mutant, suite: Suite | None, most: int = 
     return uniq[:max(complete, 1) + most], complete
 
 
-SEARCH_STEPS = 20_000  # a mutant's allowance for the distinguishing search
+SEARCH_STEPS = 8_000  # a mutant's allowance for the distinguishing search
 
 
 class Budget:
@@ -500,7 +498,8 @@ def reference_graph(ref: Engine, config: Any, key: str, events: list[Event]
     return g
 
 
-GRAPH_STATES = 1500
+GRAPH_STATES = 400
+GRAPH_COST = 12  # steps of the allowance a new reference graph costs per state (its expansion)
 
 
 def _replay_differs(ref: Engine, eng: Engine, rc: Any, mc: Any, trace: list[Event]) -> int:
@@ -560,7 +559,10 @@ def targeted(ref: Engine, eng: Engine, rules: list[Any], values: dict[str, Any],
     observation differs."""
     from chargespec.checkers.explore import trace_to
     rc = ref.config(values)
+    built = key not in _GRAPHS
     graph, whole = reference_graph(ref, rc, key, events)
+    if built and budget.spend(GRAPH_COST * len(graph)):
+        return None, False  # a new graph is paid for from the same allowance
     ids = {r.id for r in rules}
     old = {cr.rule.id: cr.guard for cr in ref.compiled.rules}
     new = {cr.rule.id: cr.guard for cr in eng.compiled.rules}
@@ -611,7 +613,6 @@ def seeded(ref: Engine, eng: Engine, rules: list[Any], suite: Suite, events: lis
     is in play, each event of the alphabet it answers, continued until an observation differs.
     The vectors already reach every rule's situations, so most survivors are told apart a few
     events from one of their states."""
-    ids = {r.id for r in rules}
     by_name: dict[str, list[Event]] = {}
     for e in events:
         by_name.setdefault(e.name, []).append(e)
@@ -793,8 +794,9 @@ def analyse_one(ref: Engine, suite: Suite, mu: Mutant, search: bool = True,
     try:
         eng = mutant_engine(ref, mu)
         ks = killers(ref, eng, suite, mu)
-    except (TypeError, KeyError, ValueError, AttributeError, IndexError) as exc:
-        # a mutant the step function cannot run (a value outside its domain): no behaviour
+    except Exception as exc:  # noqa: BLE001
+        # a mutant the step function cannot run (a value outside its domain, a pilot table
+        # that breaks its helper's precondition): no behaviour, reported with the reason
         return Verdict(mu, "invalid", reason=f"{type(exc).__name__}: {exc}")
     if ks:
         return Verdict(mu, "killed", ks)
@@ -803,7 +805,10 @@ def analyse_one(ref: Engine, suite: Suite, mu: Mutant, search: bool = True,
     reason = equivalence(ref, mu)
     if reason:
         return Verdict(mu, "equivalent", reason=reason)
-    d, exhaustive, n = distinguish(ref, eng, mu, suite, steps)
+    try:
+        d, exhaustive, n = distinguish(ref, eng, mu, suite, steps)
+    except Exception as exc:  # noqa: BLE001 - as above, met only on the way
+        return Verdict(mu, "invalid", reason=f"{type(exc).__name__}: {exc}")
     if d is not None:
         return Verdict(mu, "distinguished", reason=f"after {len(d.events)} events under "
                        f"{d.config or 'the defaults'}", distinction=d)
@@ -831,18 +836,18 @@ def _job(chunk: list[int]) -> list[tuple[str, str, list, str, Any]]:
     return out
 
 
-def analyse(ref: Engine, suite: Suite, mutants: list[Mutant], search: bool = True,
-            workers: int | None = None) -> list[Verdict]:
-    """Every mutant's verdict, in the mutants' order (computed on the worker processes)."""
+def _run(ref: Engine, suite: Suite, mutants: list[Mutant], search: bool,
+         workers: int | None) -> list[Verdict]:
     from chargespec.parallel import parallel_map
     _STATE.update(ref=ref, suite=suite, mutants=mutants, search=search)
     n = len(mutants)
+    if n == 0:
+        return []
     # interleaved chunks: rule mutants (cheap) and table mutants (dearer) spread evenly
-    k = max(1, min(64, n // 8 or 1))
+    k = max(1, min(64, n // 4 or 1))
     chunks = [list(range(i, n, k)) for i in range(k)]
-    results = parallel_map(_job, chunks, workers)
     by_id = {}
-    for res in results:
+    for res in parallel_map(_job, chunks, workers):
         for mid, status, ks, reason, dist in res:
             by_id[mid] = (status, ks, reason, dist)
     out = []
@@ -854,6 +859,72 @@ def analyse(ref: Engine, suite: Suite, mutants: list[Mutant], search: bool = Tru
             d = Distinction(cfg, [Event(nm, tuple(args)) for nm, args in evs], len(evs))
         out.append(Verdict(mu, status, [tuple(k) for k in ks], reason, d))
     return out
+
+
+BATCH = 48  # survivors searched at once; the tests found then kill many of the rest
+
+
+def analyse(ref: Engine, suite: Suite, mutants: list[Mutant], search: bool = True,
+            workers: int | None = None, progress: Any = None) -> list[Verdict]:
+    """Every mutant's verdict, in the mutants' order, on the worker processes: first which
+    tests kill each; then, with `search`, the survivors a batch at a time: each searched for
+    a distinguishing test, then the rest run against the tests just found (a test made for
+    one mutant often kills others of the same bug).  Batches are fixed by the mutants'
+    order, so the result is the same on every run."""
+    say = progress or (lambda text: None)
+    verdicts = _run(ref, suite, mutants, False, workers)
+    say(f"{len(mutants)} mutants: {sum(v.status == 'killed' for v in verdicts)} killed by "
+        f"the vectors")
+    if not search:
+        return verdicts
+    index = {v.mutant.id: i for i, v in enumerate(verdicts)}
+    left = [v.mutant for v in verdicts if v.status == "undecided"]
+    while left:
+        batch, left = left[:BATCH], left[BATCH:]
+        found = _run(ref, suite, batch, True, workers)
+        cases = []
+        for v in found:
+            verdicts[index[v.mutant.id]] = v
+            if v.distinction is not None:
+                cases.append(distinction_case(ref, v.distinction, v.mutant))
+        if cases and left:
+            extra = Suite(cases, _situations(cases), ("mutation.json",))
+            again = _run(ref, extra, left, False, workers)
+            still = []
+            for v in again:
+                if v.status == "killed":
+                    verdicts[index[v.mutant.id]] = Verdict(
+                        v.mutant, "distinguished", [], "killed by the test found for "
+                        + ", ".join(f"{t}" for _, t in v.killers), None)
+                else:
+                    still.append(v.mutant)
+            left = still
+        say(f"searched {len(batch)}, {len(left)} left")
+    return verdicts
+
+
+def _situations(cases: list[Case]) -> dict[tuple[str, str], list[int]]:
+    by: dict[tuple[str, str], list[int]] = {}
+    for i, c in enumerate(cases):
+        for sit in c.situations:
+            by.setdefault(sit, []).append(i)
+    return by
+
+
+def distinction_case(ref: Engine, d: Distinction, mu: Mutant) -> Case:
+    """A distinguishing test as a Case of the suite (its tcId: the mutant's id)."""
+    cfg = ref.config(d.config)
+    st = ref.initial(cfg)
+    expected, states, fired, sits = [], [], [], set()
+    for ev in d.events:
+        sits.add((st.session, ev.name))
+        states.append(st)
+        st, out = ref.step(cfg, st, ev)
+        fired.append(out.rule)
+        expected.append(project(out, st))
+    return Case("mutation.json", mu.id, d.config, json.dumps(d.config, sort_keys=True),
+                tuple(d.events), tuple(expected), tuple(states), tuple(fired),
+                frozenset(sits))
 
 
 @dataclass
@@ -889,7 +960,8 @@ def scores(verdicts: list[Verdict]) -> list[Score]:
 # ---- mutation-adequate vectors -----------------------------------------------------------------
 
 def adequate_groups(engine: Engine, docs: list[tuple[str, dict[str, Any]]],
-                    workers: int | None = None) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+                    workers: int | None = None, progress: Any = None
+                    ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """For every mutant the documents' tests do not kill, its shortest distinguishing test
     (flagged with the mutant's bug class, the mutant ids in `mutants`), grouped by
     configuration; and the analysis in numbers (per area; the equivalent and undecided
@@ -897,7 +969,7 @@ def adequate_groups(engine: Engine, docs: list[tuple[str, dict[str, Any]]],
     from chargespec.vectors import initial_json, make_test
     suite = suite_of(engine, docs)
     mutants = M.generate(engine.spec)
-    verdicts = analyse(engine, suite, mutants, search=True, workers=workers)
+    verdicts = analyse(engine, suite, mutants, search=True, workers=workers, progress=progress)
     groups: dict[str, dict[str, Any]] = {}
     by_trace: dict[tuple[str, tuple[Event, ...]], dict[str, Any]] = {}
     for v in verdicts:

@@ -16,7 +16,7 @@ from chargespec.vectors import Concern, document, drift, parallel_map, render, w
 
 VECTORS = Path(__file__).resolve().parent.parent / "vectors"
 FILES = ["session", "stop_modes", "free_charging", "authorization", "errors", "octt",
-         "coverage", "dlm"]
+         "coverage", "data", "mutation", "dlm"]
 
 
 def small(engine):
@@ -62,7 +62,7 @@ def test_manifest_and_protocol_schemas_are_shipped():
 def test_every_session_test_replays_on_the_reference(engine):
     from chargespec.models.stdio import Reference
     ref = Reference()
-    for name in ("stop_modes", "octt"):
+    for name in ("stop_modes", "octt", "data", "mutation"):
         doc = load_vectors(VECTORS / f"{name}.json")
         for g in doc["testGroups"]:
             for t in g["tests"]:
