@@ -98,6 +98,8 @@ def test_a_missing_ignore_rule_is_a_completeness_counterexample(spec_copy):
     assert "hlc_window=False" in findings[0].detail
 
 
+@pytest.mark.slow  # `chargespec check --profile ci` (test_chargespec_check_ci_is_green) runs
+# this proof and fails when it does not hold; here each check is asserted by name
 def test_the_state_invariants_hold_for_every_configuration_by_induction(spec):
     from checkers.induction import prove as induction
     r = induction(spec)
@@ -381,6 +383,8 @@ def test_the_made_up_transitions_do_break_each_check_that_applies(engine):
         assert any(found), name
 
 
+@pytest.mark.slow  # `chargespec check --profile ci` (test_chargespec_check_ci_is_green) runs
+# this proof and fails when it does not hold; here each check is asserted by name
 def test_the_step_invariants_hold_for_every_configuration(spec):
     from checkers.step_proof import FORMULAS, prove as steps
     r = steps(spec)

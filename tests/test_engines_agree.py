@@ -3,6 +3,7 @@ behaviour): random configurations, random event sequences, identical states and 
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given, settings, strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
@@ -47,8 +48,18 @@ class TwoEngines(RuleBasedStateMachine):
             assert self.machine.state == self.state
 
 
-TwoEngines.TestCase.settings = settings(max_examples=200, stateful_step_count=40, deadline=None)
+# the fast suite runs 80 walks; `make test-slow` runs 400 (the same property, more examples)
+TwoEngines.TestCase.settings = settings(max_examples=80, stateful_step_count=40, deadline=None)
 test_step_function_and_transitions_machine_agree = TwoEngines.TestCase
+
+
+class ManyWalks(TwoEngines):
+    pass
+
+
+ManyWalks.TestCase.settings = settings(max_examples=400, stateful_step_count=40, deadline=None)
+test_step_function_and_transitions_machine_agree_on_many_walks = pytest.mark.slow(
+    ManyWalks.TestCase)
 
 
 @settings(max_examples=60, deadline=None)

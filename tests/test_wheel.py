@@ -9,6 +9,8 @@ import sysconfig
 import venv
 from pathlib import Path
 
+import pytest
+
 from conftest import REPO
 
 
@@ -18,6 +20,7 @@ def run(cmd, **kw):
     return out
 
 
+@pytest.mark.slow  # packaging: a venv and a wheel build (make test-slow)
 def test_wheel_installs_in_a_fresh_venv_and_simulates(tmp_path):
     dist = tmp_path / "dist"
     run([sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir", str(dist),
