@@ -12,8 +12,8 @@ from chargespec.conform import load_vectors, run_test
 from mutants import MUTANTS
 
 VECTORS = Path(__file__).resolve().parent.parent / "vectors"
-FILES = ["octt", "stop_modes", "data", "free_charging", "authorization", "errors", "session",
-         "coverage", "mutation", "dlm"]
+FILES = ["dlm", "octt", "stop_modes", "data", "free_charging", "authorization", "errors",
+         "session", "coverage", "mutation"]
 
 
 @pytest.fixture(scope="module")
