@@ -331,10 +331,12 @@ class Distinction:
 def alphabet(engine: Engine, data: str = "") -> list[Event]:
     """The events of a product exploration: the session's, the representative errors and
     their recoveries, the backend going and coming; with `data` "cards" or "amps" also the
-    data values of that class (real UIDs; current limits at every boundary)."""
+    data values of that class (real UIDs; current limits at every boundary); with "errors"
+    every row of the error table instead of the representative ones."""
     from chargespec import datavalues
     from chargespec.checkers.explore import REPRESENTATIVE_ERRORS, error_events, session_events
-    evs = list(session_events(engine)) + list(error_events(engine, REPRESENTATIVE_ERRORS))
+    rows = None if data == "errors" else REPRESENTATIVE_ERRORS
+    evs = list(session_events(engine)) + list(error_events(engine, rows))
     evs.append(engine.event("backend_online"))
     if data == "cards":
         evs += datavalues.card_events(engine)
@@ -354,7 +356,8 @@ AMPS_READS = {"operator_current_limit", "maximum_current", "installation_current
 
 
 def data_class(mu: Mutant) -> str:
-    """Which data values a mutant's search needs: "cards", "amps" or none."""
+    """Which data values a mutant's search needs: "cards", "amps", "errors" (every row of
+    the error table) or none."""
     if mu.kind == "helper":
         return "amps" if mu.payload[0] == "duty_cycle" else "cards"
     if mu.kind == "pilot" or set(mu.reads) & AMPS_READS or "limit" in mu.element \
@@ -362,6 +365,8 @@ def data_class(mu: Mutant) -> str:
         return "amps"
     if set(mu.reads) & CARD_READS:
         return "cards"
+    if mu.area == "errors":  # a row's cell or a rule of the error model: every row
+        return "errors"
     return ""
 
 
