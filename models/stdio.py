@@ -48,9 +48,9 @@ class Reference:
     name = "chargespec reference model"
     observations = OBSERVATIONS + ["amps"]
 
-    def __init__(self) -> None:
+    def __init__(self, engine: Any = None) -> None:
         from chargespec.models.step import Engine
-        self.engine = Engine()
+        self.engine = engine if engine is not None else Engine()
         self.config: Any = None
         self.state: Any = None
         self.site: Any = None

@@ -49,12 +49,6 @@ def invalid_messages(recorded: dict[tuple, str]) -> list[str]:
 LAST = "test_every_message_emitted_by_any_test_is_valid"
 
 
-def pytest_collection_modifyitems(session, config, items):
-    """Run the whole-run message check after every other test."""
-    last = [i for i in items if i.name == LAST]
-    items[:] = [i for i in items if i.name != LAST] + last
-
-
 @pytest.fixture(scope="session")
 def spec():
     return load_spec(SPEC_DIR)
@@ -240,11 +234,18 @@ def built(tmp_path_factory):
 SHARED = ("pairwise", "built")  # session fixtures that take seconds to build
 
 
-def pytest_collection_modifyitems(items):
+def pytest_itemcollected(item):
     """Under pytest-xdist (`make test`, `--dist loadgroup`) the tests that share an expensive
-    session fixture run on one worker, which builds it once."""
-    for item in items:
-        for name in SHARED:
-            if name in getattr(item, "fixturenames", ()):
-                item.add_marker(pytest.mark.xdist_group(name))
-                break
+    session fixture run on one worker, which builds it once.  Marked as each item is collected:
+    pytest-xdist reads the groups in its own `pytest_collection_modifyitems`."""
+    for name in SHARED:
+        if name in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.xdist_group(name))
+            break
+
+
+def pytest_collection_modifyitems(items):
+    """The whole-run message check runs after every other test (of its worker: under
+    pytest-xdist each worker records what its own tests emit)."""
+    last = [i for i in items if i.name == LAST]
+    items[:] = [i for i in items if i.name != LAST] + last

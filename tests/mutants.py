@@ -14,8 +14,17 @@ from typing import Any
 from chargespec.models.stdio import Reference
 
 
+_ENGINE: list = []  # one compiled reference engine for every mutant (compiling takes a second)
+
+
 class Mutant(Reference):
     bug = ""
+
+    def __init__(self) -> None:
+        if not _ENGINE:
+            from chargespec.models.step import Engine
+            _ENGINE.append(Engine())
+        super().__init__(_ENGINE[0])
 
     @property
     def name(self) -> str:  # type: ignore[override]
@@ -217,8 +226,6 @@ class RemoteStartAlwaysAccepted(Mutant):
 
 
 
-
-
 class ReaderCaseKept(Reference):
     """A data-level bug: the UID is written in the letter case the reader delivers, whatever
     RFID Tag letter case says (§5.3)."""
@@ -226,10 +233,9 @@ class ReaderCaseKept(Reference):
     name = "mutant ReaderCaseKept: the reader's letter case is kept"
 
     def __init__(self) -> None:
-        super().__init__()
         from chargespec.models.step import Engine
         from chargespec.rfid import WRONG_RENDERINGS
-        self.engine = Engine(helpers={"render_uid": WRONG_RENDERINGS["reader_case_kept"][0]})
+        super().__init__(Engine(helpers={"render_uid": WRONG_RENDERINGS["reader_case_kept"][0]}))
 
 
 MUTANTS = [StopReasonSwapped, UnplugEndsRfidOnlyTransaction, MissingFinishingNotification,
