@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any, Sequence
@@ -20,6 +21,11 @@ from .loader import default_spec_dir, load_spec
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    for stream in (sys.stdout, sys.stderr):  # whatever an input holds, printing never fails
+        try:
+            stream.reconfigure(errors="backslashreplace")  # type: ignore[union-attr]
+        except (AttributeError, ValueError):
+            pass
     parser = _parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
@@ -30,6 +36,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (SpecError, InputError) as exc:
         print(f"chargespec: error: {exc}", file=sys.stderr)
         return 2
+    except RecursionError:
+        print("chargespec: error: an input is nested too deep", file=sys.stderr)
+        return 2
     except ModelError as exc:
         print(f"chargespec: violation: {exc}", file=sys.stderr)
         return 1
@@ -38,6 +47,34 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:  # noqa: BLE001 - a bug of ours: one line, not a traceback
+        if os.environ.get("CHARGESPEC_DEBUG"):
+            raise
+        print(f"chargespec: internal error: {type(exc).__name__}: {str(exc)[:300]} (a bug; "
+              f"CHARGESPEC_DEBUG=1 shows the traceback)", file=sys.stderr)
+        return 2
+
+
+def seconds(text: str) -> float:
+    """An argparse type: a time limit, finite, above 0 and at most an hour."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not (0 < value <= 3600):  # also false for NaN
+        raise argparse.ArgumentTypeError(f"{text!r}: give seconds above 0 and at most 3600")
+    return value
+
+
+def line_bytes(text: str) -> int:
+    """An argparse type: a line length in bytes, 1 KiB to 1 GiB."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of bytes") from None
+    if not (1024 <= value <= 1 << 30):
+        raise argparse.ArgumentTypeError(f"{text!r}: give 1024 to {1 << 30} bytes")
+    return value
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -114,7 +151,9 @@ def _parser() -> argparse.ArgumentParser:
     con.add_argument("vectors", type=Path, nargs="+", help="vector files")
     con.add_argument("--adapter", required=True,
                      help="'reference', 'module:Class' (in-process) or 'stdio:COMMAND'")
-    con.add_argument("--timeout", type=float, default=5.0, help="seconds per step (stdio)")
+    con.add_argument("--timeout", type=seconds, default=5.0, help="seconds per step (stdio)")
+    con.add_argument("--max-line", type=line_bytes, default=8 << 20, metavar="BYTES",
+                     help="longest answer line an adapter may send (stdio; default 8 MiB)")
     con.add_argument("--junit", type=Path, help="write JUnit XML here")
     con.add_argument("--json", type=Path, dest="json_out", help="write JSON results here")
     con.add_argument("--report", type=Path, metavar="DIR",
@@ -130,7 +169,9 @@ def _parser() -> argparse.ArgumentParser:
     fz.add_argument("--examples", type=int, default=200, help="examples to draw (200)")
     fz.add_argument("--seed", type=int, default=0, help="random seed (0): same seed, same run")
     fz.add_argument("--max-steps", type=int, default=25, help="events per example (25)")
-    fz.add_argument("--timeout", type=float, default=5.0, help="seconds per step (stdio)")
+    fz.add_argument("--timeout", type=seconds, default=5.0, help="seconds per step (stdio)")
+    fz.add_argument("--max-line", type=line_bytes, default=8 << 20, metavar="BYTES",
+                    help="longest answer line an adapter may send (stdio; default 8 MiB)")
     fz.add_argument("--out", type=Path, default=Path("fuzz-divergence.json"),
                     help="where to save the shrunk divergence as a vector file")
     fz.set_defaults(func=cmd_fuzz)
@@ -172,24 +213,36 @@ def _parser() -> argparse.ArgumentParser:
 def cmd_conform(args: argparse.Namespace) -> int:
     from dataclasses import asdict
 
-    from .conform import (AdapterError, VectorFileError, junit, load_vectors, make_adapter,
-                          run_file, summary, write_atomic)
+    from .conform import (AdapterError, VectorFileError, _embedded_spec, check_against_spec, junit,
+                          load_vectors, make_adapter, results_json, run_file, summary,
+                          write_atomic)
 
     # `vectors/*.json` also matches the manifest and the coverage report: not vector files
     args.vectors = [p for p in args.vectors
                     if p.name not in ("manifest.json", "coverage-report.json")]
     if not args.vectors:
         raise InputError("no vector files given")
+    from .outfiles import check_target
+    for target in (args.junit, args.json_out):  # before the run, not after it
+        if target is not None:
+            check_target(target)
+    if args.report is not None:
+        check_target(args.report / "index.html", create_parent=True)
     docs = {}
     for path in args.vectors:
         if not path.is_file():
             raise InputError(f"{path}: vector file not found")
         try:
             docs[path] = load_vectors(path)  # every file is checked before any test runs
+            check_against_spec(path, docs[path], _embedded_spec())
         except VectorFileError as exc:
             raise InputError(str(exc)) from None
+    # the files live as long as the run, hundreds of thousands of small objects: out of the
+    # collector's sight, its full collections no longer walk them on every test
+    import gc
+    gc.freeze()
     try:
-        adapter = make_adapter(args.adapter, args.timeout)
+        adapter = make_adapter(args.adapter, args.timeout, args.max_line)
     except (AdapterError, ImportError, AttributeError, OSError) as exc:
         raise InputError(f"adapter {args.adapter!r}: {exc}") from None
     outcomes = []
@@ -213,7 +266,7 @@ def cmd_conform(args: argparse.Namespace) -> int:
     if args.junit:
         write_atomic(args.junit, junit(outcomes))
     if args.json_out:
-        write_atomic(args.json_out, json.dumps([asdict(o) for o in outcomes], indent=1) + "\n")
+        write_atomic(args.json_out, results_json(outcomes))
     if args.report:
         from .conform_html import render
         args.report.mkdir(parents=True, exist_ok=True)
@@ -236,7 +289,7 @@ def cmd_fuzz(args: argparse.Namespace) -> int:
     if args.examples < 1 or args.max_steps < 1:
         raise InputError("--examples and --max-steps must be at least 1")
     try:
-        adapter = make_adapter(args.adapter, args.timeout)
+        adapter = make_adapter(args.adapter, args.timeout, args.max_line)
     except (AdapterError, ImportError, AttributeError, OSError) as exc:
         raise InputError(f"adapter {args.adapter!r}: {exc}") from None
     engine = Engine(load_spec())
@@ -381,10 +434,8 @@ def cmd_export_promela(args: argparse.Namespace) -> int:
     if args.output is None:
         sys.stdout.write(text)
         return 0
-    # never a half-written model: write beside it, then rename
-    tmp = args.output.with_name(args.output.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(args.output)
+    from .outfiles import write_file
+    write_file(args.output, text)  # never a half-written model
     print(f"wrote {args.output} ({text.count(chr(10))} lines)", file=sys.stderr)
     return 0
 
@@ -462,14 +513,14 @@ def cmd_spec_validate(args: argparse.Namespace) -> int:
 
 
 def _parse_set(spec: Any, items: list[str]) -> dict[str, Any]:
-    import yaml
+    from .yamlread import parse_yaml
 
     out = {}
     for item in items:
         if "=" not in item:
             raise InputError(f"--set {item!r}: expected PARAM=VALUE")
         key, raw = item.split("=", 1)
-        value = yaml.safe_load(raw) if raw.strip() else raw
+        value = parse_yaml(raw, f"--set {item[:80]}") if raw.strip() else raw
         if isinstance(value, bool) or value is None:
             value = raw  # On/Off/yes/no stay strings; coerce_parameter reads On/Off
         out[key] = coerce_parameter(spec, key, value, Where(f"--set {item}"))

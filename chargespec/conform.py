@@ -16,11 +16,13 @@ failure (expected and observed side by side), JUnit XML and JSON.
 from __future__ import annotations
 
 import functools
-import gc
 import importlib
 import json
+import math
 import os
+import re
 import select
+import signal
 import subprocess
 import time
 from dataclasses import dataclass, field
@@ -40,17 +42,38 @@ class InProcess:
             self.impl: Any = Reference()
         else:
             module, _, cls = target.partition(":")
-            self.impl = getattr(importlib.import_module(module), cls)()
-        self.name = getattr(self.impl, "name", target)
-        self.observations = list(getattr(self.impl, "observations"))
+            try:
+                factory = getattr(importlib.import_module(module), cls)
+            except ImportError as exc:
+                raise AdapterError(f"cannot import {module!r}: {exc}") from None
+            except AttributeError:
+                raise AdapterError(f"module {module!r} has no {cls!r}") from None
+            if not isinstance(factory, type):
+                raise AdapterError(f"{target!r} is not a class")
+            try:
+                self.impl = factory()
+            except Exception as exc:  # noqa: BLE001 - the implementation's own failure
+                raise AdapterError(f"{target}() raised {type(exc).__name__}: {exc}") from None
+        missing = [m for m in ("reset", "step") if not callable(getattr(self.impl, m, None))]
+        obs = getattr(self.impl, "observations", None)
+        if missing or not isinstance(obs, (list, tuple)):
+            raise AdapterError(f"{target!r} is not an adapter: it needs reset(config), "
+                               f"step(event) and an `observations` list")
+        self.name = str(getattr(self.impl, "name", target))
+        self.observations = [str(x) for x in obs]
 
     def reset(self, config: dict[str, Any]) -> bool:
-        self.impl.reset(config)
-        return True
+        try:
+            answer = self.impl.reset(config)
+        except Exception as exc:  # noqa: BLE001 - the implementation's failure is the result
+            raise AdapterError(f"reset raised {type(exc).__name__}: {exc}") from None
+        return answer is not False  # an adapter may answer False: unsupported configuration
 
     def step(self, event: dict[str, Any]) -> dict[str, Any]:
         try:
             return self.impl.step(event)
+        except RecursionError:
+            raise AdapterError("step raised RecursionError") from None
         except Exception as exc:  # noqa: BLE001 - the implementation's failure is the result
             raise AdapterError(f"step raised {type(exc).__name__}: {exc}") from None
 
@@ -58,25 +81,66 @@ class InProcess:
         pass
 
 
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def parse_answer(line: bytes) -> dict[str, Any]:
+    """One answer line as a JSON object, or AdapterError saying what is wrong with it: not
+    UTF-8, not strict JSON (NaN, Infinity), nested too deep, not an object."""
+    shown = line.strip()[:120]
+    try:
+        answer = json.loads(line.decode("utf-8"), parse_constant=_no_constant)
+    except UnicodeDecodeError:
+        raise AdapterError(f"not UTF-8: {shown!r}") from None
+    except RecursionError:
+        raise AdapterError(f"nested too deep: {shown!r}") from None
+    except ValueError as exc:
+        raise AdapterError(f"not JSON ({str(exc)[:80]}): {shown!r}") from None
+    if not isinstance(answer, dict):
+        raise AdapterError(f"not a JSON object: {shown!r}")
+    return answer
+
+
 class Stdio:
     STARTUP = 60.0  # seconds for the process to start and answer hello
+    MAX_LINE = 8 << 20  # bytes in one answer line (`--max-line`)
 
-    def __init__(self, command: list[str], timeout: float = 5.0):
-        self.command, self.timeout = command, timeout
+    def __init__(self, command: list[str], timeout: float = 5.0, max_line: int = MAX_LINE):
+        self.command, self.timeout, self.max_line = command, timeout, max_line
         self.proc: subprocess.Popen | None = None
         self.name = " ".join(command)
         self.observations: list[str] = []
+        self.batch = False
+        self._dead: str | None = None  # why the last restart failed: no further attempts
+        self._started = False
         self._start()
 
     def _start(self) -> None:
+        if self._dead is not None:
+            raise AdapterError(f"not restarted: {self._dead}")
         self.close()
-        self.proc = subprocess.Popen(self.command, stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        try:
+            # its own process group: closing kills whatever the adapter started too
+            self.proc = subprocess.Popen(self.command, stdin=subprocess.PIPE,
+                                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                         start_new_session=True)
+        except (OSError, ValueError) as exc:
+            raise AdapterError(f"cannot start {self.command[0]!r}: {exc}") from None
         self._buf = b""  # answer bytes read but not yet taken (pipelined answers come together)
-        hello = self._ask({"type": "hello"}, max(self.timeout, self.STARTUP))
-        if hello.get("type") != "hello" or not isinstance(hello.get("observations"), list):
-            raise AdapterError(f"no hello: {hello!r}")
-        self.name = str(hello.get("name", self.name))
+        # the start-up allowance is paid once; a restart gets the step timeout, a few times
+        wait = self.STARTUP if not self._started else max(3 * self.timeout, 10.0)
+        try:
+            hello = self._ask({"type": "hello"}, max(self.timeout, wait))
+            if hello.get("type") != "hello" or not isinstance(hello.get("observations"), list):
+                raise AdapterError(f"no hello: {str(hello)[:200]!r}")
+        except AdapterError as exc:
+            self.close()
+            if self._started:
+                self._dead = str(exc)
+            raise
+        self._started = True
+        self.name = str(hello.get("name", self.name))[:200]
         self.observations = [str(x) for x in hello["observations"]]
         # the optional extension: a whole test (reset and every event) in one request
         self.batch = hello.get("batch") is True
@@ -93,28 +157,43 @@ class Stdio:
             raise AdapterError(f"the adapter exited (status {proc.poll()})") from None
 
     def _read(self, wait: float) -> dict[str, Any]:
-        """The next answer line, within `wait` seconds."""
+        """The next answer line, within `wait` seconds whatever the adapter streams, and at
+        most `max_line` bytes long."""
         proc = self.proc
         assert proc is not None and proc.stdout is not None
         fd = proc.stdout.fileno()
         deadline = time.monotonic() + wait
-        while b"\n" not in self._buf:
+        parts = [self._buf]
+        size = len(self._buf)
+        end = self._buf.find(b"\n")
+        while end < 0:
+            if size > self.max_line:
+                raise AdapterError(f"an answer longer than {self.max_line} bytes without a "
+                                   f"newline")
             left = deadline - time.monotonic()
-            ready, _, _ = select.select([fd], [], [], max(0.0, left))
+            if left <= 0:
+                raise AdapterError(f"no complete answer within {wait:g} s (hang)")
+            ready, _, _ = select.select([fd], [], [], left)
             if not ready:
-                raise AdapterError(f"no answer within {wait:g} s (hang)")
+                raise AdapterError(f"no complete answer within {wait:g} s (hang)")
             chunk = os.read(fd, 1 << 16)
             if not chunk:
-                raise AdapterError(f"the adapter exited (status {proc.wait()})")
-            self._buf += chunk
-        line, _, self._buf = self._buf.partition(b"\n")
-        try:
-            answer = json.loads(line)
-        except ValueError:
-            raise AdapterError(f"not JSON: {line.strip()[:120]!r}") from None
-        if not isinstance(answer, dict):
-            raise AdapterError(f"not a JSON object: {line.strip()[:120]!r}")
-        return answer
+                try:
+                    status: Any = proc.wait(timeout=1.0)
+                except subprocess.TimeoutExpired:
+                    raise AdapterError("the adapter closed its output but did not exit"
+                                       ) from None
+                raise AdapterError(f"the adapter exited (status {status})")
+            k = chunk.find(b"\n")  # only the new bytes are scanned: no quadratic rescans
+            if k >= 0:
+                end = size + k
+            parts.append(chunk)
+            size += len(chunk)
+        buf = b"".join(parts)
+        line, self._buf = buf[:end], buf[end + 1:]
+        if len(line) > self.max_line:
+            raise AdapterError(f"an answer longer than {self.max_line} bytes")
+        return parse_answer(line)
 
     def _ask(self, req: dict[str, Any], timeout: float | None = None) -> dict[str, Any]:
         self._send([req])
@@ -200,16 +279,31 @@ class Stdio:
         self._start()
 
     def close(self) -> None:
-        if self.proc is not None:
+        """Say bye, give the adapter a second to exit, then kill its whole process group."""
+        proc, self.proc = self.proc, None
+        if proc is None:
+            return
+        try:
+            if proc.poll() is None and proc.stdin:
+                proc.stdin.write(json.dumps({"type": "bye"}).encode() + b"\n")
+                proc.stdin.flush()
+            proc.wait(timeout=1)
+        except (OSError, subprocess.TimeoutExpired, ValueError):
+            pass
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)  # the group outlives its leader: kill it too
+        except (ProcessLookupError, PermissionError, OSError):
+            pass
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            pass
+        for stream in (proc.stdin, proc.stdout):
             try:
-                if self.proc.poll() is None and self.proc.stdin:
-                    self.proc.stdin.write(json.dumps({"type": "bye"}).encode() + b"\n")
-                    self.proc.stdin.flush()
-                self.proc.wait(timeout=1)
-            except (OSError, subprocess.TimeoutExpired, ValueError):
-                self.proc.kill()
-                self.proc.wait()
-            self.proc = None
+                if stream:
+                    stream.close()
+            except OSError:
+                pass
 
 
 @dataclass
@@ -245,10 +339,12 @@ def messages_differ(expected: list[Any], observed: Any) -> str | None:
     transaction messages keep their relative order (OCPP 1.6 queues and delivers only those in
     order).  None when the observed messages conform."""
     if not isinstance(observed, list) or not all(isinstance(m, dict) for m in observed):
-        return f"messages: expected a list of messages, observed {observed!r}"
+        return f"messages: expected a list of messages, observed {str(observed)[:200]}"
     for m in observed:
         if not {"action", "kind", "fields"} <= set(m):
-            return f"messages: {m!r} lacks action, kind or fields"
+            return f"messages: {str(m)[:200]} lacks action, kind or fields"
+        if not isinstance(m["fields"], dict) or not isinstance(m["kind"], str):
+            return f"messages: {str(m)[:200]}: fields must be an object and kind a string"
 
     def part(ms, pred):
         return [_canon(m) for m in ms if pred(m)]
@@ -265,8 +361,12 @@ def messages_differ(expected: list[Any], observed: Any) -> str | None:
 
 
 def _labels(ms: list[Any]) -> str:
-    def one(m: dict[str, Any]) -> str:
-        fields = ", ".join(f"{k}={v}" for k, v in sorted(m.get("fields", {}).items()))
+    def one(m: Any) -> str:
+        if not isinstance(m, dict):
+            return repr(m)[:80]
+        f = m.get("fields", {})
+        fields = (", ".join(f"{k}={v}" for k, v in sorted(f.items(), key=lambda kv: str(kv[0])))
+                  if isinstance(f, dict) else repr(f)[:80])
         suffix = ".conf" if m.get("kind") == "result" else ""
         return f"{m.get('action')}{suffix}({fields})"
     return "[" + "; ".join(one(m) for m in ms) + "]" if ms else "[]"
@@ -293,26 +393,97 @@ class VectorFileError(ValueError):
     """A vector file that is not JSON or breaks vectors.schema.json; names file and place."""
 
 
-def load_vectors(path: Path) -> dict[str, Any]:
+MAX_VECTOR_FILE = 256 << 20  # bytes: the committed files are under 20 MB
+
+
+def load_vectors(path: Path, max_bytes: int = MAX_VECTOR_FILE) -> dict[str, Any]:
+    """A vector file, read and checked against vectors.schema.json, its tcIds unique; any
+    problem is a VectorFileError naming the file and the place."""
     import jsonschema
     from importlib import resources
     try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
+        size = path.stat().st_size
+        if size > max_bytes:
+            raise VectorFileError(f"{path}: {size} bytes, more than the limit of {max_bytes}")
+        doc = json.loads(path.read_text(encoding="utf-8"), parse_constant=_no_constant)
     except (OSError, UnicodeDecodeError) as exc:
         raise VectorFileError(f"{path}: cannot read ({exc})") from None
+    except RecursionError:
+        raise VectorFileError(f"{path}: nested too deep to be a vector file") from None
     except ValueError as exc:
         raise VectorFileError(f"{path}: not JSON ({exc})") from None
     schema = json.loads(resources.files("chargespec.schema").joinpath(
         "vectors.schema.json").read_text(encoding="utf-8"))
-    err = jsonschema.exceptions.best_match(
-        jsonschema.Draft202012Validator(schema).iter_errors(doc))
+    try:
+        err = jsonschema.exceptions.best_match(
+            jsonschema.Draft202012Validator(schema).iter_errors(doc))
+    except RecursionError:
+        raise VectorFileError(f"{path}: nested too deep to be a vector file") from None
     if err is not None:
         where = "/".join(str(p) for p in err.absolute_path) or "(top level)"
-        raise VectorFileError(f"{path}: breaks vectors.schema.json at {where}: {err.message}")
-    # a vector file is hundreds of thousands of small objects that live as long as the run:
-    # out of the collector's sight, its full collections no longer walk them on every test
-    gc.freeze()
+        raise VectorFileError(f"{path}: breaks vectors.schema.json at {where}: "
+                              f"{str(err.message)[:300]}")
+    seen: dict[int, int] = {}
+    for g, group in enumerate(doc["testGroups"]):
+        for t in group["tests"]:
+            if t["tcId"] in seen:
+                raise VectorFileError(f"{path}: testGroups/{g}: tcId {t['tcId']} is used twice "
+                                      f"(first in testGroups/{seen[t['tcId']]})")
+            seen[t["tcId"]] = g
     return doc
+
+
+def check_against_spec(path: Path, doc: dict[str, Any], spec: Any) -> None:
+    """The events and the configuration of every test are the spec's: an unknown event or
+    parameter is bad input (exit 2), not an adapter's failure.  Names file, group and test."""
+    from chargespec.errors import ChargespecError
+    engine = _engine_for(spec)
+    for g, group in enumerate(doc["testGroups"]):
+        config = group["config"]
+        try:
+            if "dlm" in config:
+                from chargespec.dlm.vectors import site_from_json
+                site_from_json(engine.spec, config["dlm"])
+            else:
+                engine.config(config)
+        except ChargespecError as exc:
+            raise VectorFileError(f"{path}: testGroups/{g}: config: {exc}") from None
+        except (TypeError, ValueError, KeyError, AttributeError) as exc:
+            raise VectorFileError(f"{path}: testGroups/{g}: config: {type(exc).__name__}: "
+                                  f"{exc}") from None
+        for t in group["tests"]:
+            for n, step in enumerate(t["steps"], 1):
+                ev = step["event"]
+                name = ev.get("name")
+                if name == "dlm_tick" and "dlm" in config:
+                    from chargespec.dlm.vectors import tick_from_json
+                    try:
+                        tick_from_json(ev)
+                    except (ChargespecError, TypeError, ValueError, KeyError,
+                            AttributeError) as exc:
+                        raise VectorFileError(f"{path}: tcId {t['tcId']} step {n}: "
+                                              f"{type(exc).__name__}: {exc}") from None
+                    continue
+                fields = {k: v for k, v in ev.items() if k != "name"}
+                try:
+                    engine.event(name, **fields)
+                except ChargespecError as exc:
+                    raise VectorFileError(f"{path}: tcId {t['tcId']} step {n}: {exc}") from None
+                except (TypeError, ValueError) as exc:
+                    raise VectorFileError(f"{path}: tcId {t['tcId']} step {n}: event "
+                                          f"{str(ev)[:120]}: {exc}") from None
+
+
+_ENGINES: dict[int, tuple[Any, Any]] = {}
+
+
+def _engine_for(spec: Any) -> Any:
+    """One compiled engine per spec object (kept with it, so its id stays its own)."""
+    hit = _ENGINES.get(id(spec))
+    if hit is None or hit[0] is not spec:
+        from chargespec.models.step import Engine
+        hit = _ENGINES[id(spec)] = (spec, Engine(spec))
+    return hit[1]
 
 
 def run_file(adapter: Any, path: Path, progress=None, spec: Any = None,
@@ -366,10 +537,14 @@ def run_test(adapter: Any, file: str, doc: dict[str, Any], group: dict[str, Any]
             for n, step in enumerate(test["steps"], 1):
                 seen = answers[n - 1] if isinstance(answers, list) else answers(step["event"])
                 if not isinstance(seen, dict):
-                    raise AdapterError(f"observation is not a JSON object: {seen!r}")
-                if seen == step["expect"]:
-                    continue  # the common case: every observation equal, order included
-                diff = _compare(step["expect"], seen, shown)
+                    raise AdapterError(f"observation is not a JSON object: {str(seen)[:200]}")
+                try:
+                    if seen == step["expect"]:
+                        continue  # the common case: every observation equal, order included
+                    diff = _compare(step["expect"], seen, shown)
+                except (RecursionError, TypeError, ValueError, AttributeError) as exc:
+                    raise AdapterError(f"step {n}: an observation that cannot be compared "
+                                       f"({type(exc).__name__})") from None
                 if diff is None:
                     continue
                 key, text = diff
@@ -407,14 +582,29 @@ def run_test(adapter: Any, file: str, doc: dict[str, Any], group: dict[str, Any]
     return o
 
 
-def make_adapter(spec: str, timeout: float = 5.0) -> Any:
-    """`reference`, `module:Class` or `stdio:COMMAND` (a bare command is taken as stdio)."""
+def make_adapter(spec: str, timeout: float = 5.0, max_line: int = Stdio.MAX_LINE) -> Any:
+    """The adapter `spec` names, by scheme: `reference`; `module:Class` (in-process);
+    `stdio:COMMAND` (a bare command with a space or a path is taken as stdio).  AdapterError
+    when the name is malformed or the adapter cannot start."""
     import shlex
-    if spec == "reference" or (":" in spec and not spec.startswith("stdio:")
-                               and " " not in spec.split(":", 1)[0]):
+    spec = spec.strip()
+    if not spec:
+        raise AdapterError("empty adapter name (reference, module:Class or stdio:COMMAND)")
+    if spec == "reference":
         return InProcess(spec)
-    return Stdio(shlex.split(spec[len("stdio:"):] if spec.startswith("stdio:") else spec),
-                 timeout)
+    scheme, colon, rest = spec.partition(":")
+    if scheme == "stdio" or not colon or " " in scheme or "/" in scheme:
+        command = rest if scheme == "stdio" else spec
+        try:
+            argv = shlex.split(command)
+        except ValueError as exc:
+            raise AdapterError(f"cannot split the command {command!r}: {exc}") from None
+        if not argv:
+            raise AdapterError("stdio: names no command (stdio:COMMAND ARGS...)")
+        return Stdio(argv, timeout, max_line)
+    if not re.fullmatch(r"[A-Za-z_][\w.]*", scheme) or not re.fullmatch(r"[A-Za-z_]\w*", rest):
+        raise AdapterError(f"{spec!r} is neither reference, module:Class nor stdio:COMMAND")
+    return InProcess(spec)
 
 
 def _event_label(ev: dict[str, Any]) -> str:
@@ -451,6 +641,15 @@ def side_by_side(o: Outcome, width: int = 38) -> str:
     return "\n".join(lines)
 
 
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff\ufffe\uffff]")
+
+
+def xml_text(text: Any) -> str:
+    """Text XML 1.0 can carry: the characters it forbids (C0 controls, lone surrogates,
+    U+FFFE/U+FFFF) written as visible escapes, so the JUnit file always parses."""
+    return _NOT_XML.sub(lambda m: f"\\u{ord(m.group()):04x}", str(text))
+
+
 def junit(outcomes: list[Outcome]) -> str:
     failures = sum(o.status == "failed" for o in outcomes)
     skipped = sum(o.status == "unsupported" for o in outcomes)
@@ -458,22 +657,46 @@ def junit(outcomes: list[Outcome]) -> str:
              f'<testsuite name="chargespec conform" tests="{len(outcomes)}" '
              f'failures="{failures}" skipped="{skipped}">']
     for o in outcomes:
-        name = quoteattr(f"{o.file}#{o.tc_id} {o.comment}")
-        lines.append(f'  <testcase classname={quoteattr(o.file)} name={name} '
+        name = quoteattr(xml_text(f"{o.file}#{o.tc_id} {o.comment}"))
+        lines.append(f'  <testcase classname={quoteattr(xml_text(o.file))} name={name} '
                      f'time="{o.seconds:.4f}">')
+        detail = xml_text(o.detail)
         if o.status == "failed":
-            lines.append(f'    <failure message={quoteattr(o.detail)}>{escape(o.detail)}</failure>')
+            lines.append(f'    <failure message={quoteattr(detail)}>{escape(detail)}</failure>')
         elif o.status == "unsupported":
-            lines.append(f'    <skipped message={quoteattr(o.detail)}/>')
+            lines.append(f'    <skipped message={quoteattr(detail)}/>')
         lines.append("  </testcase>")
     lines.append("</testsuite>")
     return "\n".join(lines) + "\n"
 
 
+def json_safe(value: Any) -> Any:
+    """Strict JSON: a NaN or infinity as its name in a string, a lone surrogate escaped."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return value.encode("utf-8", "backslashreplace").decode("utf-8")
+        return value
+    if isinstance(value, dict):
+        return {str(json_safe(k)): json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
+    return value
+
+
+def results_json(outcomes: list[Outcome]) -> str:
+    from dataclasses import asdict
+    return json.dumps([json_safe(asdict(o)) for o in outcomes], indent=1,
+                      allow_nan=False) + "\n"
+
+
 def write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    """A results file, written atomically (chargespec/outfiles.py)."""
+    from chargespec.outfiles import write_file
+    write_file(path, text)
 
 
 def summary(outcomes: list[Outcome]) -> str:

@@ -19,13 +19,51 @@ from . import ocpp16
 from .errors import SpecError, Where
 from .expr import (TRUE, BoolT, Const, EnumT, Expr, IntT, ListT, SetT, TableT, TokenSetT,
                    TokenT, Type, substitute,
-                   check, check_assignable, check_bool, parse)
+                   check, check_assignable, check_bool, parse as _expr_parse)
 from .specmodel import (Case, Definition, DlmInvariant, DlmSpec, Emit, Invariant, Witness, Erratum, ErrorRow, ErrorTimer, EventDef, Field, Filter,
                         Interpretation, LintCheck, Machine, Notify, Observation, Parameter, PilotSegment,
                         PilotTable, Policy, PolicyRow, Ref, Rule, Spec, StatusTable, Variable)
 from .octt_cases import OcttCase
 from .rfid import ENTRY_CHECKS
 from .yamlread import MDict, MList, line_of, load_json, read_yaml, validate
+
+MAX_EXPRESSION = 4_000  # characters of one expression (the spec's longest: under 400)
+MAX_EXPRESSION_DEPTH = 48  # nested operators, calls, brackets (the spec's deepest: under 12)
+MAX_EXPRESSION_NODES = 2_000  # names, constants and operators of one expression
+
+
+def parse(source: Any, where: Where) -> Expr:
+    """expr.parse within limits: an expression too long or nested too deep is a SpecError
+    before the parser, the type checker or any back end recurses into it."""
+    if isinstance(source, str):
+        if len(source) > MAX_EXPRESSION:
+            raise SpecError(where, f"an expression of {len(source):,} characters, more than "
+                                   f"the limit of {MAX_EXPRESSION:,}")
+        import ast
+        text = " ".join(line.strip() for line in source.strip().splitlines())
+        try:
+            tree = ast.parse(text, mode="eval")
+        except (SyntaxError, ValueError):
+            tree = None  # expr.parse says what is wrong with it
+        except (RecursionError, MemoryError):
+            raise SpecError(where, "an expression nested too deep") from None
+        if tree is not None:
+            stack = [(tree.body, 1)]
+            count = 0
+            while stack:
+                node, depth = stack.pop()
+                count += 1
+                if count > MAX_EXPRESSION_NODES:
+                    raise SpecError(where, f"an expression of more than {MAX_EXPRESSION_NODES} "
+                                           f"terms")
+                if depth > MAX_EXPRESSION_DEPTH:
+                    raise SpecError(where, f"an expression nested more than "
+                                           f"{MAX_EXPRESSION_DEPTH} levels deep")
+                stack.extend((c, depth + 1) for c in ast.iter_child_nodes(node))
+    try:
+        return _expr_parse(source, where)
+    except RecursionError:
+        raise SpecError(where, "an expression nested too deep") from None
 
 SPEC_VERSION = "0.1.0"
 _KINDS = ("manual", "interpretations", "errata", "parameters", "status_transitions",
@@ -836,6 +874,16 @@ class _Builder:
             elif "check" not in inv:
                 raise SpecError(where, f"invariant {inv['id']}: a {inv['kind']} invariant needs "
                                        f"check: (a check of chargespec.checkers.invariants)")
+            else:
+                # the named checks live in Python (checkers/invariants.py); read lazily, as
+                # the checkers import the loader
+                from chargespec.checkers.invariants import GRAPH_CHECKS, STEP_CHECKS
+                known = STEP_CHECKS if inv["kind"] == "step" else GRAPH_CHECKS
+                if inv["check"] not in known:
+                    raise SpecError(Where(file, inv.key_lines.get("check", where.line)),
+                                    f"invariant {inv['id']}: unknown {inv['kind']} check "
+                                    f"{str(inv['check'])[:60]!r} (known: "
+                                    f"{', '.join(sorted(known))})")
             invariants.append(Invariant(inv["id"], inv["kind"], expr, inv.get("check"),
                                         bool(inv.get("assume")), " ".join(inv["doc"].split()),
                                         self.ref(inv, file), where, tuple(recovery)))

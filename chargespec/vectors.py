@@ -424,13 +424,10 @@ def static_files() -> dict[str, bytes]:
 
 
 def write(directory: Path, files: dict[str, bytes]) -> None:
-    """Write each file beside its place, then rename: never a half-written vector."""
-    for name, data in files.items():
-        path = directory / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_bytes(data)
-        tmp.replace(path)
+    """Every file, each written beside its place and renamed (chargespec/outfiles.py): never a
+    half-written vector, never a symlink followed."""
+    from chargespec.outfiles import write_tree
+    write_tree(directory, files)
 
 
 def drift(directory: Path, files: dict[str, bytes], command: str = "chargespec vectors"

@@ -4,6 +4,12 @@ Uses PyYAML's SafeLoader (no object construction beyond plain data) and keeps, f
 and sequence, the line of every key and item.  Duplicate keys, which PyYAML would silently
 overwrite, are errors here: a duplicated rule field or parameter id must never pass unnoticed.
 Documents are read through `read_yaml`, which also turns syntax errors into `SpecError`s.
+
+Every input has limits, checked while the text is composed and before anything walks the
+result (schema validation, the type checker): its size (`MAX_BYTES`), its nesting
+(`MAX_DEPTH`), its size once aliases are expanded (`MAX_NODES`: eight levels of "billion
+laughs" fit in 500 bytes), and the digits of an integer (`MAX_DIGITS`).  A control character,
+a tab where YAML forbids one, bad UTF-8: each is a `SpecError` with the file and line.
 """
 
 from __future__ import annotations
@@ -16,6 +22,12 @@ from typing import Any, Iterable
 import yaml
 
 from .errors import SpecError, Where
+
+MAX_BYTES = 8 << 20     # one YAML document (the spec's largest file is under 200 kB)
+MAX_DEPTH = 64          # nested mappings and sequences
+MAX_NODES = 100_000     # nodes once every alias is expanded (the spec: under 10,000)
+_SURROGATE = re.compile("[\ud800-\udfff]")
+MAX_DIGITS = 64         # digits of an integer (Python refuses above 4,300, slowly)
 
 
 class MDict(dict):
@@ -33,9 +45,39 @@ class MList(list):
 
 
 class _MarkedLoader(yaml.SafeLoader):
-    """SafeLoader that builds MDict/MList and rejects duplicate keys."""
+    """SafeLoader that builds MDict/MList, rejects duplicate keys and keeps the limits."""
 
     file = "<yaml>"
+    _depth = 0
+
+    def _limit(self, node_or_mark: Any, message: str) -> SpecError:
+        mark = getattr(node_or_mark, "start_mark", node_or_mark)
+        return SpecError(Where(self.file, mark.line + 1 if mark is not None else 0), message)
+
+    def compose_node(self, parent, index):  # type: ignore[override]
+        self._depth += 1
+        try:
+            if self._depth > MAX_DEPTH:
+                raise self._limit(self.peek_event().start_mark,
+                                  f"nested deeper than {MAX_DEPTH} levels")
+            node = super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+        if isinstance(node, yaml.ScalarNode) and _SURROGATE.search(node.value):
+            raise self._limit(node, "a lone surrogate escape (\\ud800-\\udfff) is not a "
+                                    "character")
+        return node
+
+    def compose_document(self):  # type: ignore[override]
+        node = super().compose_document()
+        _expanded_size(node, self)
+        return node
+
+    def construct_yaml_int(self, node):  # type: ignore[override]
+        text = str(node.value)
+        if sum(c.isalnum() for c in text) > MAX_DIGITS:
+            raise self._limit(node, f"an integer of more than {MAX_DIGITS} digits")
+        return super().construct_yaml_int(node)
 
     def construct_yaml_map(self, node):  # type: ignore[override]
         data = MDict()
@@ -72,27 +114,80 @@ _MarkedLoader.yaml_implicit_resolvers = {
 _MarkedLoader.add_implicit_resolver(
     "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
     list("tTfF"))
+_MarkedLoader.add_constructor("tag:yaml.org,2002:int", _MarkedLoader.construct_yaml_int)
 _MarkedLoader.add_constructor("tag:yaml.org,2002:map", _MarkedLoader.construct_yaml_map)
 _MarkedLoader.add_constructor("tag:yaml.org,2002:seq", _MarkedLoader.construct_yaml_seq)
 
 
+def _expanded_size(root: Any, loader: _MarkedLoader) -> int:
+    """The number of nodes of the document once every alias is expanded (a node reached by
+    several aliases counts each time); SpecError above MAX_NODES or on a recursive alias.
+    Iterative, each distinct node visited once."""
+    size: dict[int, int] = {}
+    on_path: set[int] = set()
+    stack: list[tuple[Any, bool]] = [(root, False)]
+    while stack:
+        node, done = stack.pop()
+        key = id(node)
+        if isinstance(node, yaml.ScalarNode):
+            size[key] = 1
+            continue
+        children = [c for pair in node.value for c in pair] \
+            if isinstance(node, yaml.MappingNode) else list(node.value)
+        if done:
+            on_path.discard(key)
+            total = 1 + sum(size[id(c)] for c in children)
+            if total > MAX_NODES:
+                raise loader._limit(node, f"expands to more than {MAX_NODES:,} nodes "
+                                          f"(anchors and aliases)")
+            size[key] = total
+            continue
+        if key in size:
+            continue
+        if key in on_path:
+            raise loader._limit(node, "a recursive alias (an anchor used inside itself)")
+        on_path.add(key)
+        stack.append((node, True))
+        for c in children:
+            if id(c) in on_path:
+                raise loader._limit(c, "a recursive alias (an anchor used inside itself)")
+            if id(c) not in size:
+                stack.append((c, False))
+    return size.get(id(root), 0)
+
+
 def parse_yaml(text: str, file: str) -> Any:
     """Parse one YAML document (safe subset) with line marks, or raise SpecError."""
-    loader = _MarkedLoader(text)
-    loader.file = file
+    if len(text) > MAX_BYTES:
+        raise SpecError(Where(file), f"{len(text):,} characters, more than the limit of "
+                                     f"{MAX_BYTES:,}")
+    loader = None
     try:
+        loader = _MarkedLoader(text)  # the reader checks the characters here already
+        loader.file = file
         return loader.get_single_data()
     except SpecError:
         raise
+    except yaml.reader.ReaderError as exc:
+        line = text.count("\n", 0, max(0, exc.position)) + 1 if isinstance(text, str) else 0
+        char = chr(exc.character) if isinstance(exc.character, int) else exc.character
+        what = (f"character {char!r} is not allowed in YAML"
+                if isinstance(char, str) else str(exc.reason)[:200])
+        raise SpecError(Where(file, line), what) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else 0
         what = exc.problem or exc.context or "malformed YAML"
         raise SpecError(Where(file, line), f"YAML syntax error: {what}") from None
     except yaml.YAMLError as exc:
-        raise SpecError(Where(file), f"YAML error: {exc}") from None
+        raise SpecError(Where(file), f"YAML error: {str(exc)[:300]}") from None
+    except RecursionError:
+        raise SpecError(Where(file), "nested too deep") from None
+    except ValueError as exc:  # e.g. a number Python cannot convert
+        raise SpecError(Where(file), f"a value cannot be read: {str(exc)[:200]}") from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
 
 
 def read_yaml(path: Path | str, *, display: str | None = None) -> Any:
@@ -100,6 +195,11 @@ def read_yaml(path: Path | str, *, display: str | None = None) -> Any:
     path = Path(path)
     name = display or str(path)
     try:
+        if path.exists() and not path.is_file():
+            raise SpecError(Where(name), "not a regular file")
+        if path.stat().st_size > MAX_BYTES:
+            raise SpecError(Where(name), f"{path.stat().st_size:,} bytes, more than the limit "
+                                         f"of {MAX_BYTES:,}")
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise SpecError(Where(name), "file not found") from None

@@ -30,6 +30,8 @@ from .allocator import Tick, Vehicle, allocate
 from .invariants import Violation, fixed_point_violation, tick_violations
 from .site import Site
 
+MAX_REPEAT = 10_000   # repeats of one tick
+MAX_TICKS = 100_000   # ticks of a scenario, repeats counted (a DLM tick is about 50 us)
 _TICK_KEYS = ("arrive", "leave", "meter", "lose_master", "master_back", "repeat", "note")
 
 
@@ -60,6 +62,7 @@ def load_scenario(site: Site, path: Path | str) -> tuple[str, list[ScenarioTick]
             raise SpecError(Where(file, doc.key_lines[key]), f"unknown key {key!r} (title, ticks)")
     names = {c.name for c in site.connectors}
     ticks = []
+    total = 0
     for k, t in enumerate(doc["ticks"]):
         line = doc["ticks"].item_lines[k]
         if t is None:
@@ -87,26 +90,34 @@ def load_scenario(site: Site, path: Path | str) -> tuple[str, list[ScenarioTick]
                 if value != "failed" and not (isinstance(value, list) and len(value) == 3 and all(
                         type(x) is int and x >= 0 for x in value)):
                     raise SpecError(kw, "meter: [L1, L2, L3] readings in A, or `failed`")
-            elif key == "repeat" and not (type(value) is int and value >= 1):
-                raise SpecError(kw, "repeat: a whole number >= 1")
+            elif key == "repeat" and not (type(value) is int and 1 <= value <= MAX_REPEAT):
+                raise SpecError(kw, f"repeat: a whole number from 1 to {MAX_REPEAT:,}")
         ticks.append(ScenarioTick(t, line))
+        total += t.get("repeat", 1)
+        if total > MAX_TICKS:
+            raise SpecError(Where(file, line), f"more than {MAX_TICKS:,} ticks in all "
+                                               f"(repeats counted)")
     return str(doc.get("title", Path(file).stem)), ticks
 
 
 def _check_name(name: Any, names: set[str], where: Where) -> None:
+    if not isinstance(name, str):
+        raise SpecError(where, f"a connector name is a string like "
+                               f"{min(names) if names else 'CP1-1'}, not {str(name)[:40]}")
     if name not in names:
         raise SpecError(where, f"unknown connector {name!r} (site: {', '.join(sorted(names))})")
 
 
 def _vehicle(v: Any, where: Where) -> Vehicle:
-    v = v or {}
+    if v is None:  # `CP1-1:` alone: a three-phase vehicle that takes what it is offered
+        v = {}
     if not isinstance(v, dict):
         raise SpecError(where, "a vehicle is a mapping: {phases: 1|3, demand: A, drawn: A}")
     unknown = set(v) - {"phases", "demand", "drawn"}
     if unknown:
         raise SpecError(where, f"unknown vehicle key(s) {sorted(unknown)} (phases, demand, drawn)")
     phases = v.get("phases", 3)
-    if phases not in (1, 3):
+    if type(phases) is not int or phases not in (1, 3):
         raise SpecError(where, "phases: 1 or 3")
     for key in ("demand", "drawn"):
         if key in v and not (type(v[key]) is int and v[key] >= 0):
