@@ -551,15 +551,15 @@ def run_test(adapter: Any, file: str, doc: dict[str, Any], group: dict[str, Any]
                 o.rules = [s["rule"] for s in test["steps"][:n]]
                 o.events = [_event_label(s["event"]) for s in test["steps"][:n]]
                 o.config, o.path = group["config"], [s["event"] for s in test["steps"][:n]]
-                o.step, o.expected, o.observed = n, step["expect"], seen
-                o.detail = f"step {n} ({step['event']['name']}): {text}"
+                o.step, o.expected, o.observed = n, step["expect"], bounded(seen)
+                o.detail = f"step {n} ({step['event']['name']}): {text[:600]}"
                 if "choice" in step:
                     alts = notes.get(step["choice"], {}).get("alternatives", [])
                     o.status = "acceptable"
                     o.detail += (f" -- {step['choice']} leaves a choice here"
                                  + (f" ({alts[0]})" if alts else ""))
                 elif judged and key == "amps":
-                    broken = _judge(spec, group["config"], step["event"], seen["amps"])
+                    broken = _judge(spec, group["config"], step["event"], seen.get("amps"))
                     if broken:
                         o.status = "failed"
                         o.detail += "; breaks " + "; ".join(broken[:3])
@@ -582,29 +582,43 @@ def run_test(adapter: Any, file: str, doc: dict[str, Any], group: dict[str, Any]
     return o
 
 
-def make_adapter(spec: str, timeout: float = 5.0, max_line: int = Stdio.MAX_LINE) -> Any:
-    """The adapter `spec` names, by scheme: `reference`; `module:Class` (in-process);
-    `stdio:COMMAND` (a bare command with a space or a path is taken as stdio).  AdapterError
-    when the name is malformed or the adapter cannot start."""
+def parse_adapter(spec: str) -> tuple[str, Any]:
+    """What an `--adapter` value names, without starting anything: ("reference", None),
+    ("module", "module:Class") or ("stdio", argv).  AdapterError when it is malformed."""
     import shlex
+    if not isinstance(spec, str):
+        raise AdapterError("an adapter name is a string")
     spec = spec.strip()
     if not spec:
         raise AdapterError("empty adapter name (reference, module:Class or stdio:COMMAND)")
+    if "\x00" in spec:
+        raise AdapterError("an adapter name cannot hold a NUL character")
     if spec == "reference":
-        return InProcess(spec)
+        return "reference", None
     scheme, colon, rest = spec.partition(":")
     if scheme == "stdio" or not colon or " " in scheme or "/" in scheme:
         command = rest if scheme == "stdio" else spec
         try:
             argv = shlex.split(command)
         except ValueError as exc:
-            raise AdapterError(f"cannot split the command {command!r}: {exc}") from None
+            raise AdapterError(f"cannot split the command {command[:80]!r}: {exc}") from None
         if not argv:
             raise AdapterError("stdio: names no command (stdio:COMMAND ARGS...)")
-        return Stdio(argv, timeout, max_line)
+        return "stdio", argv
     if not re.fullmatch(r"[A-Za-z_][\w.]*", scheme) or not re.fullmatch(r"[A-Za-z_]\w*", rest):
-        raise AdapterError(f"{spec!r} is neither reference, module:Class nor stdio:COMMAND")
-    return InProcess(spec)
+        raise AdapterError(f"{spec[:80]!r} is neither reference, module:Class nor "
+                           f"stdio:COMMAND")
+    return "module", spec
+
+
+def make_adapter(spec: str, timeout: float = 5.0, max_line: int = Stdio.MAX_LINE) -> Any:
+    """The adapter `spec` names, by scheme: `reference`; `module:Class` (in-process);
+    `stdio:COMMAND` (a bare command with a space or a path is taken as stdio).  AdapterError
+    when the name is malformed or the adapter cannot start."""
+    kind, what = parse_adapter(spec)
+    if kind == "stdio":
+        return Stdio(what, timeout, max_line)
+    return InProcess("reference" if kind == "reference" else what)
 
 
 def _event_label(ev: dict[str, Any]) -> str:
@@ -668,6 +682,18 @@ def junit(outcomes: list[Outcome]) -> str:
         lines.append("  </testcase>")
     lines.append("</testsuite>")
     return "\n".join(lines) + "\n"
+
+
+def bounded(value: Any, depth: int = 0, limit: int = 24) -> Any:
+    """An observation as results keep it: JSON nested deeper than `limit` is cut off (a
+    string says so), so no writer recurses without bound on what an adapter sent."""
+    if depth >= limit and isinstance(value, (dict, list)):
+        return f"(nested deeper than {limit} levels)"
+    if isinstance(value, dict):
+        return {k: bounded(v, depth + 1, limit) for k, v in value.items()}
+    if isinstance(value, list):
+        return [bounded(v, depth + 1, limit) for v in value]
+    return value
 
 
 def json_safe(value: Any) -> Any:

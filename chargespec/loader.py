@@ -106,6 +106,13 @@ def load_spec(directory: Path | str | None = None) -> Spec:
                                    f"found {len(docs[kind])}")
     b = _Builder()
     b.sections = dict(docs["manual"][0][1]["sections"])
+    for kind, items in docs.items():  # a document's own `manual:` names a section too
+        for file, doc in items:
+            manual = doc.get("manual")
+            if kind != "manual" and manual is not None and manual not in b.sections:
+                raise SpecError(Where(file, doc.key_lines.get("manual", doc.line)),
+                                f"manual section {str(manual)[:40]!r} is not a section of the "
+                                f"manual (spec/manual.yaml)")
     b.interpretations = b.build_interpretations(*docs["interpretations"][0])
     b.errata = b.build_errata(*docs["errata"][0])
     b.parameters = b.build_parameters(*docs["parameters"][0])

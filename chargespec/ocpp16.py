@@ -35,11 +35,15 @@ def schema_name(action: str, kind: str) -> str:
 
 @lru_cache(maxsize=None)
 def schema(action: str, kind: str = "call") -> dict | None:
-    """The official schema of a CP->CS call or of a CP's result to a CS call, or None."""
+    """The official schema of a CP->CS call or of a CP's result to a CS call, or None (also
+    for a name that cannot be an OCPP action: only letters, at most 64)."""
+    if not (isinstance(action, str) and action.isascii() and action.isalpha()
+            and len(action) <= 64):
+        return None
     path = _schema_dir() / f"{schema_name(action, kind)}.json"
     try:
         return json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):
         return None
 
 

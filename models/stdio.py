@@ -193,10 +193,11 @@ def _lines(inp: TextIO, limit: int) -> Any:
         yield line
 
 
-def serve(inp: TextIO, outp: TextIO, max_request: int = MAX_REQUEST) -> int:
+def serve(inp: TextIO, outp: TextIO, max_request: int = MAX_REQUEST,
+          model: Reference | None = None) -> int:
     """Answer requests until `bye` or the end of the input.  A request that is not the
     protocol gets `{"type": "error", "reason": ...}`, and the adapter serves on."""
-    model = Reference()
+    model = model if model is not None else Reference()
     ready = False
 
     def send(obj: dict[str, Any]) -> None:
