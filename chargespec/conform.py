@@ -104,6 +104,7 @@ def parse_answer(line: bytes) -> dict[str, Any]:
 
 class Stdio:
     STARTUP = 60.0  # seconds for the process to start and answer hello
+    RESTART = 10.0  # seconds to start again after a failure (at least 3 step timeouts)
     MAX_LINE = 8 << 20  # bytes in one answer line (`--max-line`)
 
     def __init__(self, command: list[str], timeout: float = 5.0, max_line: int = MAX_LINE):
@@ -129,7 +130,7 @@ class Stdio:
             raise AdapterError(f"cannot start {self.command[0]!r}: {exc}") from None
         self._buf = b""  # answer bytes read but not yet taken (pipelined answers come together)
         # the start-up allowance is paid once; a restart gets the step timeout, a few times
-        wait = self.STARTUP if not self._started else max(3 * self.timeout, 10.0)
+        wait = self.STARTUP if not self._started else max(3 * self.timeout, self.RESTART)
         try:
             hello = self._ask({"type": "hello"}, max(self.timeout, wait))
             if hello.get("type") != "hello" or not isinstance(hello.get("observations"), list):

@@ -51,7 +51,7 @@ def _moves(ref: Any, ev: Any) -> bool:
 
 
 def fuzz(adapter: Any, examples: int = 200, seed: int = 0, max_steps: int = 25,
-         engine: Engine | None = None) -> FuzzResult:
+         engine: Engine | None = None, shrink: bool = True) -> FuzzResult:
     from hypothesis import HealthCheck, Phase, given, settings, strategies as st
     from hypothesis import seed as hseed
 
@@ -68,7 +68,7 @@ def fuzz(adapter: Any, examples: int = 200, seed: int = 0, max_steps: int = 25,
 
     @hseed(seed)
     @settings(max_examples=examples, database=None, deadline=None, derandomize=False,
-              suppress_health_check=list(HealthCheck), phases=[Phase.generate, Phase.shrink],
+              suppress_health_check=list(HealthCheck), phases=[Phase.generate, Phase.shrink] if shrink else [Phase.generate],
               report_multiple_bugs=False, print_blob=False)
     @given(config=config_st, length=st.integers(1, max_steps), data=st.data())
     def prop(config: dict[str, Any], length: int, data: Any) -> None:

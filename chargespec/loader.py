@@ -75,6 +75,30 @@ def default_spec_dir() -> Path:
     return Path(str(resources.files("chargespec.spec")))
 
 
+_PARSED: dict[bytes, tuple[Any, set[Path]]] = {}  # sha256 of a file -> (its document, the
+# schemas it passed): a process that loads several spec copies (tests, the fuzzer, the
+# mutation analysis) parses each distinct file once.  The builder never mutates a document.
+
+
+def _read_cached(path: Path, display: str) -> tuple[Any, set[Path]]:
+    import hashlib
+    try:
+        data = path.read_bytes() if path.is_file() and path.stat().st_size <= (8 << 20) \
+            else None
+    except OSError:
+        data = None
+    if data is None:  # let read_yaml say what is wrong with it
+        return read_yaml(path, display=display), set()
+    key = hashlib.sha256(data).digest()
+    hit = _PARSED.get(key)
+    if hit is None:
+        hit = (read_yaml(path, display=display), set())
+        if len(_PARSED) >= 128:
+            _PARSED.pop(next(iter(_PARSED)))
+        _PARSED[key] = hit
+    return hit
+
+
 def load_spec(directory: Path | str | None = None) -> Spec:
     directory = Path(directory) if directory is not None else default_spec_dir()
     if not directory.is_dir():
@@ -88,7 +112,7 @@ def load_spec(directory: Path | str | None = None) -> Spec:
         raise SpecError(Where(str(directory)), "no *.yaml documents in the spec directory")
     for path in files:
         display = _display(path)
-        doc = read_yaml(path, display=display)
+        doc, checked = _read_cached(path, display)
         if not isinstance(doc, MDict):
             raise SpecError(Where(display, getattr(doc, "line", 1) or 1),
                             "a spec document must be a mapping with a `kind:`")
@@ -96,7 +120,10 @@ def load_spec(directory: Path | str | None = None) -> Spec:
         if kind not in _KINDS:
             raise SpecError(Where(display, doc.key_lines.get("kind", doc.line)),
                             f"unknown kind {kind!r}; expected one of {', '.join(_KINDS)}")
-        validate(doc, load_json(schema_dir / f"{kind}.schema.json"), display)
+        schema_file = schema_dir / f"{kind}.schema.json"
+        if schema_file not in checked:
+            validate(doc, load_json(schema_file), display)
+            checked.add(schema_file)
         docs[kind].append((display, doc))
     for kind in ("manual", "interpretations", "errata", "parameters", "status_transitions",
                  "control_pilot", "errors"):

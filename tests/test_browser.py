@@ -135,6 +135,7 @@ def assert_rendered(facts: DomFacts, shot: Path, spec) -> None:
     assert not missing, f"traceability matrix lacks {sorted(missing)}"
 
 
+@pytest.mark.slow  # the planted build below renders the same pages in make test
 def test_the_committed_report_renders_in_chromium(tmp_path, spec):
     facts, dom, shot = open_report(REPO / "reports", tmp_path)
     assert_rendered(facts, shot, spec)

@@ -62,13 +62,23 @@ test_step_function_and_transitions_machine_agree_on_many_walks = pytest.mark.slo
     ManyWalks.TestCase)
 
 
+_COLD: list = []
+
+
+def _cold() -> Engine:
+    """An engine without memo (compiled once: compiling takes a third of a second)."""
+    if not _COLD:
+        _COLD.append(Engine(ENGINE.spec, memo=False))
+    return _COLD[0]
+
+
 @settings(max_examples=60, deadline=None)
 @given(values=config_strategy, walk=st.lists(st.sampled_from(EVENTS), max_size=25))
 def test_expand_is_step_under_every_event(values, walk):
     """What the explorer uses (`expand`: every event from one state, rule buckets specialised
     to the configuration, inert rules sharing one settled state) is `step`, event by event,
     along a random walk, on a cold engine and on the memoized one."""
-    cold = Engine(ENGINE.spec, memo=False)
+    cold = _cold()
     config, cold_config = ENGINE.config(values), cold.config(values)
     state = ENGINE.initial(config)
     for event in [None, *walk]:
