@@ -8,6 +8,8 @@ pairs): a few hundred in the fast suite, 10,000 in the slow profile.
 
 from __future__ import annotations
 
+import os
+
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 
@@ -242,8 +244,8 @@ def check_random(s, t):
     assert fixed_point_violation(s, amps, allocate(s, again).amps) is None
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow,
-                                                                  HealthCheck.filter_too_much])
+@settings(max_examples=int(os.environ.get("CHARGESPEC_SITE_EXAMPLES", "150")), deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
 @given(sites_and_ticks())
 def test_every_invariant_on_random_sites(case):
     check_random(*case)

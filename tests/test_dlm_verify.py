@@ -4,8 +4,6 @@ the `chargespec dlm` commands with their exit codes."""
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -96,8 +94,8 @@ def test_z3_max_min_on_a_known_site():
 # ---------------------------------------------------------------- the commands
 
 def cli(*args):
-    return subprocess.run([sys.executable, "-m", "chargespec", *args], capture_output=True,
-                          text=True, timeout=300)
+    from incli import run_cli
+    return run_cli(*args)
 
 
 def test_dlm_verify_exit_codes(tmp_path):
