@@ -211,8 +211,6 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def cmd_conform(args: argparse.Namespace) -> int:
-    from dataclasses import asdict
-
     from .conform import (AdapterError, VectorFileError, _embedded_spec, check_against_spec, junit,
                           load_vectors, make_adapter, results_json, run_file, summary,
                           write_atomic)
@@ -288,6 +286,10 @@ def cmd_fuzz(args: argparse.Namespace) -> int:
 
     if args.examples < 1 or args.max_steps < 1:
         raise InputError("--examples and --max-steps must be at least 1")
+    if args.examples > 10_000_000 or args.max_steps > 10_000:
+        raise InputError("--examples at most 10,000,000 and --max-steps at most 10,000")
+    from .outfiles import check_target
+    check_target(args.out)  # before the run, not after it
     try:
         adapter = make_adapter(args.adapter, args.timeout, args.max_line)
     except (AdapterError, ImportError, AttributeError, OSError) as exc:
@@ -322,6 +324,10 @@ def cmd_mutate(args: argparse.Namespace) -> int:
     from .checkers.mutants import generate
     from .conform import VectorFileError, write_atomic
     from .models.step import Engine
+    from .outfiles import check_target
+
+    if args.json is not None:
+        check_target(args.json)  # before the analysis, not after it
 
     t0 = time.perf_counter()
     engine = Engine(load_spec())
@@ -421,7 +427,10 @@ def cmd_export_promela(args: argparse.Namespace) -> int:
     from .checkers.explore import pairwise_configurations, session_events
     from .checkers.promela import export_all
     from .models.step import Engine
+    from .outfiles import check_target
 
+    if args.output is not None:
+        check_target(args.output)
     spec = load_spec(args.spec)
     engine = Engine(spec)
     if args.pairwise:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import os
 import random
 import shutil
 import signal
@@ -465,6 +466,13 @@ def run(examples: int, seed: int, only: list[str] | None = None,
     return out
 
 
+def _run_and_clean(*args: Any) -> dict[str, Tally]:
+    try:
+        return run(*args)
+    finally:
+        shutil.rmtree(_CACHE.pop("tmp", "/nonexistent"), ignore_errors=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--examples", type=int, default=100_000, help="inputs per surface")
@@ -473,8 +481,18 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--budget", type=float, help="seconds per surface at most")
     p.add_argument("--spec-examples", type=int, help="inputs for the whole-spec surface "
                    "(default: --examples)")
+    p.add_argument("--workers", type=int, default=os.cpu_count() or 1,
+                   help="surfaces fuzzed at once (default: one per core)")
     args = p.parse_args(argv)
-    tallies = run(args.examples, args.seed, args.only, args.budget, args.spec_examples)
+    names = [n for n in SURFACES if not args.only or n in args.only]
+    if args.workers > 1 and len(names) > 1:
+        import multiprocessing
+        jobs = [(args.examples, args.seed, [n], args.budget, args.spec_examples) for n in names]
+        with multiprocessing.get_context("fork").Pool(args.workers) as pool:
+            parts = pool.starmap(_run_and_clean, jobs, chunksize=1)
+        tallies = {n: t for part in parts for n, t in part.items()}
+    else:
+        tallies = run(args.examples, args.seed, names, args.budget, args.spec_examples)
     print(f"{'surface':<14} {'inputs':>8} {'accepted':>9} {'clean errors':>13} "
           f"{'failures':>9} {'inputs/s':>9}")
     bad = 0
