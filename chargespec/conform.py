@@ -31,8 +31,7 @@ from typing import Any
 from xml.sax.saxutils import escape, quoteattr
 
 
-class AdapterError(Exception):
-    """The implementation crashed, hung or answered something that is not the protocol."""
+from chargespec.errors import AdapterError, VectorFileError  # noqa: E402 - re-exported
 
 
 class InProcess:
@@ -388,10 +387,6 @@ def _compare(expected: dict[str, Any], observed: dict[str, Any], shown: list[str
         elif observed[key] != expected[key]:
             return key, f"{key}: expected {expected[key]!r}, observed {observed[key]!r}"
     return None
-
-
-class VectorFileError(ValueError):
-    """A vector file that is not JSON or breaks vectors.schema.json; names file and place."""
 
 
 MAX_VECTOR_FILE = 256 << 20  # bytes: the committed files are under 20 MB

@@ -44,3 +44,13 @@ class ModelError(ChargespecError):
     Raised by the step function when no rule or more than one rule applies; the message names
     the machine, configuration, state, event and the rules involved.
     """
+
+
+class AdapterError(ChargespecError):
+    """The implementation under test crashed, hung or answered something that is not the
+    protocol: that test fails (`chargespec conform` goes on with the next)."""
+
+
+class VectorFileError(ChargespecError, ValueError):
+    """A vector file that is not JSON, breaks vectors.schema.json or names what the spec does
+    not know; names the file and the place (exit 2)."""

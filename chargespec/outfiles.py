@@ -86,7 +86,7 @@ def write_tree(directory: Path | str, files: dict[str, bytes]) -> None:
     """Each file of `files` (relative names) under `directory`, each written atomically.
     Every target is checked before the first is written."""
     directory = Path(directory)
-    if directory.exists() and (directory.is_symlink() or not directory.is_dir()):
+    if directory.exists() and not directory.is_dir():
         raise InputError(f"{directory}: not a directory")
     for name in files:
         check_target(directory / name, create_parent=True)

@@ -376,3 +376,17 @@ def test_every_surface_answers_any_input_cleanly(surface, seed):
 @given(seed=st.integers(0, 2 ** 32))
 def test_a_spec_with_one_file_mutated_loads_or_is_a_clear_error(seed):
     inputfuzz.surface_spec(random.Random(seed))
+
+
+def test_write_tree_checks_every_target_before_writing_any(tmp_path):
+    from chargespec.outfiles import write_tree
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "b.json").mkdir()  # a directory where a file goes
+    with pytest.raises(InputError, match="b.json"):
+        write_tree(out, {"a.json": b"1", "b.json": b"2"})
+    assert sorted(p.name for p in out.iterdir()) == ["b.json"]  # a.json not written either
+    write_tree(out, {"a.json": b"1", "sub/c.json": b"3"})
+    assert (out / "sub" / "c.json").read_bytes() == b"3"
+    with pytest.raises(InputError, match="not a directory"):
+        write_tree(out / "a.json", {"x": b""})
