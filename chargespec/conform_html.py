@@ -56,15 +56,15 @@ def highlight(engine: Any, steps: list[tuple[str, str, str, str]]
 
 
 def side_by_side(expected: dict[str, Any], observed: dict[str, Any]) -> str:
-    from chargespec.conform import _labels
+    from chargespec.compare import labels
 
     cells = ['<div class="head">observation</div><div class="head">expected</div>'
              '<div class="head">observed</div>']
     for k in list(expected) + [k for k in observed if k not in expected]:
         e, v = expected.get(k, "(not in the vector)"), observed.get(k, "(nothing)")
         if k == "messages":
-            e = _labels(e) if isinstance(e, list) else e
-            v = _labels(v) if isinstance(v, list) else v
+            e = labels(e) if isinstance(e, list) else e
+            v = labels(v) if isinstance(v, list) else v
         diff = ' class="diff"' if e != v else ""
         cells.append(f"<div{diff}>{esc(k)}</div><div{diff}>{esc(_text(e))}</div>"
                      f"<div{diff}>{esc(_text(v))}</div>")

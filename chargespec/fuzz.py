@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from chargespec.conform import AdapterError, _compare
+from chargespec.compare import compare
+from chargespec.errors import AdapterError
 from chargespec.models.step import Engine
 
 
@@ -102,7 +103,7 @@ def fuzz(adapter: Any, examples: int = 200, seed: int = 0, max_steps: int = 25,
                 want = ref.step(dict(ev))
                 got = adapter.step(dict(ev))
                 counts["steps"] += 1
-                diff = _compare(want, got, adapter.observations) if isinstance(got, dict) \
+                diff = compare(want, got, adapter.observations) if isinstance(got, dict) \
                     else ("observation", f"not a JSON object: {got!r}")
                 if diff:
                     last.append(Divergence(dict(config), events[:n],

@@ -39,7 +39,6 @@ from chargespec.parallel import parallel_map
 
 SCHEMA = "vectors.schema.json"
 MESSAGE_ORDER = ("calls-any-order-but-transaction-messages; results-in-order")
-TRANSACTION_ACTIONS = ("StartTransaction", "StopTransaction", "MeterValues")
 REFUSALS = {"Rejected", "Invalid", "Blocked", "Occupied", "Faulted", "Expired",
             "NotSupported", "Unavailable"}
 
