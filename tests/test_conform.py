@@ -32,8 +32,9 @@ def vectors(tmp_path_factory):
 
 
 def conform(*args):
-    return subprocess.run([sys.executable, "-m", "chargespec", "conform", *args],
-                          capture_output=True, text=True, timeout=300)
+    """`chargespec conform ARGS` in this process (the adapters are still processes)."""
+    from incli import run_cli
+    return run_cli("conform", *args)
 
 
 def test_the_reference_passes_in_process_and_over_stdio(vectors, tmp_path):

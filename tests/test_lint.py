@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -96,8 +94,8 @@ def test_entry_checks_are_off_while_the_local_whitelist_is_disabled(engine):
 
 
 def cli(*args):
-    return subprocess.run([sys.executable, "-m", "chargespec", *args], capture_output=True,
-                          text=True, timeout=60)
+    from incli import run_cli
+    return run_cli(*args)
 
 
 def test_cli_reports_the_manuals_bad_setup_and_exits_1():
