@@ -27,11 +27,16 @@ import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 from xml.sax.saxutils import escape, quoteattr
 
 
 from chargespec.errors import AdapterError, VectorFileError  # noqa: E402 - re-exported
+
+
+class StepUnsupported(Exception):
+    """An adapter cannot take this event (a driver that supports only some): the test is
+    unsupported from this step on, never passed or failed."""
 
 
 class InProcess:
@@ -71,6 +76,8 @@ class InProcess:
     def step(self, event: dict[str, Any]) -> dict[str, Any]:
         try:
             return self.impl.step(event)
+        except StepUnsupported:
+            raise
         except RecursionError:
             raise AdapterError("step raised RecursionError") from None
         except Exception as exc:  # noqa: BLE001 - the implementation's failure is the result
@@ -211,6 +218,8 @@ class Stdio:
 
     def step(self, event: dict[str, Any]) -> dict[str, Any]:
         answer = self._ask({"type": "event", "event": event})
+        if answer.get("type") == "unsupported":
+            raise StepUnsupported(str(answer.get("reason", ""))[:300])
         if answer.get("type") != "observation" or not isinstance(answer.get("observation"),
                                                                   dict):
             raise AdapterError(f"event answered {answer!r}")
@@ -510,6 +519,9 @@ def run_test(adapter: Any, file: str, doc: dict[str, Any], group: dict[str, Any]
                 else:
                     o.status = "failed"
                 break
+    except StepUnsupported as exc:
+        o.status = "unsupported"
+        o.detail = f"the adapter cannot take an event of this test{': ' if str(exc) else ''}{exc}"
     except AdapterError as exc:
         o.status, o.detail = "failed", str(exc)
         # a pipelined run has restarted the adapter already
@@ -522,43 +534,90 @@ def run_test(adapter: Any, file: str, doc: dict[str, Any], group: dict[str, Any]
     return o
 
 
-def parse_adapter(spec: str) -> tuple[str, Any]:
-    """What an `--adapter` value names, without starting anything: ("reference", None),
-    ("module", "module:Class") or ("stdio", argv).  AdapterError when it is malformed."""
+@dataclass(frozen=True)
+class Transport:
+    """How the runner reaches an implementation: `--adapter SCHEME:REST`.  `parse` turns REST
+    into what `start` needs (AdapterError when malformed; nothing is started), `start` returns
+    an adapter (reset, step, observations, close; optionally run/run_many with `batch`)."""
+
+    scheme: str
+    parse: Callable[[str], Any]
+    start: Callable[[Any, float, int], Any]
+    doc: str
+
+
+TRANSPORTS: dict[str, Transport] = {}
+
+
+def register_transport(t: Transport) -> Transport:
+    """A new transport is one module that calls this (the OCPP-J one registers `ocppj`)."""
+    TRANSPORTS[t.scheme] = t
+    return t
+
+
+def _parse_command(rest: str) -> list[str]:
     import shlex
+    try:
+        argv = shlex.split(rest)
+    except ValueError as exc:
+        raise AdapterError(f"cannot split the command {rest[:80]!r}: {exc}") from None
+    if not argv:
+        raise AdapterError("stdio: names no command (stdio:COMMAND ARGS...)")
+    return argv
+
+
+def _parse_class(rest: str) -> str:
+    module, _, cls = rest.partition(":")
+    if not re.fullmatch(r"[A-Za-z_][\w.]*", module) or not re.fullmatch(r"[A-Za-z_]\w*", cls):
+        raise AdapterError(f"{rest[:80]!r} is not module:Class")
+    return rest
+
+
+register_transport(Transport(
+    "reference", lambda rest: None, lambda _, timeout, max_line: InProcess("reference"),
+    "the spec's own model, in-process"))
+register_transport(Transport(
+    "module", _parse_class, lambda target, timeout, max_line: InProcess(target),
+    "module:Class, a Python class with reset(config), step(event) and `observations`"))
+register_transport(Transport(
+    "stdio", _parse_command, lambda argv, timeout, max_line: Stdio(argv, timeout, max_line),
+    "stdio:COMMAND, any program speaking the JSON-lines protocol (ADAPTER.md)"))
+
+
+def parse_adapter(spec: str) -> tuple[str, Any]:
+    """What an `--adapter` value names, without starting anything: (scheme, what its
+    transport needs).  `reference`; a registered `SCHEME:REST`; `module:Class`; a bare command
+    (no colon, or a space or slash before it) is stdio.  AdapterError when it is malformed."""
     if not isinstance(spec, str):
         raise AdapterError("an adapter name is a string")
     spec = spec.strip()
     if not spec:
-        raise AdapterError("empty adapter name (reference, module:Class or stdio:COMMAND)")
+        raise AdapterError(f"empty adapter name ({_schemes()})")
     if "\x00" in spec:
         raise AdapterError("an adapter name cannot hold a NUL character")
     if spec == "reference":
         return "reference", None
     scheme, colon, rest = spec.partition(":")
-    if scheme == "stdio" or not colon or " " in scheme or "/" in scheme:
-        command = rest if scheme == "stdio" else spec
-        try:
-            argv = shlex.split(command)
-        except ValueError as exc:
-            raise AdapterError(f"cannot split the command {command[:80]!r}: {exc}") from None
-        if not argv:
-            raise AdapterError("stdio: names no command (stdio:COMMAND ARGS...)")
-        return "stdio", argv
-    if not re.fullmatch(r"[A-Za-z_][\w.]*", scheme) or not re.fullmatch(r"[A-Za-z_]\w*", rest):
-        raise AdapterError(f"{spec[:80]!r} is neither reference, module:Class nor "
-                           f"stdio:COMMAND")
-    return "module", spec
+    if colon and scheme in TRANSPORTS and scheme not in ("reference", "module"):
+        return scheme, TRANSPORTS[scheme].parse(rest)
+    if not colon or " " in scheme or "/" in scheme:
+        return "stdio", _parse_command(spec)
+    try:
+        return "module", _parse_class(spec)
+    except AdapterError:
+        raise AdapterError(f"{spec[:80]!r} names no adapter ({_schemes()})") from None
+
+
+def _schemes() -> str:
+    return "reference, module:Class, " + ", ".join(
+        f"{s}:..." for s in TRANSPORTS if s not in ("reference", "module"))
 
 
 def make_adapter(spec: str, timeout: float = 5.0, max_line: int = Stdio.MAX_LINE) -> Any:
-    """The adapter `spec` names, by scheme: `reference`; `module:Class` (in-process);
-    `stdio:COMMAND` (a bare command with a space or a path is taken as stdio).  AdapterError
-    when the name is malformed or the adapter cannot start."""
-    kind, what = parse_adapter(spec)
-    if kind == "stdio":
-        return Stdio(what, timeout, max_line)
-    return InProcess("reference" if kind == "reference" else what)
+    """The adapter `spec` names, started through its transport; AdapterError when the name is
+    malformed or the adapter cannot start."""
+    scheme, what = parse_adapter(spec)
+    return TRANSPORTS[scheme].start(what, timeout, max_line)
 
 
 def _event_label(ev: dict[str, Any]) -> str:

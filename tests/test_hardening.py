@@ -162,6 +162,8 @@ ADAPTER = textwrap.dedent("""
             print('{"type": "observation", "observation": {"status": NaN}}', flush=True)
         elif mode == "deep":
             print('{"type": "observation", "observation": {"status": ' + "[" * 100000 + "]" * 100000 + '}}', flush=True)
+        elif mode == "partial" and req["event"]["name"] != "plug":
+            print(json.dumps({"type": "unsupported", "reason": "only plug"}), flush=True)
         elif mode == "closed":
             os.close(1); time.sleep(600)
         else:
@@ -204,6 +206,28 @@ def test_a_bad_answer_fails_that_test_and_the_outputs_stay_valid(tmp_path, adapt
     assert says in results[0]["detail"], results[0]["detail"]
     assert sorted(x.name for x in tmp_path.iterdir()) == ["adapter.py", "few.json", "r.json",
                                                           "r.xml"]
+
+
+def test_a_step_the_adapter_cannot_take_makes_the_test_unsupported(tmp_path, adapter):
+    from chargespec.conform import make_adapter, run_file
+    vectors = one_test_file(tmp_path)
+    a = make_adapter(adapter("partial"), 2.0)
+    try:
+        outcomes = run_file(a, vectors)
+    finally:
+        a.close()
+    assert [o.status for o in outcomes] == ["unsupported"] * 2
+    assert "only plug" in outcomes[0].detail
+
+
+def test_transports_are_registered_by_scheme():
+    from chargespec.conform import TRANSPORTS, AdapterError, parse_adapter
+    assert {"reference", "module", "stdio"} <= set(TRANSPORTS)
+    assert parse_adapter("stdio:python -m x") == ("stdio", ["python", "-m", "x"])
+    assert parse_adapter("./my-adapter --fast") == ("stdio", ["./my-adapter", "--fast"])
+    assert parse_adapter("pkg.mod:Impl") == ("module", "pkg.mod:Impl")
+    with pytest.raises(AdapterError, match="stdio:"):
+        parse_adapter("ocppj:listen=127.0.0.1:9000")  # not registered (yet): the schemes named
 
 
 def test_close_kills_the_adapters_whole_process_group(tmp_path, adapter):
