@@ -56,8 +56,8 @@ class InvariantProof:
 Induction = InvariantProof
 
 
-def _observations(model: MachineModel, terms: dict[str, tuple[Any, Any]],
-                  stored: bool = False) -> dict[str, tuple[Any, Any]]:
+def observation_terms(model: MachineModel, terms: dict[str, tuple[Any, Any]],
+                      stored: bool = False) -> dict[str, tuple[Any, Any]]:
     """The observations of the state `terms`, in order, each seeing the ones before it.  Like
     the step function's, they see the configuration and the state, never the event: an event
     field may share a name with a kept observation (authorize_conf's `status`).
@@ -84,9 +84,9 @@ def _observations(model: MachineModel, terms: dict[str, tuple[Any, Any]],
     return scope
 
 
-def _state_after(model: MachineModel, rule: Any, event: str,
-                 old: dict[str, tuple[Any, Any]] | None = None, backend: Z3Backend | None = None
-                 ) -> dict[str, tuple[Any, Any]]:
+def state_after(model: MachineModel, rule: Any, event: str,
+                old: dict[str, tuple[Any, Any]] | None = None, backend: Z3Backend | None = None
+                ) -> dict[str, tuple[Any, Any]]:
     """The state variables after `rule` (before its observations settle), from the state
     `old` (default: the symbolic state) with names resolved by `backend` (default: the event's
     fields, then the symbolic state and configuration)."""
@@ -115,9 +115,11 @@ def _initial(model: MachineModel, b: Z3Backend, var: Any) -> Any:
     return b.visit(var.initial)
 
 
-def _terms(model: MachineModel, invariants: list[Any], state: dict[str, tuple[Any, Any]],
-           stored: bool = False) -> list[Any]:
-    scope = _observations(model, state, stored)
+def invariant_terms(model: MachineModel, invariants: list[Any],
+                    state: dict[str, tuple[Any, Any]], stored: bool = False) -> list[Any]:
+    """The invariants as Z3 terms over `state` and its observations (shared with the step,
+    recovery and status-relation proofs)."""
+    scope = observation_terms(model, state, stored)
     b = Z3Backend(scope.__getitem__, model.codes)
     return [b.visit(i.expr) for i in invariants]
 
@@ -164,16 +166,16 @@ def prove(spec: Spec, machine: str = "session", timeout_ms: int = 60_000) -> Ind
     kept = [o.name for o in m.observations if o.keep]
     for name in kept:
         init[name] = model.terms[name]
-    scope0 = _observations(model, init)
+    scope0 = observation_terms(model, init)
     for name in kept:
         init[name] = scope0[name]
     first_event = next(iter(model.event_terms))
-    broken(_terms(model, invariants, init, stored=True),
+    broken(invariant_terms(model, invariants, init, stored=True),
            lambda mod: "does not hold in the initial state under " +
            model.describe(mod, [], first_event).split(" under ", 1)[-1])
     # step: from any state where every state invariant holds, by every rule on every event
     old = {name: model.terms[name] for name in m.state_fields}
-    s.add(*_terms(model, invariants, old, stored=True))
+    s.add(*invariant_terms(model, invariants, old, stored=True))
     control = model.control()
     for rule in m.rules:
         if rule.ignore:
@@ -185,7 +187,7 @@ def prove(spec: Spec, machine: str = "session", timeout_ms: int = 60_000) -> Ind
             s.push()
             s.add(z3.Or(*[control == model.codes(p) for p in rule.sources]))
             s.add(model.compile(rule.when, event))
-            broken(_terms(model, invariants, _state_after(model, rule, event)),
+            broken(invariant_terms(model, invariants, state_after(model, rule, event)),
                    lambda mod, rule=rule, event=event: (
                        f"rule {rule.id} ({rule.where.file}:{rule.where.line}) breaks it on "
                        + model.describe(mod, [], event)))

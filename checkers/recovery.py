@@ -38,7 +38,7 @@ from chargespec.expr import BoolT, IntT
 from chargespec.specmodel import Spec
 
 from .determinism import MachineModel
-from .induction import InvariantProof, _observations, _state_after, _terms
+from .induction import InvariantProof, invariant_terms, observation_terms, state_after
 from .z3_backend import SymSet, Z3Backend
 
 State = dict[str, tuple[Any, Any]]  # state field -> (Z3 term, type)
@@ -76,9 +76,9 @@ def successor(model: MachineModel, state: State, event: str,
     for rule in reversed([r for r in m.rules if event in r.events]):
         applies = z3.And(z3.Or(*[control == model.codes(p) for p in rule.sources]),
                          b.visit(rule.when))
-        after = state if rule.ignore else _state_after(model, rule, event, state, b)
+        after = state if rule.ignore else state_after(model, rule, event, state, b)
         new = {k: (_ite(applies, after[k][0], new[k][0]), t) for k, (_, t) in state.items()}
-    settled = _observations(model, new)
+    settled = observation_terms(model, new)
     for o in m.observations:
         if o.keep:
             new[o.name] = settled[o.name]
@@ -119,7 +119,7 @@ def prove(spec: Spec, machine: str = "session", timeout_ms: int = 120_000) -> In
     s.set("timeout", timeout_ms)
     s.add(*model.facts)
     start: State = {name: model.terms[name] for name in m.state_fields}
-    s.add(*_terms(model, [i for i in m.invariants if i.kind == "state"], start, stored=True))
+    s.add(*invariant_terms(model, [i for i in m.invariants if i.kind == "state"], start, stored=True))
     queries = 0
     for inv in graph:
         whens = [w.when for w in inv.recovery]

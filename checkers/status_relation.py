@@ -9,7 +9,7 @@ from some state the state invariants allow, takes the kept status from old to ne
 (the state may be unreachable); the explorations turn it into "made".  The OCPP status picture of
 the report draws the three kinds apart.
 
-The state after a rule is the induction's (`_state_after`, the observations settled from it);
+The state after a rule is the induction's (`state_after`, the observations settled from it);
 one query per (old, new) pair, a disjunction over the rules and their events.
 """
 
@@ -23,7 +23,7 @@ import z3
 from chargespec.specmodel import Spec
 
 from .determinism import MachineModel
-from .induction import _observations, _state_after, _terms
+from .induction import invariant_terms, observation_terms, state_after
 
 
 @dataclass(frozen=True)
@@ -44,7 +44,7 @@ def status_changes(spec: Spec, machine: str = "session", observation: str = "sta
     s = z3.Solver()
     s.set("timeout", timeout_ms)
     s.add(*model.facts)
-    s.add(*_terms(model, [i for i in m.invariants if i.kind == "state"],
+    s.add(*invariant_terms(model, [i for i in m.invariants if i.kind == "state"],
                   {n: model.terms[n] for n in m.state_fields}, stored=True))
     old, t = model.terms[observation]
     statuses = tuple(t.values)
@@ -52,7 +52,7 @@ def status_changes(spec: Spec, machine: str = "session", observation: str = "sta
     steps = []
     for rule in m.rules:
         for event in rule.events:
-            new = _observations(model, _state_after(model, rule, event))[observation][0]
+            new = observation_terms(model, state_after(model, rule, event))[observation][0]
             steps.append((z3.And(z3.Or(*[control == model.codes(p) for p in rule.sources]),
                                  model.compile(rule.when, event)), new))
     possible, unknown, queries = set(), set(), 0

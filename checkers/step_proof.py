@@ -32,7 +32,7 @@ from chargespec.expr import Where, parse
 from chargespec.specmodel import Spec
 
 from .determinism import MachineModel
-from .induction import InvariantProof, _observations, _state_after, _terms
+from .induction import InvariantProof, invariant_terms, observation_terms, state_after
 from .invariants import FIXED_TAG_MODES, STOP_REASONS
 from .z3_backend import NONE, Z3Backend
 
@@ -59,7 +59,7 @@ class Step:
         self.model, self.rule, self.event = model, rule, event
         m = model.machine
         self.fields = model.event_terms.get(event, {})
-        self.after = _observations(model, _state_after(model, rule, event))
+        self.after = observation_terms(model, state_after(model, rule, event))
         old_backend = model.backend(event)
         self._dropped: dict[str, Any] = {}
         self.messages = [
@@ -203,7 +203,7 @@ def prove(spec: Spec, machine: str = "session", timeout_ms: int = 60_000,
     s = z3.Solver()
     s.set("timeout", timeout_ms)
     s.add(*model.facts)
-    s.add(*_terms(model, states, {n: model.terms[n] for n in m.state_fields}, stored=True))
+    s.add(*invariant_terms(model, states, {n: model.terms[n] for n in m.state_fields}, stored=True))
     control = model.control()
     for rule in m.rules:
         if rules is not None and rule.id not in rules:
