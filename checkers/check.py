@@ -12,7 +12,6 @@ Profiles:
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import sys
 import time
@@ -22,6 +21,7 @@ from typing import Any, Callable
 from chargespec.expr import to_label
 from chargespec.models.step import Engine
 from chargespec.models.types import Outputs
+from chargespec.parallel import parallel_imap
 from chargespec.specmodel import Spec
 
 from .determinism import Report, prove
@@ -231,13 +231,8 @@ def run(spec: Spec, profile: str = "ci", workers: int | None = None,
             f"{out.transitions} transitions, {out.seconds:.1f} s"
             + (f", {len(out.violations)} VIOLATION(S)" if out.violations else ""))
 
-    if n > 1 and "fork" in multiprocessing.get_all_start_methods():
-        with multiprocessing.get_context("fork").Pool(n) as pool:
-            for k, out in enumerate(pool.imap(_task, range(tasks))):
-                take(k, out)
-    else:
-        for k in range(tasks):
-            take(k, _task(k))
+    for k, out in enumerate(parallel_imap(_task, list(range(tasks)), n)):
+        take(k, out)
     result.proof, result.induction, result.steps, result.recovery = (
         done["determinism"], done["induction"], done["steps"], done["recovery"])
     result.seconds = time.perf_counter() - t0
