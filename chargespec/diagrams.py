@@ -478,16 +478,6 @@ def site_slug(site: Any) -> str:
     return "dlm-" + stem.removeprefix("dlm_").replace("_", "-")
 
 
-def class_transitions(engine: Engine, workers: int | None = None
-                      ) -> dict[str, set[tuple[str, str, str]]]:
-    """slug -> the transitions of its projection, for every configuration class (all cores)."""
-    from chargespec.parallel import parallel_map
-
-    _STATE["engine"] = engine
-    found = parallel_map(_task, [("class", k) for k in range(len(CONFIG_CLASSES))], workers)
-    return {c.slug: t for c, (t, _) in zip(CONFIG_CLASSES, found)}
-
-
 def _task(task: tuple[str, int]) -> Any:
     kind, k = task
     if kind == "relation":  # the status changes any configuration can make (Z3)

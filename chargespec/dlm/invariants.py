@@ -11,7 +11,6 @@ tests and by `dlm simulate` through `fixed_point_violation` and `starvation_viol
 
 from __future__ import annotations
 
-import itertools
 from dataclasses import dataclass
 
 from .allocator import Tick, Vehicle, priority_order
@@ -288,8 +287,3 @@ def monotonicity_violation(site_before: Site, site_after: Site, before: tuple[in
         text = ", ".join(f"{site_after.connectors[i].name} {a} -> {b} A" for i, a, b in rises)
         return Violation("monotonicity", f"a limit went down and {text}")
     return None
-
-
-def worst_phase_uses(site: Site) -> itertools.product:
-    """Every combination of vehicle phase use (1 or 3) the site's connectors allow."""
-    return itertools.product(*[(1, 3) if c.three_phase else (1,) for c in site.connectors])
