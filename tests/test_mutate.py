@@ -119,7 +119,7 @@ def test_a_guard_rewritten_to_the_same_condition_is_proved_equivalent(engine, mu
     # a mutant whose guard differs only where the state invariants say no state is
     # (one the committed analysis records as such; every one it lists is re-proved here)
     recorded = json.loads((VECTORS / "mutation.json").read_text())["coverage"]["equivalent"]
-    z3_ids = [k for k, v in recorded.items() if v.startswith("Z3")]
+    z3_ids = [k for k, v in recorded.items() if v.startswith("Z3: the mutated guard")]
     assert z3_ids
     index = {m.id: m for m in mutants}
     for mid in z3_ids[:3]:
@@ -127,6 +127,21 @@ def test_a_guard_rewritten_to_the_same_condition_is_proved_equivalent(engine, mu
     # and a guard mutant that does change behaviour is not
     killed = index["rule/same_card_stops_transaction/when/NEG/0"]
     assert mutate._z3_guard_equivalent(engine, killed) is None
+
+
+def test_an_update_that_rewrites_the_value_already_there_is_proved_equivalent(engine,
+                                                                            mutants) -> None:
+    index = {m.id: m for m in mutants}
+    # a rule that fires only with the cable gone: the lock is open already, whatever it sets
+    same = index["rule/error_stops_transaction_cable_gone/do lock/UPD-DEL/0"]
+    assert "leaves lock at the value" in mutate._z3_update_equivalent(engine, same)
+    # plugged rules: the pilot is never A, so `cp in [C, D, A]` is `cp in [C, D]` there
+    assert mutate._z3_update_equivalent(
+        engine, index["rule/remote_start_plugged/do ev_charged/UPD-VAL/3"])
+    # an update that matters is not: the card a transaction starts with
+    differs = [m for m in mutants if m.id.startswith("rule/same_card_stops_transaction/do ")
+               and m.operator == "UPD-DEL"]
+    assert differs and all(mutate._z3_update_equivalent(engine, m) is None for m in differs)
 
 
 def test_each_helper_wrong_version_gives_a_different_answer(engine) -> None:
