@@ -466,6 +466,10 @@ def run(examples: int, seed: int, only: list[str] | None = None,
     return out
 
 
+def _run_star(job: tuple) -> dict[str, Tally]:
+    return _run_and_clean(*job)
+
+
 def _run_and_clean(*args: Any) -> dict[str, Tally]:
     try:
         return run(*args)
@@ -484,22 +488,33 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--workers", type=int, default=os.cpu_count() or 1,
                    help="surfaces fuzzed at once (default: one per core)")
     args = p.parse_args(argv)
+    # every module a surface reaches, imported before the first input (and before forking)
+    import chargespec.cli, chargespec.conform, chargespec.dlm.simulate, chargespec.dlm.site  # noqa
+    import chargespec.inputs, chargespec.models.stdio, chargespec.yamlread  # noqa: F401,E401
     names = [n for n in SURFACES if not args.only or n in args.only]
+    header = (f"{'surface':<14} {'inputs':>8} {'accepted':>9} {'clean errors':>13} "
+              f"{'failures':>9} {'inputs/s':>9}")
+    print(header, flush=True)
+    tallies: dict[str, Tally] = {}
+
+    def show(part: dict[str, Tally]) -> None:  # each surface as soon as it is done
+        for name, t in part.items():
+            tallies[name] = t
+            print(f"{name:<14} {t.tried:>8} {t.ok:>9} {t.errors:>13} {len(t.failures):>9} "
+                  f"{t.tried / max(t.seconds, 1e-9):>9.0f}", flush=True)
+    jobs = [(args.examples, args.seed, [n], args.budget, args.spec_examples) for n in names]
     if args.workers > 1 and len(names) > 1:
         import multiprocessing
-        jobs = [(args.examples, args.seed, [n], args.budget, args.spec_examples) for n in names]
-        with multiprocessing.get_context("fork").Pool(args.workers) as pool:
-            parts = pool.starmap(_run_and_clean, jobs, chunksize=1)
-        tallies = {n: t for part in parts for n, t in part.items()}
+        with multiprocessing.get_context("fork").Pool(min(args.workers, len(jobs))) as pool:
+            for part in pool.imap_unordered(_run_star, jobs):
+                show(part)
     else:
-        tallies = run(args.examples, args.seed, names, args.budget, args.spec_examples)
-    print(f"{'surface':<14} {'inputs':>8} {'accepted':>9} {'clean errors':>13} "
-          f"{'failures':>9} {'inputs/s':>9}")
-    bad = 0
-    for name, t in tallies.items():
-        print(f"{name:<14} {t.tried:>8} {t.ok:>9} {t.errors:>13} {len(t.failures):>9} "
-              f"{t.tried / max(t.seconds, 1e-9):>9.0f}")
-        bad += len(t.failures)
+        for job in jobs:
+            show(_run_and_clean(*job))
+    bad = sum(len(t.failures) for t in tallies.values())
+    print(f"{'all':<14} {sum(t.tried for t in tallies.values()):>8} "
+          f"{sum(t.ok for t in tallies.values()):>9} "
+          f"{sum(t.errors for t in tallies.values()):>13} {bad:>9}")
     for name, t in tallies.items():
         for f in t.failures[:5]:
             print(f"\nFAILURE {f}")
