@@ -143,6 +143,8 @@ def load_spec(directory: Path | str | None = None) -> Spec:
     b.interpretations = b.build_interpretations(*docs["interpretations"][0])
     b.errata = b.build_errata(*docs["errata"][0])
     b.parameters = b.build_parameters(*docs["parameters"][0])
+    if not b.parameters:
+        raise SpecError(Where(docs["parameters"][0][0]), "no parameters")
     status_table = b.build_status_table(*docs["status_transitions"][0])
     pilot = b.build_pilot(*docs["control_pilot"][0])
     session_events: set[str] = set()
@@ -922,6 +924,11 @@ class _Builder:
                                         bool(inv.get("assume")), " ".join(inv["doc"].split()),
                                         self.ref(inv, file), where, tuple(recovery)))
 
+        for what, items_ in (("observations", observations), ("variables", variables),
+                             ("rules", rules), ("events", events)):
+            if not items_:  # the step function needs each; a machine without them is a typo
+                raise SpecError(Where(file, doc.key_lines.get(what, doc.line)),
+                                f"machine {name}: no {what}")
         return Machine(name=name, title=doc.get("title", name), file=file, control=control,
                        variables=variables, events=events, rules=tuple(rules),
                        observations=tuple(observations), notify=tuple(notifies),

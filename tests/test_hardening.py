@@ -414,3 +414,10 @@ def test_write_tree_checks_every_target_before_writing_any(tmp_path):
     assert (out / "sub" / "c.json").read_bytes() == b"3"
     with pytest.raises(InputError, match="not a directory"):
         write_tree(out / "a.json", {"x": b""})
+
+
+@pytest.mark.parametrize("seed", ["7:spec:208", "7:spec:272"])
+def test_a_spec_cut_short_before_its_observations_is_a_clear_error(seed):
+    # found by `make fuzz`: a session.yaml truncated after its first rules has no
+    # observations, and the compiled machine's value class failed with a TypeError
+    assert inputfuzz.surface_spec(random.Random(seed)) == "error"
