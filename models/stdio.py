@@ -249,5 +249,18 @@ def serve(inp: TextIO, outp: TextIO, max_request: int = MAX_REQUEST,
     return 0
 
 
+def main() -> int:
+    """Serve on stdin/stdout as UTF-8 whatever the locale: bytes that are not UTF-8 become
+    U+FFFD (then a request that is not JSON, answered with an error), never a crash."""
+    import io
+    inp = io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8", errors="replace", newline="\n")
+    out = io.TextIOWrapper(sys.stdout.buffer, encoding="utf-8", errors="backslashreplace",
+                           newline="\n", line_buffering=False)
+    try:
+        return serve(inp, out)
+    except (BrokenPipeError, KeyboardInterrupt):
+        return 0
+
+
 if __name__ == "__main__":
-    sys.exit(serve(sys.stdin, sys.stdout))
+    sys.exit(main())

@@ -421,3 +421,13 @@ def test_a_spec_cut_short_before_its_observations_is_a_clear_error(seed):
     # found by `make fuzz`: a session.yaml truncated after its first rules has no
     # observations, and the compiled machine's value class failed with a TypeError
     assert inputfuzz.surface_spec(random.Random(seed)) == "error"
+
+
+def test_the_reference_adapter_takes_bytes_that_are_not_utf8_in_any_locale():
+    for lc in ("C.UTF-8", "C"):
+        p = subprocess.run([PY, "-m", "chargespec.models.stdio"],
+                           input=b'{"type": "hello"}\n\xff\xfe{"x"\n{"type": "bye"}\n',
+                           capture_output=True, timeout=60, env={**os.environ, "LC_ALL": lc})
+        assert p.returncode == 0 and b"Traceback" not in p.stderr, p.stderr
+        kinds = [json.loads(x)["type"] for x in p.stdout.splitlines()]
+        assert kinds == ["hello", "error"], (lc, kinds)
