@@ -132,6 +132,9 @@ def _per_phase(value: Any, pid: str, where: Where) -> tuple[int, int, int]:
     return tuple(value)  # type: ignore[return-value]
 
 
+MAX_STATIONS = 128  # per site file: up to 256 connectors
+
+
 def load_site(spec: Spec, path: Path | str) -> Site:
     """Read a site file; SpecError (file:line) on any mistake."""
     path = Path(path)
@@ -186,6 +189,10 @@ def site_from_doc(spec: Spec, doc: Any, file: str) -> Site:
     connectors: list[Connector] = []
     names: dict[str, int] = {}
     snode = doc["stations"]
+    if isinstance(snode, list) and len(snode) > MAX_STATIONS:
+        raise SpecError(Where(file, getattr(snode, "line", 0)),
+                        f"{len(snode)} stations, more than the limit of {MAX_STATIONS} (a "
+                        f"resource bound of this tool: the proofs grow with the connectors)")
     for si, st in enumerate(snode):
         swhere = Where(file, snode.item_lines[si])
         if not isinstance(st, MDict) or "connectors" not in st:
