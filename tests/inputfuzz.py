@@ -440,9 +440,12 @@ class Tally:
 
 
 def run(examples: int, seed: int, only: list[str] | None = None,
-        budget: float | None = None, spec_examples: int | None = None) -> dict[str, Tally]:
-    """`examples` inputs per surface (`spec_examples` for the whole spec, which takes a third
-    of a second to load and compile), or until `budget` seconds per surface."""
+        budget: float | None = None, spec_examples: int | None = None,
+        part: tuple[int, int] = (0, 1)) -> dict[str, Tally]:
+    """`examples` inputs per surface (`spec_examples` for the whole spec, which takes a tenth
+    of a second to load and compile), or until `budget` seconds per surface.  `part` (k, n):
+    only the inputs whose number is k modulo n, so that n workers share one surface; input
+    number i is the same input however the work is shared."""
     out = {}
     for name, fn in SURFACES.items():
         if only and name not in only:
@@ -450,7 +453,7 @@ def run(examples: int, seed: int, only: list[str] | None = None,
         t = out[name] = Tally()
         t0 = time.perf_counter()
         n = spec_examples if name == "spec" and spec_examples is not None else examples
-        for k in range(n):
+        for k in range(part[0], n, part[1]):
             rng = random.Random(f"{seed}:{name}:{k}")
             t.tried += 1
             try:
@@ -486,31 +489,44 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--spec-examples", type=int, help="inputs for the whole-spec surface "
                    "(default: --examples)")
     p.add_argument("--workers", type=int, default=os.cpu_count() or 1,
-                   help="surfaces fuzzed at once (default: one per core)")
+                   help="processes (default: one per core); each surface is shared among them")
     args = p.parse_args(argv)
     # every module a surface reaches, imported before the first input (and before forking)
     import chargespec.cli, chargespec.conform, chargespec.dlm.simulate, chargespec.dlm.site  # noqa
     import chargespec.inputs, chargespec.models.stdio, chargespec.yamlread  # noqa: F401,E401
     names = [n for n in SURFACES if not args.only or n in args.only]
     header = (f"{'surface':<14} {'inputs':>8} {'accepted':>9} {'clean errors':>13} "
-              f"{'failures':>9} {'inputs/s':>9}")
+              f"{'failures':>9} {'per core/s':>10}")
     print(header, flush=True)
     tallies: dict[str, Tally] = {}
 
-    def show(part: dict[str, Tally]) -> None:  # each surface as soon as it is done
-        for name, t in part.items():
-            tallies[name] = t
-            print(f"{name:<14} {t.tried:>8} {t.ok:>9} {t.errors:>13} {len(t.failures):>9} "
-                  f"{t.tried / max(t.seconds, 1e-9):>9.0f}", flush=True)
-    jobs = [(args.examples, args.seed, [n], args.budget, args.spec_examples) for n in names]
-    if args.workers > 1 and len(names) > 1:
+    parts = max(1, args.workers)  # each surface in as many shares as workers
+
+    def show(name: str, t: Tally) -> None:
+        tallies[name] = t
+        print(f"{name:<14} {t.tried:>8} {t.ok:>9} {t.errors:>13} {len(t.failures):>9} "
+              f"{t.tried / max(t.seconds, 1e-9):>10.0f}", flush=True)
+    jobs = [(args.examples, args.seed, [n], args.budget, args.spec_examples, (k, parts))
+            for n in names for k in range(parts)]
+    shares: dict[str, list[Tally]] = {n: [] for n in names}
+
+    def collect(result: dict[str, Tally]) -> None:  # a surface printed once all its shares are in
+        for name, t in result.items():
+            shares[name].append(t)
+            if len(shares[name]) == parts:
+                show(name, Tally(sum(x.tried for x in shares[name]),
+                                 sum(x.ok for x in shares[name]),
+                                 sum(x.errors for x in shares[name]),
+                                 [f for x in shares[name] for f in x.failures],
+                                 sum(x.seconds for x in shares[name])))
+    if parts > 1:
         import multiprocessing
-        with multiprocessing.get_context("fork").Pool(min(args.workers, len(jobs))) as pool:
-            for part in pool.imap_unordered(_run_star, jobs):
-                show(part)
+        with multiprocessing.get_context("fork").Pool(parts) as pool:
+            for result in pool.imap_unordered(_run_star, jobs):
+                collect(result)
     else:
         for job in jobs:
-            show(_run_and_clean(*job))
+            collect(_run_and_clean(*job))
     bad = sum(len(t.failures) for t in tallies.values())
     print(f"{'all':<14} {sum(t.tried for t in tallies.values()):>8} "
           f"{sum(t.ok for t in tallies.values()):>9} "

@@ -24,6 +24,7 @@ from hypothesis import strategies as st
 import inputfuzz
 from incli import run_cli
 from chargespec.errors import InputError, SpecError
+from chargespec import yamlread
 from chargespec.yamlread import parse_yaml
 
 REPO = Path(__file__).resolve().parents[1]
@@ -56,13 +57,40 @@ def assert_clean(p, code=2, names=None):
     ("a: 1\na: 2\n", "duplicate key 'a'"),
     ("a:\n\tb: 1\n", "'\\t'"),
     ('a: "\\ud800"\n', "lone surrogate"),
+    ('a: "\ud800"\n', "lone surrogate"),
+    ("a: \ufffe\n", "is not allowed"),
 ])
-def test_hostile_yaml_is_a_clear_error_with_the_line(text, says):
+@pytest.mark.parametrize("loader", yamlread.LOADERS, ids=lambda c: c.__name__)
+def test_hostile_yaml_is_a_clear_error_with_the_line(text, says, loader, monkeypatch):
+    monkeypatch.setattr(yamlread, "_Loader", loader)
     t0 = time.perf_counter()
     with pytest.raises(SpecError) as e:
         parse_yaml(text, "f.yaml")
     assert says in str(e.value) and str(e.value).startswith("f.yaml")
     assert time.perf_counter() - t0 < 2  # the alias bomb is refused before it is walked
+
+
+def _marks(value):
+    """The value with every line mark the reader kept, for comparing two readers."""
+    if isinstance(value, dict):
+        return (value.line, sorted(value.key_lines.items(), key=repr),
+                {k: _marks(v) for k, v in value.items()})
+    if isinstance(value, list):
+        return (value.line, value.item_lines, [_marks(v) for v in value])
+    return value
+
+
+@pytest.mark.skipif(len(yamlread.LOADERS) < 2, reason="PyYAML built without libyaml")
+def test_libyaml_and_the_python_reader_read_every_committed_file_alike(monkeypatch):
+    files = sorted((REPO / "spec").rglob("*.yaml"))
+    assert len(files) > 20
+    for path in files:
+        text = path.read_text()
+        read = []
+        for loader in yamlread.LOADERS:
+            monkeypatch.setattr(yamlread, "_Loader", loader)
+            read.append(_marks(parse_yaml(text, path.name)))
+        assert read[0] == read[1], path
 
 
 def test_a_nine_level_alias_bomb_in_a_config_file_exits_2_quickly(tmp_path):
