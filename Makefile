@@ -63,7 +63,7 @@ test: install
 # byte for byte, then every mutant against the committed vectors)
 test-slow: install
 	$(PYTEST) -m slow
-	CHARGESPEC_SITE_EXAMPLES=1500 CHARGESPEC_FUZZ_EXAMPLES=400 $(PYTEST) \
+	CHARGESPEC_SITE_EXAMPLES=1500 CHARGESPEC_FUZZ_EXAMPLES=2000 $(PYTEST) \
 	  tests/test_dlm_allocator.py tests/test_hardening.py -k "random_sites or surface or mutated"
 	$(PY) -m chargespec vectors --check --full
 	$(PY) -m chargespec mutate
