@@ -336,10 +336,7 @@ class Outcome:
     path: list[dict[str, Any]] = field(default_factory=list)
 
 
-from chargespec.compare import (TRANSACTION_ACTIONS, compare, labels,  # noqa: E402,F401
-                                messages_differ)
-
-_compare, _labels = compare, labels  # the names checkers/mutate.py and conform_html use
+from chargespec.compare import compare, labels  # noqa: E402
 
 
 MAX_VECTOR_FILE = 256 << 20  # bytes: the committed files are under 20 MB
@@ -490,7 +487,7 @@ def run_test(adapter: Any, file: str, doc: dict[str, Any], group: dict[str, Any]
                 try:
                     if seen == step["expect"]:
                         continue  # the common case: every observation equal, order included
-                    diff = _compare(step["expect"], seen, shown)
+                    diff = compare(step["expect"], seen, shown)
                 except (RecursionError, TypeError, ValueError, AttributeError) as exc:
                     raise AdapterError(f"step {n}: an observation that cannot be compared "
                                        f"({type(exc).__name__})") from None
@@ -648,7 +645,7 @@ def side_by_side(o: Outcome, width: int = 38) -> str:
     for k in keys:
         e, v = o.expected.get(k), o.observed.get(k, "(nothing)")
         if k == "messages":
-            e, v = _labels(e or []), _labels(v) if isinstance(v, list) else v
+            e, v = labels(e or []), labels(v) if isinstance(v, list) else v
         mark = " " if e == v else "*"
         lines.append(f"{mark} {k:<16} {str(e)[:width]:<{width}} | {str(v)[:width * 2]}")
     return "\n".join(lines)

@@ -128,7 +128,7 @@ def top_up(engine: Engine, docs: dict[str, dict], workers: int | None = None
            ) -> list[dict[str, Any]]:
     """Test groups that fire each feasible, uncovered (rule, parameter, value)."""
     from chargespec.parallel import parallel_map
-    from chargespec.vectors import initial_json, make_test
+    from chargespec.vectorform import initial_json, make_test
     items, _ = rule_items(engine)
     rules = {r.id: r for r in engine.machine.rules}
     have = covered_rules(engine, docs)
@@ -195,7 +195,7 @@ def _event(engine: Engine, ev: dict[str, Any]) -> Any:
 def _shortest(job: tuple[dict[str, Any], tuple[str, ...]]) -> dict[str, list[dict]]:
     """The shortest trace to each wanted rule in one configuration (BFS, early stop)."""
     from chargespec.checkers.explore import explore, session_events
-    from chargespec.vectors import event_json, offline_events
+    from chargespec.vectorform import event_json, offline_events
     engine: Engine = _STATE["engine"]
     values, wanted = job
     config = engine.config(values)
@@ -214,7 +214,7 @@ def _shortest(job: tuple[dict[str, Any], tuple[str, ...]]) -> dict[str, list[dic
 
 def error_group(engine: Engine, docs: dict[str, dict]) -> dict[str, Any] | None:
     """One test per error-table row no vector raises: raised while charging, then recovered."""
-    from chargespec.vectors import initial_json, make_test
+    from chargespec.vectorform import initial_json, make_test
     raised = {s["event"].get("error") for g in _groups(docs) for t in g["tests"]
               for s in t["steps"] if s["event"]["name"] == "error_raised"}
     config = engine.config({})
@@ -487,7 +487,7 @@ def pair_top_up(engine: Engine, docs: dict[str, dict]) -> list[dict[str, Any]]:
     2,000 states breadth-first); a pair not met there stays listed as uncovered."""
     from chargespec.checkers.explore import explore
     from chargespec.checkers.mutate import alphabet, graph_bound
-    from chargespec.vectors import initial_json, make_test
+    from chargespec.vectorform import initial_json, make_test
     gaps = data_coverage(engine, docs)["settingEventPairs"]["uncovered"]
     params = set(engine.spec.parameters)
     readers: dict[str, set[str]] = {}

@@ -150,7 +150,7 @@ def groups(engine: Any) -> list[dict[str, Any]]:
     """The data vectors: card UIDs of every length under every letter case, whitelist and
     reservation entries in the other letter case, the cache written and read back, and the
     current limits at every boundary."""
-    from chargespec.vectors import initial_json, make_test
+    from chargespec.vectorform import initial_json, make_test
     out = []
     plans = [(_card_config(case), _card_scenarios(case)) for case in RENDERINGS]
     plans.append((dict(HIGH_CURRENT), _amps_scenarios("set_operator_limit")

@@ -39,7 +39,7 @@ class FuzzResult:
 
 def _event_pool(engine: Engine) -> list[dict[str, Any]]:
     from chargespec.checkers.explore import error_events, session_events
-    from chargespec.vectors import event_json, offline_events
+    from chargespec.vectorform import event_json, offline_events
     evs = session_events(engine) + offline_events(engine) + error_events(
         engine, ("rcmb_residual_current", "vehicle_signals_error", "actuator_stuck",
                  "rcd_fault"))
@@ -170,7 +170,8 @@ def data_events() -> Any:
 
 def vector_file(engine: Engine, d: Divergence) -> dict[str, Any]:
     """The divergence as a vector file: the reference's expectations for the shrunk sequence."""
-    from chargespec.vectors import document, initial_json, make_test
+    from chargespec.vectors import document
+    from chargespec.vectorform import initial_json, make_test
     config = engine.config(d.config)
     trace = [engine.event(e["name"], **{k: v for k, v in e.items() if k != "name"})
              for e in d.events]

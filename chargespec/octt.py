@@ -37,7 +37,7 @@ def unmatched(case: OcttCase, steps: list[list[dict[str, Any]]]) -> str | None:
 
 
 def groups(engine: Engine) -> list[dict[str, Any]]:
-    from .vectors import initial_json, make_test
+    from .vectorform import initial_json, make_test
     by_config: dict[str, dict[str, Any]] = {}
     for case in engine.spec.octt:
         if not case.applies:

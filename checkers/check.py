@@ -20,7 +20,6 @@ from typing import Any, Callable
 
 from chargespec.expr import to_label
 from chargespec.models.step import Engine
-from chargespec.models.types import Outputs
 from chargespec.parallel import parallel_imap
 from chargespec.specmodel import Spec
 

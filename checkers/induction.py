@@ -183,7 +183,6 @@ def prove(spec: Spec, machine: str = "session", timeout_ms: int = 60_000) -> Ind
         for event in rule.events:
             if len(failures) == len(invariants):
                 break
-            fields = model.event_terms.get(event, {})
             s.push()
             s.add(z3.Or(*[control == model.codes(p) for p in rule.sources]))
             s.add(model.compile(rule.when, event))

@@ -152,7 +152,6 @@ GRAPH_CHECKS = ("available_reachable",)
 def explorer_checks(engine: Engine) -> dict[str, Callable]:
     """The machine's state and step invariants as checks for `explore`."""
     m = engine.machine
-    compiled = engine.compiled
     unknown = [i.check for i in m.invariants if i.kind == "step" and i.check not in STEP_CHECKS]
     unknown += [i.check for i in m.invariants if i.kind == "graph" and i.check not in GRAPH_CHECKS]
     if unknown:

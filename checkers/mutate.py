@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
+from chargespec.compare import TRANSACTION_ACTIONS, compare
 from chargespec.errors import ModelError
 from chargespec.models.step import Engine
 from chargespec.models.types import Event, Message, thaw
@@ -40,7 +41,6 @@ from . import mutants as M
 from .mutants import Mutant
 
 OBSERVED = ("status", "contactor", "offered_current", "duty_cycle", "led")
-TRANSACTION_ACTIONS = ("StartTransaction", "StopTransaction", "MeterValues")
 
 
 # ---- the committed vectors, as the step function sees them -----------------------------------
@@ -135,8 +135,7 @@ def suite_of(engine: Engine, docs: list[tuple[str, dict[str, Any]]]) -> Suite:
                     st, out = engine.step(cfg, st, ev)
                     fired.append(out.rule)
                     if observation(out, st) != s["expect"] and "choice" not in s:
-                        from chargespec.conform import _compare
-                        if _compare(s["expect"], observation(out, st), list(s["expect"])):
+                        if compare(s["expect"], observation(out, st), list(s["expect"])):
                             raise ValueError(f"{path}: test {t['tcId']} is not what the spec "
                                              "gives (run `chargespec vectors`)")
                     expected.append(project(out, st))
@@ -1012,7 +1011,7 @@ def adequate_groups(engine: Engine, docs: list[tuple[str, dict[str, Any]]],
     (flagged with the mutant's bug class, the mutant ids in `mutants`), grouped by
     configuration; and the analysis in numbers (per area; the equivalent and undecided
     mutants with their reasons; the mutants one test alone kills)."""
-    from chargespec.vectors import initial_json, make_test
+    from chargespec.vectorform import initial_json, make_test
     suite = suite_of(engine, docs)
     mutants = M.generate(engine.spec)
     verdicts = analyse(engine, suite, mutants, search=True, workers=workers, progress=progress)

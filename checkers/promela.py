@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from chargespec.expr import (Arith, Backend, BoolOp, Call, Compare, Const, EnumT, IfExp,
+from chargespec.expr import (Arith, Backend, BoolOp, Call, Compare, Const, IfExp,
                              ListLit, ListT, Lookup, Name, Not, SetLit, SetT, TableT, TokenSetT,
                              TokenT, listed)
 from chargespec.models.step import Engine

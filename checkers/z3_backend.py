@@ -24,7 +24,7 @@ from typing import Any, Callable
 
 import z3
 
-from chargespec.expr import (Arith, Backend, BoolOp, BoolT, Call, Compare, Const, EnumT, Expr,
+from chargespec.expr import (Arith, Backend, BoolOp, BoolT, Call, Compare, Const, EnumT,
                              IfExp, IntT, ListLit, ListT, Lookup, Name, Not, SetLit, SetT,
                              TableT, TokenSetT, TokenT, Type)
 

@@ -131,6 +131,7 @@ def test_immediate_plug_in_without_any_card_ends_when_the_backend_is_back(run):
     # the vehicle is still connected: Finishing for this step (OCPP 1.6 §4.9: no Charging ->
     # Preparing under the "occupied when plugged" strategy), the idle status on the next
     assert r.obs.status == "Finishing"
+    assert r.obs.led == "yellow"  # §6 yellow row, LED-FINISHING-YELLOW (was green: session idle)
     assert not {"StartTransaction", "StopTransaction"} & set(actions(r))
     r("rfid", uid=CARD)  # now authorized as usual
     assert [m.label() for m in r.messages()[-2:]] == [

@@ -38,6 +38,20 @@ def test_every_invariant_names_a_known_check(engine):
             assert inv.check in STEP_CHECKS
 
 
+def test_the_schema_lists_exactly_the_checks_python_implements():
+    """The loader names an unknown check through the schema (the spec layer imports no
+    checker): the schema's lists and checkers/invariants.py must be the same names."""
+    import json
+    from chargespec.checkers.invariants import GRAPH_CHECKS
+    from chargespec.loader import default_spec_dir
+    schema = json.loads((default_spec_dir() / "schema" / "machine.schema.json").read_text())
+    items = schema["properties"]["invariants"]["items"]
+    lists = {b["if"]["properties"]["kind"]["const"]: b["then"]["properties"]["check"]["enum"]
+             for b in items["allOf"]}
+    assert sorted(lists["step"]) == sorted(STEP_CHECKS)
+    assert sorted(lists["graph"]) == sorted(GRAPH_CHECKS)
+
+
 @pytest.mark.parametrize("text, env", [
     ("cp in ['B', 'C'] and not powered", {"cp": "B", "powered": False}),
     ("min(operator_limit, load_limit) >= 6", {"operator_limit": 10, "load_limit": 5}),
@@ -119,6 +133,18 @@ def test_a_rule_that_locks_without_a_cable_breaks_the_induction(spec_copy):
     assert "lock_needs_cable" in broken
     assert "rule power_return_drops_pending_authorization" in broken["lock_needs_cable"]
     assert "cable=out" in broken["lock_needs_cable"]  # the state, in the spec's words
+
+
+def test_the_led_follows_the_status_in_every_rule_and_configuration(spec_copy):
+    """led_shows_the_status (§6): with the LED keyed on the session, as before, the proof
+    finds the Immediate Plug-in charge that ends when the backend comes back: Finishing with
+    a green LED (the pairwise explorations never reach it)."""
+    from checkers.induction import prove as induction
+    mutate(spec_copy, "session.yaml", "{when: status == 'Finishing', value: \"'yellow'\"",
+           "{when: session == 'finishing', value: \"'yellow'\"")
+    broken = dict(induction(load_spec(spec_copy)).failures)
+    assert list(broken) == ["led_shows_the_status"]
+    assert "rule backend_back_ends_unidentified_charge" in broken["led_shows_the_status"]
 
 
 def test_without_its_strengthening_the_contactor_invariant_is_not_inductive(spec_copy):

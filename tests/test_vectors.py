@@ -11,7 +11,8 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from chargespec.conform import load_vectors, messages_differ
+from chargespec.compare import messages_differ
+from chargespec.conform import load_vectors
 from chargespec.vectors import Concern, document, drift, parallel_map, render, write
 
 VECTORS = Path(__file__).resolve().parent.parent / "vectors"

@@ -260,7 +260,6 @@ def verify(site: Site, timeout_ms: int = 60_000) -> list[Result]:
         return m.eval(e, model_completion=True).as_long()
 
     # fallback safety: every controller without its master, any phase use
-    t = time.perf_counter()
     fb_goals = []
     for p in range(3):
         total = model.phase_total(p)
