@@ -42,7 +42,7 @@ def report(label: str, adapter, docs, goal: int) -> None:
 def main() -> None:
     docs = [(VECTORS / f"{f}.json", load_vectors(VECTORS / f"{f}.json")) for f in FILES]
     report("in-process reference", InProcess("reference"), docs, 50_000)
-    stdio = Stdio([sys.executable, "-m", "chargespec.models.stdio"])
+    stdio = Stdio([sys.executable, "-m", "chargespec.reference"])
     try:
         report("stdio, pipelined", stdio, docs, 10_000)
         stdio.batch = False

@@ -211,7 +211,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def cmd_conform(args: argparse.Namespace) -> int:
-    from .conform import (AdapterError, VectorFileError, _embedded_spec, check_against_spec, junit,
+    from .conform import (AdapterError, VectorFileError, embedded_spec, check_against_spec, junit,
                           load_vectors, make_adapter, results_json, run_file, summary,
                           write_atomic)
 
@@ -232,7 +232,7 @@ def cmd_conform(args: argparse.Namespace) -> int:
             raise InputError(f"{path}: vector file not found")
         try:
             docs[path] = load_vectors(path)  # every file is checked before any test runs
-            check_against_spec(path, docs[path], _embedded_spec())
+            check_against_spec(path, docs[path], embedded_spec())
         except VectorFileError as exc:
             raise InputError(str(exc)) from None
     # the files live as long as the run, hundreds of thousands of small objects: out of the

@@ -3,7 +3,7 @@
 Adapters:
   in-process   a Python class with `reset(config)` and `step(event) -> observation` (and an
                `observations` list), named as `module:Class`; `reference` is the spec's model
-  stdio        any command speaking the JSON-lines protocol of chargespec.models.stdio; each
+  stdio        any command speaking the JSON-lines protocol of chargespec.reference; each
                answer must come within the step timeout
 
 A test passes when, after every step, each observation the implementation declares it can show
@@ -42,7 +42,7 @@ class StepUnsupported(Exception):
 class InProcess:
     def __init__(self, target: str):
         if target == "reference":
-            from chargespec.models.stdio import Reference
+            from chargespec.reference import Reference
             self.impl: Any = Reference()
         else:
             module, _, cls = target.partition(":")
@@ -383,15 +383,13 @@ def check_against_spec(path: Path, doc: dict[str, Any], spec: Any) -> None:
     """The events and the configuration of every test are the spec's: an unknown event or
     parameter is bad input (exit 2), not an adapter's failure.  Names file, group and test."""
     from chargespec.errors import ChargespecError
+    from chargespec.kinds import kind_of_group
     engine = _engine_for(spec)
     for g, group in enumerate(doc["testGroups"]):
         config = group["config"]
         try:
-            if "dlm" in config:
-                from chargespec.dlm.vectors import site_from_json
-                site_from_json(engine.spec, config["dlm"])
-            else:
-                engine.config(config)
+            kind = kind_of_group(group)
+            kind.check_config(engine, config)
         except ChargespecError as exc:
             raise VectorFileError(f"{path}: testGroups/{g}: config: {exc}") from None
         except (TypeError, ValueError, KeyError, AttributeError) as exc:
@@ -400,24 +398,14 @@ def check_against_spec(path: Path, doc: dict[str, Any], spec: Any) -> None:
         for t in group["tests"]:
             for n, step in enumerate(t["steps"], 1):
                 ev = step["event"]
-                name = ev.get("name")
-                if name == "dlm_tick" and "dlm" in config:
-                    from chargespec.dlm.vectors import tick_from_json
-                    try:
-                        tick_from_json(ev)
-                    except (ChargespecError, TypeError, ValueError, KeyError,
-                            AttributeError) as exc:
-                        raise VectorFileError(f"{path}: tcId {t['tcId']} step {n}: "
-                                              f"{type(exc).__name__}: {exc}") from None
-                    continue
-                fields = {k: v for k, v in ev.items() if k != "name"}
                 try:
-                    engine.event(name, **fields)
+                    kind.check_event(engine, ev)
                 except ChargespecError as exc:
                     raise VectorFileError(f"{path}: tcId {t['tcId']} step {n}: {exc}") from None
-                except (TypeError, ValueError) as exc:
+                except (TypeError, ValueError, KeyError, AttributeError) as exc:
                     raise VectorFileError(f"{path}: tcId {t['tcId']} step {n}: event "
-                                          f"{str(ev)[:120]}: {exc}") from None
+                                          f"{str(ev)[:120]}: {type(exc).__name__}: "
+                                          f"{exc}") from None
 
 
 _ENGINES: dict[int, tuple[Any, Any]] = {}
@@ -461,8 +449,9 @@ def run_test(adapter: Any, file: str, doc: dict[str, Any], group: dict[str, Any]
     divergence.  `answers`: what a pipelined batch run already brought for this test (the
     observations, None for unsupported, or the AdapterError it met); by default the test asks
     the adapter itself."""
+    from chargespec.kinds import kind_of_group
     t0 = time.perf_counter()
-    judged = "acceptable" in doc  # DLM: another allocation may keep every invariant
+    kind = kind_of_group(group)  # its judge: another observation may keep every invariant
     notes = doc.get("notes", {})
     o = Outcome(file, test["tcId"], test["comment"], test["flags"], "passed",
                 not_observed=[k for k in doc.get("observations", [])
@@ -495,7 +484,7 @@ def run_test(adapter: Any, file: str, doc: dict[str, Any], group: dict[str, Any]
                     continue
                 key, text = diff
                 o.rules = [s["rule"] for s in test["steps"][:n]]
-                o.events = [_event_label(s["event"]) for s in test["steps"][:n]]
+                o.events = [_event_label(s["event"], kind) for s in test["steps"][:n]]
                 o.config, o.path = group["config"], [s["event"] for s in test["steps"][:n]]
                 o.step, o.expected, o.observed = n, step["expect"], bounded(seen)
                 o.detail = f"step {n} ({step['event']['name']}): {text[:600]}"
@@ -504,8 +493,9 @@ def run_test(adapter: Any, file: str, doc: dict[str, Any], group: dict[str, Any]
                     o.status = "acceptable"
                     o.detail += (f" -- {step['choice']} leaves a choice here"
                                  + (f" ({alts[0]})" if alts else ""))
-                elif judged and key == "amps":
-                    broken = _judge(spec, group["config"], step["event"], seen.get("amps"))
+                elif kind.judge is not None and key in kind.observations:
+                    broken = kind.judge(spec if spec is not None else embedded_spec(),
+                                        group["config"], step["event"], seen.get(key))
                     if broken:
                         o.status = "failed"
                         o.detail += "; breaks " + "; ".join(broken[:3])
@@ -617,25 +607,18 @@ def make_adapter(spec: str, timeout: float = 5.0, max_line: int = Stdio.MAX_LINE
     return TRANSPORTS[scheme].start(what, timeout, max_line)
 
 
-def _event_label(ev: dict[str, Any]) -> str:
+def _event_label(ev: dict[str, Any], kind: Any = None) -> str:
+    if kind is not None and kind.event_label is not None:
+        return kind.event_label(ev)
     fields = ", ".join(f"{k}={v}" for k, v in ev.items() if k != "name")
-    return f"{ev['name']}({fields})" if fields and ev["name"] != "dlm_tick" else ev["name"]
+    return f"{ev['name']}({fields})" if fields else ev["name"]
 
 
 @functools.lru_cache(maxsize=1)
-def _embedded_spec() -> Any:
-    """The embedded spec, loaded once per run (judging DLM ticks needs its invariants)."""
+def embedded_spec() -> Any:
+    """The embedded spec, loaded once per run (a kind's judge reads its invariants)."""
     from chargespec.loader import load_spec
     return load_spec()
-
-
-def _judge(spec: Any, config: dict[str, Any], event: dict[str, Any], amps: Any) -> list[str]:
-    from chargespec.dlm.vectors import judge
-    if spec is None:
-        spec = _embedded_spec()
-    if not isinstance(amps, list) or not all(isinstance(a, int) and a >= 0 for a in amps):
-        return [f"amps must be a list of whole amperes, observed {amps!r}"]
-    return judge(spec, config, event, amps)
 
 
 def side_by_side(o: Outcome, width: int = 38) -> str:

@@ -127,7 +127,8 @@ def render(outcomes: list[Any], adapter: str, vectors: dict[str, dict[str, Any]]
             continue  # a crash or hang: the detail says it all
         parts.append(f"<p><b>configuration</b>: <code>{esc(json.dumps(o.config, sort_keys=True))}"
                      f"</code></p>")
-        session = "dlm" not in o.config
+        from chargespec.kinds import kind_of_config
+        session = kind_of_config(o.config).name == "session"
         steps = path_steps(engine, o.config, o.path) if session else []
         if steps:
             parts.append(table(["step", "event", "phase", "rule (reference)", "phase after"],

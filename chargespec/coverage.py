@@ -97,15 +97,12 @@ def covered_rules(engine: Engine, docs: dict[str, dict]) -> set[tuple[str, str, 
     params = {rid: guard_parameters(engine, r) for rid, r in rules.items()}
     cache: dict[str, dict] = {}
     out = set()
-    for name in docs:
-        if name == "dlm":
-            continue
-        for g in docs[name]["testGroups"]:
-            full = _full(engine, g["config"], cache)
-            for t in g["tests"]:
-                for rid in t["rules"]:
-                    for p in params.get(rid, ()):
-                        out.add((rid, p, _key(full[p])))
+    for g in _groups(docs):
+        full = _full(engine, g["config"], cache)
+        for t in g["tests"]:
+            for rid in t["rules"]:
+                for p in params.get(rid, ()):
+                    out.add((rid, p, _key(full[p])))
     return out
 
 
@@ -237,9 +234,9 @@ def error_group(engine: Engine, docs: dict[str, dict]) -> dict[str, Any] | None:
 
 
 def _groups(docs: dict[str, dict]):
-    for name, doc in docs.items():
-        if name != "dlm":
-            yield from doc["testGroups"]
+    """The session's test groups (the other kinds count their own coverage)."""
+    from chargespec.kinds import groups
+    return groups(docs, "session")
 
 
 # ---- invariant boundaries
@@ -313,8 +310,7 @@ def report(engine: Engine, docs: dict[str, dict]) -> dict[str, Any]:
     have = covered_rules(engine, docs)
     missing_items = [f"{r} under {p} = {json.dumps(thaw(v))}" for r, p, v in items
                      if (r, p, _key(v)) not in have]
-    fired = {rid for name in docs if name != "dlm" for g in docs[name]["testGroups"]
-             for t in g["tests"] for rid in t["rules"]}
+    fired = {rid for g in _groups(docs) for t in g["tests"] for rid in t["rules"]}
     rules = [r.id for r in engine.machine.rules]
     # policy rows
     cache: dict[str, dict] = {}
@@ -327,22 +323,22 @@ def report(engine: Engine, docs: dict[str, dict]) -> dict[str, Any]:
             policy_rows += 1
             hit = any(_full(engine, g["config"], cache).get(pol.key) == row
                       and any(set(t["rules"]) & readers for t in g["tests"])
-                      for name in docs if name != "dlm" for g in docs[name]["testGroups"])
+                      for g in _groups(docs))
             if not hit and readers:
                 policy_missing.append(f"{pol.name}: {pol.key} = {row}")
             elif not readers:
                 policy_missing.append(f"{pol.name}: {pol.key} = {row} (no session rule reads "
                                       "this table; see its own tests)")
     # error rows
-    raised = {s["event"].get("error") for name in docs if name != "dlm"
-              for g in docs[name]["testGroups"] for t in g["tests"] for s in t["steps"]
+    raised = {s["event"].get("error") for g in _groups(docs) for t in g["tests"]
+              for s in t["steps"]
               if s["event"]["name"] == "error_raised"}
     errors_missing = sorted(set(spec.errors) - raised)
     bounds = invariant_boundaries(engine, docs)
     octt_cases = list(spec.octt)
     mirrored = {t.get("octt") for g in docs.get("octt", {}).get("testGroups", [])
                 for t in g["tests"]}
-    dlm = docs.get("dlm", {})
+    from chargespec.kinds import registered
     from chargespec.checkers.status_relation import status_changes as relation
     table = spec.status_table
     allowed = {(a, b) for a in table.statuses for b in table.allowed.get(a, ()) if a != b}
@@ -366,7 +362,7 @@ def report(engine: Engine, docs: dict[str, dict]) -> dict[str, Any]:
                  "applicable": sum(c.applies for c in octt_cases),
                  "mirrored": sorted(c.id for c in octt_cases if c.id in mirrored),
                  "notApplicable": {c.id: c.reason for c in octt_cases if not c.applies}},
-        "dlm": dlm.get("coverage", {}),
+        **{k.name: k.coverage(docs) for k in registered() if k.coverage is not None},
         "dataValues": data_coverage(engine, docs),
         "mutation": {k: v for k, v in docs.get("mutation", {}).get("coverage", {}).items()
                      if k in ("mutants", "byArea", "equivalent", "undecided")},
@@ -382,13 +378,10 @@ def report(engine: Engine, docs: dict[str, dict]) -> dict[str, Any]:
 def status_changes(docs: dict[str, dict]) -> set[tuple[str, str]]:
     """The connector status changes (old, new) that some session vector's steps make."""
     out: set[tuple[str, str]] = set()
-    for name, doc in docs.items():
-        if name == "dlm":
-            continue
-        for g in doc["testGroups"]:
-            for t in g["tests"]:
-                seen = [g["initial"]["status"]] + [st["expect"]["status"] for st in t["steps"]]
-                out |= {(a, b) for a, b in zip(seen, seen[1:]) if a != b}
+    for g in _groups(docs):
+        for t in g["tests"]:
+            seen = [g["initial"]["status"]] + [st["expect"]["status"] for st in t["steps"]]
+            out |= {(a, b) for a, b in zip(seen, seen[1:]) if a != b}
     return out
 
 
@@ -431,42 +424,39 @@ def data_coverage(engine: Engine, docs: dict[str, dict]) -> dict[str, Any]:
     from chargespec.checkers.explore import parameter_values
     pairs = {(p, _key(v), ev): False for p, evs in rules_by_param.items()
              for v in parameter_values(engine, p) for ev in evs}
-    for name, doc in docs.items():
-        if name == "dlm":
-            continue
-        for g in doc["testGroups"]:
-            full = _full(engine, g["config"], cache)
-            case = full["rfid_tag_letter_case"]
-            listed = set(full.get("local_whitelist") or ()) if full["enable_local_whitelist"] \
-                else set()
-            for t in g["tests"]:
-                reserved = None
-                for s in t["steps"]:
-                    ev = s["event"]
-                    for p in rules_by_param:
-                        k = (p, _key(full[p]), ev["name"])
-                        if k in pairs:
-                            pairs[k] = True
-                    if ev["name"] == "reserve_now":
-                        reserved = ev["id_tag"]
-                    if ev["name"] == "rfid":
-                        uid = str(ev["uid"]).lower()
-                        for n, u in lengths.items():
-                            if uid == u:
-                                uid_forms[(n, case)] = True
-                                tag = render_uid(u, case)
-                                other = dv.other_case(tag)
-                                if other != tag and (other in listed or reserved == other):
-                                    mismatched[case] = True
-                    if ev["name"] in ("set_operator_limit", "set_load_limit") and \
-                            (ev["name"], ev["amps"]) in limits:
-                        limits[(ev["name"], ev["amps"])] = True
-                    for what, prefix in reads.items():
-                        if s["rule"].startswith(prefix) or (
-                                prefix == "reserved" and reserved is not None
-                                and ev["name"] == "rfid" and "reserv" not in s["rule"]
-                                and s["expect"]["status"] != "Reserved"):
-                            read_back[what] = True
+    for g in _groups(docs):
+        full = _full(engine, g["config"], cache)
+        case = full["rfid_tag_letter_case"]
+        listed = set(full.get("local_whitelist") or ()) if full["enable_local_whitelist"] \
+            else set()
+        for t in g["tests"]:
+            reserved = None
+            for s in t["steps"]:
+                ev = s["event"]
+                for p in rules_by_param:
+                    k = (p, _key(full[p]), ev["name"])
+                    if k in pairs:
+                        pairs[k] = True
+                if ev["name"] == "reserve_now":
+                    reserved = ev["id_tag"]
+                if ev["name"] == "rfid":
+                    uid = str(ev["uid"]).lower()
+                    for n, u in lengths.items():
+                        if uid == u:
+                            uid_forms[(n, case)] = True
+                            tag = render_uid(u, case)
+                            other = dv.other_case(tag)
+                            if other != tag and (other in listed or reserved == other):
+                                mismatched[case] = True
+                if ev["name"] in ("set_operator_limit", "set_load_limit") and \
+                        (ev["name"], ev["amps"]) in limits:
+                    limits[(ev["name"], ev["amps"])] = True
+                for what, prefix in reads.items():
+                    if s["rule"].startswith(prefix) or (
+                            prefix == "reserved" and reserved is not None
+                            and ev["name"] == "rfid" and "reserv" not in s["rule"]
+                            and s["expect"]["status"] != "Reserved"):
+                        read_back[what] = True
 
     def crit(items: dict[Any, bool], label: Callable[[Any], str]) -> dict[str, Any]:
         return {"total": len(items), "covered": sum(items.values()),

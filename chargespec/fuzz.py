@@ -57,7 +57,7 @@ def fuzz(adapter: Any, examples: int = 200, seed: int = 0, max_steps: int = 25,
     from hypothesis import HealthCheck, Phase, given, settings, strategies as st
     from hypothesis import seed as hseed
 
-    from chargespec.models.stdio import Reference
+    from chargespec.reference import Reference
     engine = engine or Engine()
     ref = Reference()
     pool = _event_pool(engine)

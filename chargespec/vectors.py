@@ -163,6 +163,9 @@ def document(engine: Engine, name: str, title: str, groups: list[dict], first_id
     spec = engine.spec
     tc = first_id - 1
     flags: set[str] = set()
+    # each group says its kind first (chargespec.kinds); these are the session's
+    groups[:] = [{"type": g.get("type", "session"), **{k: v for k, v in g.items() if k != "type"}}
+                 for g in groups]
     for g in groups:
         for t in g["tests"]:
             tc += 1
@@ -274,7 +277,7 @@ def build(engine: Engine, workers: int | None = None, previous: Path | None = No
     `previous`: the directory of the committed files (whose `mutation.json` is kept when its
     inputs are unchanged); None regenerates everything."""
     from chargespec import coverage, octt
-    from chargespec.dlm import vectors as dlm_vectors
+    from chargespec.kinds import registered
     titles = {c.name: c.title for c in concerns(engine)}
     docs: dict[str, dict[str, Any]] = {}
     for name, groups in session_files(engine, workers).items():
@@ -294,7 +297,9 @@ def build(engine: Engine, workers: int | None = None, previous: Path | None = No
         docs["data"]["notes"][flag] = _bug_note(flag)
     docs["mutation"] = mutation_document(
         engine, docs, None if previous is None else previous / "mutation.json", workers)
-    docs["dlm"] = dlm_vectors.document(engine.spec)
+    for kind in registered():  # the other kinds' files (the session's are the ones above)
+        if kind.files is not None:
+            docs.update(kind.files(engine))
     report = coverage.report(engine, docs)
     files = {f"{name}.json": render(doc) for name, doc in docs.items()}
     files["coverage-report.json"] = render(report)

@@ -168,7 +168,7 @@ def mutant_engine(ref: Engine, mu: Mutant) -> Engine:
 
 def _patched_rule(base: Any, rule: Any, constants: Any = None) -> Any:
     from chargespec.expr import PythonBackend, names
-    from chargespec.models.compiled import CompiledRule, _getter
+    from chargespec.models.compiled import CompiledRule, getter
     fields = frozenset(f.name for f in base.machine.events[rule.events[0]].fields)
     if constants is None:
         be = base._rule_backends[rule.id]
@@ -182,7 +182,7 @@ def _patched_rule(base: Any, rule: Any, constants: Any = None) -> Any:
         updates=tuple((base.index[v], be.visit(e)) for v, e in rule.do),
         to=rule.to, emits=tuple(base._emit(be, x) for x in rule.emit),
         inert=not rule.do and rule.to is None and not rule.emit and not rule.renotify,
-        reads=_getter(read))
+        reads=getter(read))
 
 
 def _patched(ref: Engine, rules: list[Any], constants: Any = None) -> Engine:
@@ -191,7 +191,7 @@ def _patched(ref: Engine, rules: list[Any], constants: Any = None) -> Engine:
     c.lenient = True
     c.specialise = False
     c.fallthrough = None
-    c._dispatch, c._plans = {}, {}
+    c.caches = base.caches.for_other_rules()
     new = {r.id: _patched_rule(base, r, constants) for r in rules}
     c.rules = [new.get(cr.rule.id, cr) for cr in base.rules]
     c.by_source_event = {}

@@ -53,7 +53,7 @@ class CompiledRule:
     reads: Callable[[tuple[Any, ...]], Any] = _no_reads
 
 
-def _getter(indices: list[int]) -> Callable[[tuple[Any, ...]], Any]:
+def getter(indices: list[int]) -> Callable[[tuple[Any, ...]], Any]:
     """The values at `indices` of a tuple, as one hashable value."""
     return itemgetter(*indices) if indices else _no_reads
 
@@ -61,6 +61,39 @@ def _getter(indices: list[int]) -> Callable[[tuple[Any, ...]], Any]:
 def _present(fields: Any) -> tuple[tuple[str, Any], ...]:
     """Message fields without the optional ones whose value is None (absent in OCPP JSON)."""
     return tuple((k, v) for k, v in fields if v is not None)
+
+
+class Caches:
+    """Every memo of a compiled machine in one place: cleared together (`clear`), and shared
+    with a machine whose rules differ (`for_other_rules`: a rule mutant) where the rules play
+    no part."""
+
+    __slots__ = ("observations", "dispatch", "known", "plans", "finish", "drops", "inert")
+
+    def __init__(self) -> None:
+        # observations of (config, provisional state); most steps revisit a state (ignore rules)
+        self.observations: dict[tuple[Any, Any], tuple[dict[str, Any], Any]] = {}
+        # (config, control value, event) -> the rules that may fire, guards specialised
+        self.dispatch: dict[tuple[Any, str], dict[str, tuple[Any, ...]]] = {}
+        self.known: dict[Any, dict[str, Any]] = {}  # config -> the values a guard may fold
+        # (config, control value, id of an event list) -> the events `expand` may skip, the rest
+        self.plans: dict[tuple[Any, str, int], Any] = {}
+        # (config, state before, values after, renotify) -> the settled state, its messages
+        self.finish: dict[tuple[Any, ...], tuple[Any, tuple[Message, ...], Any]] = {}
+        self.drops: dict[Any, tuple[frozenset[str], ...]] = {}  # the filters a config applies
+        # what an inert rule leaves of (config, state): most events in most states fire one
+        self.inert: dict[tuple[Any, Any], tuple[Any, tuple[Message, ...], Any]] = {}
+
+    def clear(self) -> None:
+        for name in self.__slots__:
+            getattr(self, name).clear()
+
+    def for_other_rules(self) -> "Caches":
+        """Fresh dispatch tables and plans (they hold the rules); the rest shared."""
+        other = Caches()
+        for name in ("observations", "known", "finish", "drops", "inert"):
+            setattr(other, name, getattr(self, name))
+        return other
 
 
 class CompiledMachine:
@@ -142,7 +175,7 @@ class CompiledMachine:
                 to=r.to,
                 emits=tuple(self._emit(be, x) for x in r.emit),
                 inert=not r.do and r.to is None and not r.emit and not r.renotify,
-                reads=_getter(read),
+                reads=getter(read),
             )
             self.rules.append(cr)
             for src in r.sources:
@@ -162,17 +195,7 @@ class CompiledMachine:
             (None if n.on_change is None else self.index[n.on_change], plain.visit(n.when),
              tuple(self._emit(plain, x) for x in n.emit))
             for n in m.notify)
-        # observations of (config, provisional state); most steps revisit a state (ignore rules)
-        self._obs_cache: dict[tuple[Any, Any], tuple[dict[str, Any], Any]] = {}
-        # (config, control value, event) -> the rules that may fire, guards specialised
-        self._dispatch: dict[tuple[Any, str], dict[str, tuple[Any, ...]]] = {}
-        self._known: dict[Any, dict[str, Any]] = {}
-        # (config, control value, id of an event list) -> the events `expand` may skip, the rest
-        self._plans: dict[tuple[Any, str, int], Any] = {}
-        self._finish_cache: dict[tuple[Any, ...], tuple[Any, tuple[Message, ...], Any]] = {}
-        # what an inert rule leaves of (config, state): most events in most states fire one
-        self._drops: dict[Any, tuple[frozenset[str], ...]] = {}  # the filters a config applies
-        self._inert_cache: dict[tuple[Any, Any], tuple[Any, tuple[Message, ...], Any]] = {}
+        self.caches = Caches()
         self.filters = tuple((frozenset(f.drop), plain.visit(f.when)) for f in m.filters)
         self._renders = {e.name: tuple((f.name, f.render) for f in e.fields if f.render)
                          for e in m.events.values() if any(f.render for f in e.fields)}
@@ -248,7 +271,7 @@ class CompiledMachine:
         if not self.specialise:
             return [cr for cr in self.by_source_event.get((control, event.name), ())
                     if cr.guard(state, config, event, None)]
-        table = self._dispatch.get((config, control))
+        table = self.caches.dispatch.get((config, control))
         bucket = None if table is None else table.get(event.name)
         if bucket is None:
             bucket = self._bucket(config, control, event.name)
@@ -267,7 +290,7 @@ class CompiledMachine:
         unconditional inert rule decides under (configuration, control value) are then not
         looked at one by one: on a settled state each is such a self-loop."""
         control = state.as_tuple()[self.control_index]
-        plan = self._plans.get((config, control, id(events)))
+        plan = self.caches.plans.get((config, control, id(events)))
         if plan is None or plan[0] is not events:
             plan = self._plan(config, control, events)
         _, quiet, rest, _ = plan
@@ -312,7 +335,7 @@ class CompiledMachine:
 
     def _table(self, config: Any, control: str) -> dict[str, Any]:
         """Event -> the rule bucket, under (configuration, control value); every event."""
-        table = self._dispatch.setdefault((config, control), {})
+        table = self.caches.dispatch.setdefault((config, control), {})
         for event in self.machine.events:
             if event not in table:
                 self._bucket(config, control, event)
@@ -332,7 +355,7 @@ class CompiledMachine:
                 quiet.append(bucket[0][0].rule.id)
             else:
                 rest.append(entry)
-        plan = self._plans[(config, control, id(events))] = (events, tuple(quiet), rest, every)
+        plan = self.caches.plans[(config, control, id(events))] = (events, tuple(quiet), rest, every)
         return plan
 
     def _reader(self, bucket: Any) -> tuple[Callable[[tuple[Any, ...]], Any], dict[Any, Any]]:
@@ -350,9 +373,9 @@ class CompiledMachine:
         parameters and constants folded in; None when that makes it true).  Exact, so the rule
         chosen is the one the full guards choose; most guards of an exploration shrink to a
         comparison or two, and most buckets to one rule that needs no test at all."""
-        known = self._known.get(config)
+        known = self.caches.known.get(config)
         if known is None:
-            known = self._known[config] = {**{n: v for n, (_, v) in self.spec.constants.items()},
+            known = self.caches.known[config] = {**{n: v for n, (_, v) in self.spec.constants.items()},
                                            **config.as_dict()}
         out = []
         for cr in self.by_source_event.get((control, event), ()):
@@ -362,7 +385,7 @@ class CompiledMachine:
                     out.append((cr, None, frozenset()))
             else:
                 out.append((cr, self._rule_backends[cr.rule.id].visit(g), names(g)))
-        bucket = self._dispatch.setdefault((config, control), {})[event] = tuple(out)
+        bucket = self.caches.dispatch.setdefault((config, control), {})[event] = tuple(out)
         return bucket
 
     # A mutant of the spec (checkers/mutate.py) need not be deterministic or complete: as a
@@ -456,9 +479,9 @@ class CompiledMachine:
         what it never sends."""
         renotify = rule.rule.renotify
         key = (config, tuple(values), self._kept_of(old.as_tuple()), renotify)
-        hit = self._finish_cache.get(key)
+        hit = self.caches.finish.get(key)
         if hit is None:
-            hit = self._finish_cache[key] = self._settle(config, old.as_tuple(), values, renotify)
+            hit = self.caches.finish[key] = self._settle(config, old.as_tuple(), values, renotify)
         new, notes, observation = hit
         return new, Outputs(rule.rule.id, self._filtered(config, msgs, notes), tuple(inds),
                             observation)
@@ -471,21 +494,21 @@ class CompiledMachine:
 
     def _inert_result(self, config: Any, state: Any) -> tuple[Any, tuple[Message, ...], Any]:
         key = (config, state)
-        hit = self._inert_cache.get(key)
+        hit = self.caches.inert.get(key)
         if hit is None:
             new, notes, observation = self._settle(config, state.as_tuple(),
                                                    list(state.as_tuple()), False)
             if new == state:
                 new = state  # the same object: later comparisons are identity tests
-            hit = self._inert_cache[key] = new, self._filtered(config, [], notes), observation
+            hit = self.caches.inert[key] = new, self._filtered(config, [], notes), observation
         return hit
 
     def _filtered(self, config: Any, msgs: list[Message], notes: tuple[Message, ...]
                   ) -> tuple[Message, ...]:
         """The rule's messages, then the notifications, less what the filters drop."""
-        drops = self._drops.get(config)
+        drops = self.caches.drops.get(config)
         if drops is None:
-            drops = self._drops[config] = tuple(drop for drop, when in self.filters
+            drops = self.caches.drops[config] = tuple(drop for drop, when in self.filters
                                                 if when(None, config, None, None))
         out = tuple(msgs) + notes if msgs else notes
         for drop in drops:
@@ -501,10 +524,10 @@ class CompiledMachine:
         msgs: list[Message] = []
         provisional = self.State(*values)
         key = (config, provisional)
-        hit = self._obs_cache.get(key)
+        hit = self.caches.observations.get(key)
         if hit is None:
             d = self.observe_dict(config, provisional)
-            hit = self._obs_cache[key] = (d, self.Observation(**d))
+            hit = self.caches.observations[key] = (d, self.Observation(**d))
         obs, observation = hit
         new = provisional  # a new State only where settling changes a value
         for i, name in self.kept:

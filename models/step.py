@@ -98,12 +98,7 @@ class Engine:
     def clear_memo(self) -> None:
         if self._memo is not None:
             self._memo.clear()
-        self.compiled._obs_cache.clear()
-        self.compiled._finish_cache.clear()
-        self.compiled._inert_cache.clear()
-        self.compiled._dispatch.clear()
-        self.compiled._known.clear()
-        self.compiled._plans.clear()
+        self.compiled.caches.clear()
         self._normalized.clear()
 
 

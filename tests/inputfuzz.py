@@ -295,7 +295,7 @@ def surface_set(rng: random.Random) -> str:
 
 def surface_adapter_name(rng: random.Random) -> str:
     from chargespec.conform import AdapterError, parse_adapter
-    seed = rng.choice(["reference", "stdio:python -m chargespec.models.stdio", "mutants:Ok",
+    seed = rng.choice(["reference", "stdio:python -m chargespec.reference", "mutants:Ok",
                        "stdio:'x", ":", "json:JSONDecodeError", "stdio:", "a b:c"])
     name = mutate_text(seed, rng)
     return clean(lambda: parse_adapter(name), AdapterError)
@@ -396,7 +396,7 @@ def surface_answers(rng: random.Random) -> str:
 
 
 def surface_requests(rng: random.Random) -> str:
-    from chargespec.models.stdio import serve
+    from chargespec.reference import serve
     seeds = [{"type": "hello"}, {"type": "reset", "config": {}},
              {"type": "reset", "config": {"stop_transaction_mode": "Normal"}},
              {"type": "event", "event": {"name": "plug"}},
@@ -410,7 +410,7 @@ def surface_requests(rng: random.Random) -> str:
 
     def go() -> None:
         if "model" not in _CACHE:
-            from chargespec.models.stdio import Reference
+            from chargespec.reference import Reference
             _CACHE["model"] = Reference(_engine())
         serve(io.StringIO("".join(ln + "\n" for ln in lines)), out, model=_CACHE["model"])
         answers = [a for a in out.getvalue().split("\n") if a]
@@ -493,7 +493,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     # every module a surface reaches, imported before the first input (and before forking)
     import chargespec.cli, chargespec.conform, chargespec.dlm.simulate, chargespec.dlm.site  # noqa
-    import chargespec.inputs, chargespec.models.stdio, chargespec.yamlread  # noqa: F401,E401
+    import chargespec.inputs, chargespec.reference, chargespec.yamlread  # noqa: F401,E401
     names = [n for n in SURFACES if not args.only or n in args.only]
     header = (f"{'surface':<14} {'inputs':>8} {'accepted':>9} {'clean errors':>13} "
               f"{'failures':>9} {'per core/s':>10}")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from chargespec.models.stdio import Reference
+from chargespec.reference import Reference
 
 
 _ENGINE: list = []  # one compiled reference engine for every mutant (compiling takes a second)

@@ -40,6 +40,7 @@ def conform(*args):
 def test_the_reference_passes_in_process_and_over_stdio(vectors, tmp_path):
     assert all(o.status == "passed" for o in run_file(InProcess("reference"), vectors))
     junit = tmp_path / "junit.xml"
+    # the command of earlier releases still serves the whole reference
     p = conform(str(vectors), "--adapter", f"stdio:{sys.executable} -m chargespec.models.stdio",
                 "--junit", str(junit))
     assert p.returncode == 0, p.stdout + p.stderr
@@ -86,7 +87,7 @@ class WrongStopReason:
     observations = ["status", "messages"]
 
     def __init__(self):
-        from chargespec.models.stdio import Reference
+        from chargespec.reference import Reference
         self.ref = Reference()
 
     def reset(self, config):
@@ -123,7 +124,7 @@ def test_batch_and_step_by_step_runs_agree(vectors):
     """The batch extension (a whole test per round trip) changes the speed, not the verdicts:
     a wrong implementation fails the same tests at the same steps either way."""
     from chargespec.conform import Stdio
-    stdio = Stdio([sys.executable, "-m", "chargespec.models.stdio"])
+    stdio = Stdio([sys.executable, "-m", "chargespec.reference"])
     try:
         assert stdio.batch
         batched = run_file(stdio, vectors)

@@ -153,7 +153,7 @@ def test_the_reference_adapter_answers_an_error_to_a_bad_request_and_serves_on()
                 {"type": "event", "event": {"name": "plug"}}, {"type": "bye"}]
     text = "".join((r if isinstance(r, str) else json.dumps(r)) + "\n" for r in requests)
     text = text.replace('"NaN"', "NaN") + "[" * 100_000 + "\n"
-    p = subprocess.run([PY, "-m", "chargespec.models.stdio"], input=text, capture_output=True,
+    p = subprocess.run([PY, "-m", "chargespec.reference"], input=text, capture_output=True,
                        text=True, timeout=60)
     assert p.returncode == 0 and "Traceback" not in p.stderr, p.stderr
     answers = [json.loads(x) for x in p.stdout.splitlines()]
@@ -453,7 +453,7 @@ def test_a_spec_cut_short_before_its_observations_is_a_clear_error(seed):
 
 def test_the_reference_adapter_takes_bytes_that_are_not_utf8_in_any_locale():
     for lc in ("C.UTF-8", "C"):
-        p = subprocess.run([PY, "-m", "chargespec.models.stdio"],
+        p = subprocess.run([PY, "-m", "chargespec.reference"],
                            input=b'{"type": "hello"}\n\xff\xfe{"x"\n{"type": "bye"}\n',
                            capture_output=True, timeout=60, env={**os.environ, "LC_ALL": lc})
         assert p.returncode == 0 and b"Traceback" not in p.stderr, p.stderr

@@ -30,7 +30,7 @@ def small_dir(tmp_path):
 
 def test_every_vector_is_an_item_and_the_reference_passes(tmp_path):
     d, n = small_dir(tmp_path)
-    p = pytest_run(tmp_path, "--chargespec-adapter", f"{sys.executable} -m chargespec.models.stdio",
+    p = pytest_run(tmp_path, "--chargespec-adapter", f"{sys.executable} -m chargespec.reference",
                    "--chargespec-vectors", str(d), "--collect-only")
     assert p.returncode == 0, p.stdout + p.stderr
     items = [ln for ln in p.stdout.splitlines() if "octt.json::" in ln]

@@ -155,7 +155,7 @@ class MarkupAdapter:
     name = 'evil <script>alert("adapter")</script>'
 
     def __init__(self):
-        from chargespec.models.stdio import Reference
+        from chargespec.reference import Reference
         self.ref = Reference()
         self.observations = list(self.ref.observations)
 

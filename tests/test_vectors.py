@@ -61,7 +61,7 @@ def test_manifest_and_protocol_schemas_are_shipped():
 
 
 def test_every_session_test_replays_on_the_reference(engine):
-    from chargespec.models.stdio import Reference
+    from chargespec.reference import Reference
     ref = Reference()
     for name in ("stop_modes", "octt", "data", "mutation"):
         doc = load_vectors(VECTORS / f"{name}.json")

@@ -119,7 +119,7 @@ def document(spec: Spec) -> dict[str, Any]:
                           "flags": ["DLM-FAIRNESS"] if not t.lost_master else ["§7.7"],
                           "rules": ["allocate"], "manual": ["§7"], "steps": [step],
                           "result": "valid"})
-        groups.append({"config": {"dlm": json.loads(json.dumps(doc))},
+        groups.append({"type": "dlm", "config": {"dlm": json.loads(json.dumps(doc))},
                        "initial": {"amps": [0] * len(site.connectors)}, "tests": tests})
     notes = {
         "§7": {"bugType": "the allocation breaks a limit of the manual",

@@ -6,7 +6,8 @@ import json
 import sys
 import time
 
-from chargespec.models.stdio import OBSERVATIONS, Reference
+from chargespec.models.stdio import OBSERVATIONS
+from chargespec.reference import Reference
 
 mode = sys.argv[1]
 model = Reference()
