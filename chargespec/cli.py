@@ -559,7 +559,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     print(f"scenario: {scenario.title}  ({scenario.file})")
     print(f"config:   {engine.compiled.describe_config(config)}")
     print()
-    print(render(trace, engine.observe(config, init), init))
+    print(render(engine.machine, trace, engine.observe(config, init), init))
     return 0
 
 
@@ -584,7 +584,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
             trace = engine.run(config, events)
             init = engine.initial(config)
             print(f"=== {scenario.title} -- Stop Transaction Mode: {modes.labels[mode]} (§5.1)")
-            print(render(trace, engine.observe(config, init), init))
+            print(render(engine.machine, trace, engine.observe(config, init), init))
             print()
             ended = next(((i, ev, m) for i, (ev, _, out) in enumerate(trace, 1)
                           for m in out.messages if m.action == "StopTransaction"), None)

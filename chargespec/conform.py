@@ -493,7 +493,7 @@ def run_test(adapter: Any, file: str, doc: dict[str, Any], group: dict[str, Any]
                     o.status = "acceptable"
                     o.detail += (f" -- {step['choice']} leaves a choice here"
                                  + (f" ({alts[0]})" if alts else ""))
-                elif kind.judge is not None and key in kind.observations:
+                elif kind.judge is not None and key in doc.get("observations", ()):
                     broken = kind.judge(spec if spec is not None else embedded_spec(),
                                         group["config"], step["event"], seen.get(key))
                     if broken:

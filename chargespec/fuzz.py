@@ -57,9 +57,9 @@ def fuzz(adapter: Any, examples: int = 200, seed: int = 0, max_steps: int = 25,
     from hypothesis import HealthCheck, Phase, given, settings, strategies as st
     from hypothesis import seed as hseed
 
-    from chargespec.reference import Reference
+    from chargespec.models.stdio import SessionReference
     engine = engine or Engine()
-    ref = Reference()
+    ref = SessionReference(engine)  # the fuzzer walks the session's state
     pool = _event_pool(engine)
     pool_events = [ref.engine.event(e["name"], **{k: v for k, v in e.items() if k != "name"})
                    for e in pool]

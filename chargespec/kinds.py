@@ -7,7 +7,7 @@ session's parameters) or the dynamic load management (`dlm.json`: the configurat
 site under `dlm`, the events are `dlm_tick`s answered with `amps`), and the kinds to come.
 Each vector file's groups carry their kind as `type` (FORMAT.md).  A kind declares:
 
-  observations    the keys its observations have, in order (the adapter's `hello`)
+  observations    engine -> the keys its observations have, in order (the adapter's `hello`)
   claims          whether a group configuration is of this kind (a reset carries no type)
   files           its generator: file name -> vector document (None: built by `vectors`)
   reference       engine -> an object with reset(config) and step(event) -> observation
@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterator
 
 from chargespec.errors import ChargespecError
-from chargespec.models.stdio import OBSERVATIONS
+from chargespec.models.stdio import observed_names
 
 BUILTIN = ("chargespec.kinds:SESSION", "chargespec.dlm.kind:DLM")
 
@@ -37,7 +37,7 @@ BUILTIN = ("chargespec.kinds:SESSION", "chargespec.dlm.kind:DLM")
 class VectorKind:
     name: str
     title: str
-    observations: tuple[str, ...]
+    observations: Callable[[Any], tuple[str, ...]]
     claims: Callable[[dict[str, Any]], bool]
     reference: Callable[[Any], Any]
     check_config: Callable[[Any, dict[str, Any]], None]
@@ -122,7 +122,7 @@ def _session_event(engine: Any, event: dict[str, Any]) -> None:
 SESSION = VectorKind(
     name="session",
     title="the charge point's session (spec/session.yaml)",
-    observations=tuple(OBSERVATIONS),
+    observations=lambda engine: tuple(observed_names(engine.machine)),
     claims=lambda config: True,
     reference=_session_reference,
     check_config=_session_config,

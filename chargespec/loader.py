@@ -21,7 +21,7 @@ from .expr import (TRUE, BoolT, Const, EnumT, Expr, IntT, ListT, SetT, TableT, T
                    TokenT, Type, substitute,
                    check, check_assignable, check_bool, parse as _expr_parse)
 from .specmodel import (Case, Definition, DlmInvariant, DlmSpec, Emit, Invariant, Witness, Erratum, ErrorRow, ErrorTimer, EventDef, Field, Filter,
-                        Interpretation, LintCheck, Machine, Notify, Observation, Parameter, PilotSegment,
+                        Interpretation, LintCheck, Machine, Notify, Observation, Observed, Parameter, PilotSegment,
                         PilotTable, Policy, PolicyRow, Ref, Rule, Spec, StatusTable, Variable)
 from .octt_cases import OcttCase
 from .rfid import ENTRY_CHECKS
@@ -915,6 +915,7 @@ class _Builder:
                                         bool(inv.get("assume")), " ".join(inv["doc"].split()),
                                         self.ref(inv, file), where, tuple(recovery)))
 
+        observed = self.build_observed(file, doc, {o.name for o in observations}, variables)
         for what, items_ in (("observations", observations), ("variables", variables),
                              ("rules", rules), ("events", events)):
             if not items_:  # the step function needs each; a machine without them is a typo
@@ -924,7 +925,30 @@ class _Builder:
                        variables=variables, events=events, rules=tuple(rules),
                        observations=tuple(observations), notify=tuple(notifies),
                        filters=tuple(filters), definitions=def_docs,
-                       invariants=tuple(invariants))
+                       invariants=tuple(invariants), observed=observed)
+
+    @staticmethod
+    def build_observed(file: str, doc: MDict, observation_names: set[str],
+                       variables: Mapping[str, Any]) -> tuple[Observed, ...]:
+        """`observed:` checked: each name an observation or a state variable as its `from`
+        says, messages and indications at most once, no name twice."""
+        node = doc.get("observed") or []
+        out: list[Observed] = []
+        for k, item in enumerate(node):
+            where = Where(file, node.item_lines[k])
+            name, source = item["name"], item["from"]
+            if any(o.name == name for o in out):
+                raise SpecError(where, f"observed: {name!r} is listed twice")
+            if source == "observation" and name not in observation_names:
+                raise SpecError(where, f"observed: {name!r} is not an observation of the "
+                                       f"machine")
+            if source == "state" and name not in variables:
+                raise SpecError(where, f"observed: {name!r} is not a variable of the machine")
+            if source in ("messages", "indications") and any(o.source == source for o in out):
+                raise SpecError(where, f"observed: the {source} are listed twice")
+            out.append(Observed(name, source, " ".join(str(item.get("doc", "")).split()),
+                                where))
+        return tuple(out)
 
     def build_emit(self, em: MDict, file: str, line: int, scope: Mapping[str, Type],
                    ctx: str) -> Emit:

@@ -39,7 +39,8 @@ class Reference:
     def __init__(self, engine: Any = None) -> None:
         from chargespec.models.step import Engine
         self.engine = engine if engine is not None else Engine()
-        self.observations = list(dict.fromkeys(o for k in registered() for o in k.observations))
+        self.observations = list(dict.fromkeys(o for k in registered()
+                                               for o in k.observations(self.engine)))
         self._refs: dict[str, Any] = {}
         self._current: Any = None
 

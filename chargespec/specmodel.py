@@ -131,6 +131,16 @@ class Observation:
 
 
 @dataclass(frozen=True)
+class Observed:
+    """One key of what a conformance vector observes after a step (`observed:`), in order."""
+
+    name: str
+    source: str  # observation | state | messages | indications
+    doc: str
+    where: Where
+
+
+@dataclass(frozen=True)
 class Notify:
     id: str
     on_change: str | None  # None: considered after every step (its `when` decides)
@@ -206,6 +216,7 @@ class Machine:
     filters: tuple[Filter, ...] = ()
     definitions: dict[str, "Definition"] = field(default_factory=dict)
     invariants: tuple["Invariant", ...] = ()
+    observed: tuple[Observed, ...] = ()  # what the vectors observe after each step, in order
 
     @property
     def assumptions(self) -> tuple["Invariant", ...]:

@@ -51,7 +51,7 @@ def make_test(engine: Engine, config: Any, trace: list[Any], comment: str,
     flag = flag or last.ref.interpretation or last.ref.manual or "spec"
     steps = []
     for ev, st, out in run:
-        step: dict[str, Any] = {"event": event_json(ev), "expect": observation(out, st),
+        step: dict[str, Any] = {"event": event_json(ev), "expect": observation(engine.machine, out, st),
                                 "rule": out.rule}
         interp = rules[out.rule].ref.interpretation
         if interp in choices:

@@ -33,7 +33,7 @@ from typing import Any
 
 from chargespec import __version__
 from chargespec.models.step import Engine
-from chargespec.models.stdio import OBSERVATIONS
+from chargespec.models.stdio import observed_names
 from chargespec.models.types import thaw
 from chargespec.parallel import parallel_map
 from chargespec.vectorform import alternatives, initial_json, make_test, offline_events
@@ -199,7 +199,7 @@ def document(engine: Engine, name: str, title: str, groups: list[dict], first_id
         "specVersion": spec.version,
         "generatorVersion": __version__,
         "numberOfTests": tc - first_id + 1,
-        "observations": observations or list(OBSERVATIONS),
+        "observations": observations or observed_names(engine.machine),
         "messageOrder": MESSAGE_ORDER,
         "notes": notes,
         "testGroups": groups,

@@ -21,20 +21,54 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Any
+from typing import Any, Callable
 
-OBSERVATIONS = ["status", "contactor", "lock", "offered_current", "duty_cycle", "led",
-                "messages", "indications"]
+def observed_names(machine: Any) -> list[str]:
+    """The keys of an observation, in order (the machine's `observed:`)."""
+    if not machine.observed:
+        raise ValueError(f"machine {machine.name} declares no `observed:` (what the vectors "
+                         f"observe)")
+    return [o.name for o in machine.observed]
 
 
-def observation(out: Any, state: Any) -> dict[str, Any]:
+_PROJECTIONS: dict[int, tuple[Any, Callable[[Any, Any], dict[str, Any]]]] = {}
+
+
+def projection(machine: Any) -> Callable[[Any, Any], dict[str, Any]]:
+    """(outputs, state after) -> the observation a vector expects, as `observed:` declares it
+    (built once per machine)."""
+    hit = _PROJECTIONS.get(id(machine))
+    if hit is not None and hit[0] is machine:
+        return hit[1]
+    from operator import attrgetter
+
     from chargespec.models.types import thaw
-    o = out.observation
-    return {"status": o.status, "contactor": o.contactor, "lock": state.lock,
-            "offered_current": o.offered_current, "duty_cycle": o.duty_cycle, "led": o.led,
-            "messages": [{"action": m.action, "kind": m.kind, "fields": thaw(m.as_dict())}
-                         for m in out.messages],
-            "indications": [i.name for i in out.indications]}
+    getters: list[tuple[str, Callable[[Any, Any], Any]]] = []
+    for o in machine.observed:
+        if o.source == "observation":
+            get = attrgetter(o.name)
+            getters.append((o.name, lambda out, st, get=get: get(out.observation)))
+        elif o.source == "state":
+            get = attrgetter(o.name)
+            getters.append((o.name, lambda out, st, get=get: get(st)))
+        elif o.source == "messages":
+            getters.append((o.name, lambda out, st: [
+                {"action": m.action, "kind": m.kind, "fields": thaw(m.as_dict())}
+                for m in out.messages]))
+        else:
+            getters.append((o.name, lambda out, st: [i.name for i in out.indications]))
+    if not getters:
+        observed_names(machine)  # raises: says what is missing
+
+    def project(out: Any, state: Any) -> dict[str, Any]:
+        return {name: get(out, state) for name, get in getters}
+    _PROJECTIONS[id(machine)] = (machine, project)
+    return project
+
+
+def observation(machine: Any, out: Any, state: Any) -> dict[str, Any]:
+    """The observation a vector expects after a step (see `projection`)."""
+    return projection(machine)(out, state)
 
 
 class SessionReference:
@@ -42,11 +76,12 @@ class SessionReference:
     (`chargespec.reference.Reference` adds the other vector kinds, DLM ticks among them.)"""
 
     name = "chargespec reference model"
-    observations = OBSERVATIONS
 
     def __init__(self, engine: Any = None) -> None:
         from chargespec.models.step import Engine
         self.engine = engine if engine is not None else Engine()
+        self.observations = observed_names(self.engine.machine)
+        self._project = projection(self.engine.machine)
         self.config: Any = None
         self.state: Any = None
         self._configs: dict[Any, tuple[Any, Any]] = {}  # vectors reset to few configurations
@@ -96,7 +131,7 @@ class SessionReference:
             self.state = hit[0]
             return hit[1]  # shared: callers compare, never mutate
         self.state, out = self.engine.step(self.config, self.state, ev)
-        obs = observation(out, self.state)
+        obs = self._project(out, self.state)
         if len(self._obs) < 200_000:
             self._obs[memo] = (self.state, obs)
         return obs

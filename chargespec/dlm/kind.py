@@ -58,7 +58,7 @@ def _coverage(docs: dict[str, dict[str, Any]]) -> dict[str, Any]:
 DLM = VectorKind(
     name="dlm",
     title="dynamic load management (§7): the allocation of every tick",
-    observations=("amps",),
+    observations=lambda engine: ("amps",),
     claims=lambda config: isinstance(config, dict) and "dlm" in config,
     reference=DlmReference,
     check_config=_check_config,

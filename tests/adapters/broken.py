@@ -6,7 +6,7 @@ import json
 import sys
 import time
 
-from chargespec.models.stdio import OBSERVATIONS
+from chargespec.models.stdio import observed_names
 from chargespec.reference import Reference
 
 mode = sys.argv[1]
@@ -15,7 +15,7 @@ events = 0
 for line in sys.stdin:
     req = json.loads(line)
     if req["type"] == "hello":
-        answer = {"type": "hello", "name": f"broken ({mode})", "observations": OBSERVATIONS,
+        answer = {"type": "hello", "name": f"broken ({mode})", "observations": observed_names(model.engine.machine),
                   "batch": mode == "short"}
     elif req["type"] == "reset":
         model.reset(req["config"])
