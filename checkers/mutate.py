@@ -682,11 +682,17 @@ def _can_fire(ref: Engine, rules: list[Any], config: Any, consts: Any) -> bool:
 
 
 def distinguish(ref: Engine, eng: Engine, mu: Mutant, suite: Suite | None,
-                steps: int = SEARCH_STEPS, max_pairs: int = 4000
+                steps: int = SEARCH_STEPS, max_pairs: int = 4000,
+                exclude: frozenset[str] = frozenset()
                 ) -> tuple[Distinction | None, bool, int]:
     """The shortest distinguishing test over the search configurations (first found in their
-    order), whether every configuration was searched exhaustively, and how many were."""
+    order), whether every configuration was searched exhaustively, and how many were.
+    `exclude`: configurations (canonical JSON) not to search under (a second test's search
+    skips the first's)."""
     budget = Budget(steps)
+    if exclude and suite is not None:
+        kept = [c for c in suite.cases if c.key not in exclude]
+        suite = Suite(kept, _situations(kept), suite.files)
     data = data_class(mu)
     events = _ALPHABET.get((id(ref), data))
     if events is None:
@@ -700,6 +706,9 @@ def distinguish(ref: Engine, eng: Engine, mu: Mutant, suite: Suite | None,
         if d is not None:
             return d, True, 0
     configs, complete = search_configs(ref, mu, suite)
+    if exclude:
+        configs = [c for c in configs if json.dumps(c, sort_keys=True) not in exclude]
+        complete = 0
     exhaustive = complete > 0
     consts = M.mutated_spec(ref.spec, mu).constants if mu.kind == "constant" else None
     for i, values in enumerate(configs):
@@ -831,6 +840,26 @@ class Verdict:
     killers: list[tuple[str, int]] = field(default_factory=list)
     reason: str = ""
     distinction: Distinction | None = None
+    second: Distinction | None = None  # for a mutant one test alone kills: a second test
+
+
+SECOND_STEPS = 4_000  # the allowance of the search for a second test
+
+
+def second_test(ref: Engine, suite: Suite, mu: Mutant, killer: tuple[str, Any]
+                ) -> Distinction | None:
+    """A test that tells the mutant apart under another configuration than the one test that
+    kills it (a small change to that test must not let the bug through); None when the search
+    finds none (the element may be reachable under that configuration only)."""
+    case = next((c for c in suite.cases if (c.file, c.tc_id) == tuple(killer)), None)
+    if case is None:
+        return None
+    try:
+        eng = mutant_engine(ref, mu)
+        d, _, _ = distinguish(ref, eng, mu, suite, SECOND_STEPS, exclude=frozenset({case.key}))
+    except Exception:  # noqa: BLE001 - as in analyse_one: no second test, not a crash
+        return None
+    return d
 
 
 def analyse_one(ref: Engine, suite: Suite, mu: Mutant, search: bool = True,
@@ -947,7 +976,32 @@ def analyse(ref: Engine, suite: Suite, mutants: list[Mutant], search: bool = Tru
                     still.append(v.mutant)
             left = still
         say(f"searched {len(batch)}, {len(left)} left")
+    once = [i for i, v in enumerate(verdicts) if v.status == "killed" and len(v.killers) == 1]
+    if once:
+        _STATE.update(ref=ref, suite=suite, mutants=mutants, verdicts=verdicts)
+        from chargespec.parallel import parallel_map
+        k = max(1, min(64, len(once) // 4 or 1))
+        chunks = [once[j::k] for j in range(k)]
+        found = 0
+        for res in parallel_map(_second_job, chunks, workers):
+            for i, dist in res:
+                if dist is not None:
+                    cfg, evs = dist
+                    verdicts[i].second = Distinction(
+                        cfg, [Event(nm, tuple(args)) for nm, args in evs], len(evs))
+                    found += 1
+        say(f"{len(once)} mutants killed by one test: a second test for {found}")
     return verdicts
+
+
+def _second_job(chunk: list[int]) -> list[tuple[int, Any]]:
+    ref, suite, ms, vs = (_STATE[k] for k in ("ref", "suite", "mutants", "verdicts"))
+    out = []
+    for i in chunk:
+        d = second_test(ref, suite, ms[i], vs[i].killers[0])
+        out.append((i, None if d is None else
+                    (d.config, [(e.name, e.args) for e in d.events])))
+    return out
 
 
 def _situations(cases: list[Case]) -> dict[tuple[str, str], list[int]]:
@@ -1019,10 +1073,9 @@ def adequate_groups(engine: Engine, docs: list[tuple[str, dict[str, Any]]],
     verdicts = analyse(engine, suite, mutants, search=True, workers=workers, progress=progress)
     groups: dict[str, dict[str, Any]] = {}
     by_trace: dict[tuple[str, tuple[Event, ...]], dict[str, Any]] = {}
-    for v in verdicts:
-        d = v.distinction
-        if d is None:
-            continue
+    found = [(v, v.distinction, "kills") for v in verdicts if v.distinction is not None]
+    found += [(v, v.second, "also kills") for v in verdicts if v.second is not None]
+    for v, d, verb in found:
         key = json.dumps(d.config, sort_keys=True)
         tk = (key, tuple(d.events))
         test = by_trace.get(tk)
@@ -1030,7 +1083,7 @@ def adequate_groups(engine: Engine, docs: list[tuple[str, dict[str, Any]]],
         if test is None:
             config = engine.config(d.config)
             test = make_test(engine, config, list(d.events),
-                             f"kills {mu.id}: {mu.description} ({mu.where})", flag=mu.bug_class)
+                             f"{verb} {mu.id}: {mu.description} ({mu.where})", flag=mu.bug_class)
             test["mutants"] = []
             by_trace[tk] = test
             g = groups.get(key)
@@ -1062,7 +1115,9 @@ def summarise(verdicts: list[Verdict]) -> dict[str, Any]:
         "undecided": {v.mutant.id: v.reason for v in verdicts if v.status == "undecided"},
         "invalid": {v.mutant.id: v.reason for v in verdicts if v.status == "invalid"},
         "killedByOneTest": sorted(v.mutant.id for v in verdicts
-                                  if v.status == "killed" and len(v.killers) == 1),
+                                  if v.status == "killed" and len(v.killers) == 1
+                                  and v.second is None),
+        "secondTestAdded": sum(1 for v in verdicts if v.second is not None),
     }
 
 

@@ -99,3 +99,29 @@ class Ticks(RuleBasedStateMachine):
 Ticks.TestCase.settings = settings(max_examples=60, stateful_step_count=25, deadline=None,
                                    suppress_health_check=list(HealthCheck))
 test_many_ticks = Ticks.TestCase
+
+
+def test_the_committed_ticks_tell_every_miswired_connector_apart_twice():
+    """A connector wired with another phase rotation (its L1 on another grid phase) allocates
+    differently on at least two ticks of dlm.json: a charge point that reads the rotation
+    wrongly fails, and still would if one tick changed.  Also: the criterion is not vacuous
+    (a site whose phases are all alike could tell nothing apart)."""
+    import json
+    from pathlib import Path
+
+    from chargespec.dlm.vectors import ROTATION_KILLS, rotation_mutants, site_from_json, \
+        tick_from_json, told_apart
+    from chargespec.loader import load_spec
+    spec = load_spec()
+    doc = json.loads((Path(__file__).resolve().parents[1] / "vectors" / "dlm.json").read_text())
+    mutants = connectors = 0
+    for group in doc["testGroups"]:
+        site = site_from_json(spec, group["config"]["dlm"])
+        ticks = [tick_from_json(s["event"]) for t in group["tests"] for s in t["steps"]]
+        connectors += len(site.connectors)
+        for label, wrong in rotation_mutants(site):
+            mutants += 1
+            assert told_apart(wrong, site, ticks) >= ROTATION_KILLS, label
+        assert told_apart(site, site, ticks) == 0  # the site as wired tells nothing apart
+    assert mutants == 2 * connectors >= 16  # L1 on each of the two other grid phases
+    assert doc["coverage"]["rotationsToldApartTwice"]["uncovered"] == []

@@ -26,7 +26,7 @@ from chargespec.yamlread import parse_yaml, read_yaml
 
 from .allocator import Tick, Vehicle, allocate
 from .invariants import tick_violations
-from .site import Site, site_from_doc
+from .site import PHASES, Site, site_from_doc
 
 SCHEMA = "vectors.schema.json"
 SITES = ("dlm_station_63a.yaml", "dlm_building_100a.yaml")
@@ -81,6 +81,68 @@ def _random_ticks(site: Site, seed: str) -> list[Tick]:
     return ticks
 
 
+def rotation_mutants(site: Site) -> list[tuple[str, Site]]:
+    """A connector wired with another phase rotation, one per grid phase its L1 could land on
+    instead (the allocation reads a rotation only through that phase: a 3-phase vehicle loads
+    all three wherever they land), as (label, the site so wired)."""
+    import dataclasses
+    out = []
+    for c in site.connectors:
+        for p in range(3):
+            if p == c.grid[0]:
+                continue
+            grid = (p, *[q for q in c.grid if q != p])  # L1 on grid phase p
+            wrong = dataclasses.replace(c, grid=grid)  # type: ignore[arg-type]
+            connectors = tuple(wrong if x.index == c.index else x for x in site.connectors)
+            out.append((f"{c.name} with L1 on grid {PHASES[p]} (wired {c.phase_rotation}: "
+                        f"{PHASES[c.grid[0]]})", dataclasses.replace(site, connectors=connectors)))
+    return out
+
+
+ROTATION_KILLS = 2  # ticks that tell each rotation mutant apart (one is one change away from none)
+
+
+def told_apart(mutant: Site, site: Site, ticks: list[Tick]) -> int:
+    """How many ticks allocate differently on the mis-wired site."""
+    return sum(allocate(mutant, t).amps != allocate(site, t).amps for t in ticks)
+
+
+def _rotation_ticks(site: Site, ticks: list[Tick], seed: str
+                    ) -> tuple[list[tuple[str, Tick]], list[str]]:
+    """For every rotation mutant fewer than ROTATION_KILLS ticks tell apart, ticks that do: a 1-phase
+    vehicle at that connector and the grid phases loaded unequally (other 1-phase vehicles,
+    the building meter), found by a seeded search; and the labels of those none was found for
+    (equivalent on this site: e.g. every phase with the same headroom whatever the load)."""
+    rng = random.Random(seed)
+    n = len(site.connectors)
+    added: list[tuple[str, Tick]] = []
+    missing: list[str] = []
+    for label, mutant in rotation_mutants(site):
+        have = told_apart(mutant, site, ticks + [t for _, t in added])
+        if have >= ROTATION_KILLS:
+            continue
+        target = next(c.index for c, w in zip(site.connectors, mutant.connectors)
+                      if c.grid != w.grid)
+        for _ in range(400):
+            vehicles = tuple(
+                Vehicle(1, rng.choice((None, 16, 32)), 0) if i == target
+                else (None if rng.random() < 0.5 else
+                      Vehicle(rng.choice((1, 1, 3)), rng.choice((None, 6, 10, 16, 32)), 0))
+                for i in range(n))
+            meter = tuple(rng.choice((0, 0, 5, 20, 40, 60)) for _ in range(3)) \
+                if site.external_meter_support else None
+            t = Tick(vehicles, meter, frozenset(), frozenset(),  # type: ignore[arg-type]
+                     tuple(rng.sample(range(n), n)))
+            if told_apart(mutant, site, [t]):
+                added.append((label, t))
+                have += 1
+                if have >= ROTATION_KILLS:
+                    break
+        else:
+            missing.append(label)
+    return added, missing
+
+
 def _step(site: Site, t: Tick) -> dict[str, Any]:
     amps = allocate(site, t).amps
     bad = tick_violations(site, t, amps)
@@ -94,20 +156,27 @@ def document(spec: Spec) -> dict[str, Any]:
     groups = []
     tc = 0
     tight = 0
+    rotations: dict[str, Any] = {"total": 0, "uncovered": []}
     for name in SITES:
         path = _examples(spec) / name
         doc = read_yaml(path)
         site = site_from_doc(spec, doc, f"spec/examples/{name}")
         tests = []
+        scenario: list[Tick] = []
         if name in SCENARIOS:
             spath = _examples(spec) / SCENARIOS[name]
             title, ticks = load_scenario(site, spath)
-            steps = [_step(site, s.tick) for s in run(site, ticks, str(spath))]
+            scenario = [s.tick for s in run(site, ticks, str(spath))]
+            steps = [_step(site, t) for t in scenario]
             tc += 1
             tests.append({"tcId": tc, "comment": f"scenario: {title}", "flags": ["§7"],
                           "rules": ["allocate"], "manual": ["§7"], "steps": steps,
                           "result": "valid"})
-        for k, t in enumerate(_random_ticks(site, name)):
+        randoms = _random_ticks(site, name)
+        wiring, untold = _rotation_ticks(site, scenario + randoms, f"rotation:{name}")
+        rotations["total"] += len(rotation_mutants(site))
+        rotations["uncovered"] += [f"{name}: {u}" for u in untold]
+        for k, t in enumerate(randoms):
             step = _step(site, t)
             alloc = allocate(site, t)
             full = [lim.name for lim in alloc.limits
@@ -119,6 +188,12 @@ def document(spec: Spec) -> dict[str, Any]:
                           "flags": ["DLM-FAIRNESS"] if not t.lost_master else ["§7.7"],
                           "rules": ["allocate"], "manual": ["§7"], "steps": [step],
                           "result": "valid"})
+        for label, t in wiring:
+            tc += 1
+            tests.append({"tcId": tc, "comment": f"phase rotation told apart: {label}",
+                          "flags": ["DLM-ROTATION"], "rules": ["allocate"],
+                          "manual": ["§7.6", "§7.8"], "steps": [_step(site, t)],
+                          "result": "valid"})
         groups.append({"type": "dlm", "config": {"dlm": json.loads(json.dumps(doc))},
                        "initial": {"amps": [0] * len(site.connectors)}, "tests": tests})
     notes = {
@@ -128,6 +203,12 @@ def document(spec: Spec) -> dict[str, Any]:
         "§7.7": {"bugType": "a connector that lost its master is not held to the Disconnected "
                          "Limit", "description": spec.manual_sections.get("§7.7", "§7.7"),
                  "manual": ["§7.7"]},
+        "DLM-ROTATION": {"bugType": "a single-phase vehicle loads another grid phase than the "
+                                    "connector's phase rotation puts its L1 on",
+                         "description": "§7.8 Phase Rotation: the rotation of each connector "
+                                        "maps the charge point's L1, L2, L3 to grid phases; "
+                                        "§7.6 a single-phase vehicle loads L1 only",
+                         "manual": ["§7.6", "§7.8"]},
         "DLM-FAIRNESS": {"bugType": "the allocation differs from the reference; acceptable when "
                                     "it keeps every invariant",
                          "description": " ".join(spec.interpretations["DLM-FAIRNESS"]
@@ -147,7 +228,11 @@ def document(spec: Spec) -> dict[str, Any]:
         "testGroups": groups,
         "coverage": {"sites": len(groups), "ticks": sum(len(t["steps"]) for g in groups
                                                         for t in g["tests"]),
-                     "ticksWithALimitAtCapacity": tight},
+                     "ticksWithALimitAtCapacity": tight,
+                     "rotationsToldApartTwice": {
+                         "total": rotations["total"],
+                         "covered": rotations["total"] - len(rotations["uncovered"]),
+                         "uncovered": rotations["uncovered"]}},
     }
 
 
