@@ -28,6 +28,7 @@ from typing import Any, Callable, Iterable
 
 from chargespec import __version__
 from chargespec.errors import InputError
+from chargespec.verdicts import Proved
 from chargespec.expr import to_label
 from chargespec.htmlpage import esc, figure, page, table, timing, verdict
 from chargespec.models.step import Engine
@@ -260,7 +261,7 @@ def trace_invariants(c: Collected) -> dict[str, list[tuple[str, bool | None]]]:
             out[s].append((name, inv.id not in broken))
     rule_sections = {s for r in c.engine.machine.rules for s in _ref_sections(spec, r.ref)}
     for s in sorted(rule_sections):
-        out[s].append(("determinism + completeness (Z3)", not c.check.proof.findings))
+        out[s].append(("determinism + completeness (Z3)", c.check.proof.ok))
     if spec.dlm:
         for inv in spec.dlm.invariants.values():
             results = [r for _, rs in c.sites for r in rs if r.invariant == inv.id]
@@ -330,7 +331,7 @@ def _inductive(check: Any, inv: Any) -> bool | None:
              "graph": check.recovery}.get(inv.kind)
     if proof is None or inv.id not in proof.invariants:
         return None
-    return inv.id not in dict(proof.failures)
+    return isinstance(proof.verdicts.get(inv.id), Proved)
 
 
 def summary(c: Collected, trace: list[dict[str, Any]]) -> dict[str, Any]:
@@ -349,8 +350,9 @@ def summary(c: Collected, trace: list[dict[str, Any]]) -> dict[str, Any]:
                             "invariants": len(mm.invariants)}
                      for name, mm in spec.machines.items()},
         "proof": {"property": "determinism + completeness", "machine": ch.proof.machine,
-                  "holds": not ch.proof.findings, "stateEventPairs": ch.proof.buckets,
-                  "queries": ch.proof.queries, "findings": [str(f) for f in ch.proof.findings]},
+                  "holds": ch.proof.ok, "stateEventPairs": ch.proof.buckets,
+                  "queries": ch.proof.queries, "findings": [str(f) for f in ch.proof.findings],
+                  "unknown": list(ch.proof.unknown)},
         "exploration": {"profile": ch.profile, "configurations": len(ch.jobs),
                         "pairCoverage": round(ch.pair_coverage, 4),
                         "distinguishableConfigurations": ch.distinguishable,
@@ -363,13 +365,13 @@ def summary(c: Collected, trace: list[dict[str, Any]]) -> dict[str, Any]:
                         "violations": broken.get(i.id, [])} for i in m.invariants],
         "induction": None if ch.induction is None else {
             "holds": ch.induction.ok, "queries": ch.induction.queries,
-            "failures": dict(ch.induction.failures)},
+            "failures": dict(ch.induction.failures), "unknown": dict(ch.induction.unknown)},
         "stepProof": None if ch.steps is None else {
             "holds": ch.steps.ok, "queries": ch.steps.queries,
-            "failures": dict(ch.steps.failures)},
+            "failures": dict(ch.steps.failures), "unknown": dict(ch.steps.unknown)},
         "recoveryProof": None if ch.recovery is None else {
             "holds": ch.recovery.ok, "invariants": list(ch.recovery.invariants),
-            "failures": dict(ch.recovery.failures)},
+            "failures": dict(ch.recovery.failures), "unknown": dict(ch.recovery.unknown)},
         "dlm": [{"site": site.name, "file": site.file,
                  "results": [{"invariant": r.invariant, "status": r.status, "holds": r.ok,
                               "detail": r.detail} for r in results]}
@@ -421,7 +423,8 @@ def html(c: Collected, trace: list[dict[str, Any]]) -> str:
       f"<code>{TIMING_FILE}</code> (generated {timing('generated')}).</p>")
     cards = [("rules", sum(len(mm.rules) for mm in spec.machines.values())),
              ("invariants", f"{len(m.invariants) - len(broken)} / {len(m.invariants)} hold"),
-             ("determinism + completeness", "proved" if not ch.proof.findings else "FAILED"),
+             ("determinism + completeness", "proved" if ch.proof.ok
+              else "FAILED" if ch.proof.findings else "UNKNOWN"),
              ("states explored (CI profile)", f"{sum(j.states for j in ch.jobs):,}"),
              ("conformance vectors", f"{tests:,}"),
              ("rules fired by the vectors", f"{cov.get('fired', '?')} / {cov.get('total', '?')}"),
@@ -500,10 +503,10 @@ def html(c: Collected, trace: list[dict[str, Any]]) -> str:
     pr = ch.proof
     p(f"<p>Determinism and completeness of {_code(pr.machine)} (Z3, every configuration, every "
       f"state the variables' domains allow, every event field value): "
-      f"{verdict(not pr.findings, 'proved' if not pr.findings else 'FAILED')}, "
+      f"{verdict(pr.ok, 'proved' if pr.ok else 'FAILED' if pr.findings else 'UNKNOWN')}, "
       f"{pr.buckets:,} (state, event) pairs, {pr.queries:,} queries, {timing('proof.seconds')}."
       f"</p>")
-    for f in pr.findings:
+    for f in [*pr.findings, *(f"unknown: {u}" for u in pr.unknown)]:
         p(f"<p class=\"bad\">{esc(f)}</p>")
     ind = ch.induction
     if ind is not None:
@@ -513,7 +516,7 @@ def html(c: Collected, trace: list[dict[str, Any]]) -> str:
           f"{timing('induction.seconds')}. Those marked <em>assumed</em> strengthen the "
           f"induction and let the determinism proof ignore unreachable states; each is proved "
           f"and explored like the others.</p>")
-        for inv_id, why in ind.failures:
+        for inv_id, why in [*ind.failures, *ind.unknown]:
             p(f"<p class=\"bad\">{esc(inv_id)}: {esc(why)}</p>")
     sp = ch.steps
     if sp is not None:
@@ -521,11 +524,11 @@ def html(c: Collected, trace: list[dict[str, Any]]) -> str:
           f"every rule on every event, from every state the state invariants allow, keeps "
           f"them): {verdict(sp.ok, 'proved' if sp.ok else 'NOT PROVED')}, {sp.queries} "
           f"queries, {timing('steps.seconds')}.</p>")
-        for inv_id, why in sp.failures:
+        for inv_id, why in [*sp.failures, *sp.unknown]:
             p(f"<p class=\"bad\">{esc(inv_id)}: {esc(why)}</p>")
     rp = ch.recovery
     for inv in (i for i in m.invariants if rp is not None and i.id in rp.invariants):
-        ok = inv.id not in dict(rp.failures)
+        ok = isinstance(rp.verdicts.get(inv.id), Proved)
         wit = "; ".join(f"{esc(w.doc or 'every state')}: {len(w.events)} events"
                         for w in inv.recovery)
         p(f"<p>{_code(inv.id)}, for every configuration at once (Z3: every state the state "
@@ -533,7 +536,7 @@ def html(c: Collected, trace: list[dict[str, Any]]) -> str:
           f"{_code(to_label(inv.expr))}; the witnesses, in {_code(inv.where.file)}: {wit}): "
           f"{verdict(ok, 'proved' if ok else 'NOT PROVED')}, "
           f"{timing('recovery.seconds')}.</p>")
-        for inv_id, why in rp.failures:
+        for inv_id, why in [*rp.failures, *rp.unknown]:
             p(f"<p class=\"bad\">{esc(inv_id)}: {esc(why)}</p>")
     p(f"<p>Exploration, profile {_code(ch.profile)}: {len(ch.jobs)} configurations covering "
       f"{ch.pair_coverage:.0%} of value pairs (of {ch.distinguishable:,} distinguishable), "

@@ -98,7 +98,7 @@ class CheckResult:
 
     @property
     def ok(self) -> bool:
-        return (not self.proof.findings and not self.violations
+        return (self.proof.ok and not self.violations
                 and (self.induction is None or self.induction.ok)
                 and (self.steps is None or self.steps.ok)
                 and (self.recovery is None or self.recovery.ok))
@@ -253,9 +253,16 @@ def _task(k: int) -> Any:
 def _proof_line(out: Any) -> str:
     if isinstance(out, Report):
         return (f"{out.buckets} (state, event) pairs, {out.queries} queries, "
-                f"{len(out.findings)} finding(s), {out.seconds:.1f} s")
+                f"{len(out.findings)} finding(s), {out.seconds:.1f} s"
+                + (f", {len(out.unknown)} unknown" if out.unknown else ""))
     return (f"{len(out.invariants)} invariants, {out.queries} queries, "
-            f"{len(out.failures)} not proved, {out.seconds:.1f} s")
+            f"{len(out.failures)} not proved, {out.seconds:.1f} s"
+            + (f", {len(out.unknown)} unknown" if out.unknown else ""))
+
+
+def _status(found: Any, unknown: Any) -> str:
+    """A proof's word in the summary: FAILED (a counterexample), UNKNOWN (Z3 gave up), proved."""
+    return "FAILED" if found else "UNKNOWN" if unknown else "proved"
 
 
 def summary(result: CheckResult) -> str:
@@ -266,23 +273,23 @@ def summary(result: CheckResult) -> str:
              f"invariant: a covering set of value pairs", ""]
     p = result.proof
     lines.append(f"{'proof':<28} {'determinism + completeness':<34} "
-                 f"{'FAILED' if p.findings else 'proved':<10} {p.seconds:6.1f} s  "
+                 f"{_status(p.findings, p.unknown):<10} {p.seconds:6.1f} s  "
                  f"({p.buckets} state/event pairs, {p.queries} Z3 queries)")
     ind = result.induction
     if ind is not None:
         lines.append(f"{'proof':<28} {f'{len(ind.invariants)} state invariants, induction':<34} "
-                     f"{'FAILED' if ind.failures else 'proved':<10} {ind.seconds:6.1f} s  "
+                     f"{_status(ind.failures, ind.unknown):<10} {ind.seconds:6.1f} s  "
                      f"(every configuration; {ind.queries} Z3 queries)")
     sp = result.steps
     if sp is not None:
         lines.append(f"{'proof':<28} {f'{len(sp.invariants)} step invariants':<34} "
-                     f"{'FAILED' if sp.failures else 'proved':<10} {sp.seconds:6.1f} s  "
+                     f"{_status(sp.failures, sp.unknown):<10} {sp.seconds:6.1f} s  "
                      f"(every configuration, every rule from every state the state invariants "
                      f"allow; {sp.queries} Z3 queries)")
     rp = result.recovery
     if rp is not None and rp.invariants:
         lines.append(f"{'proof':<28} {'no dead end, recovery witnesses':<34} "
-                     f"{'FAILED' if rp.failures else 'proved':<10} {rp.seconds:6.1f} s  "
+                     f"{_status(rp.failures, rp.unknown):<10} {rp.seconds:6.1f} s  "
                      f"(every configuration, from every state the state invariants allow; "
                      f"{rp.queries} Z3 quer{'y' if rp.queries == 1 else 'ies'})")
     for kind in ("pairwise", "errors", "auth"):
@@ -312,6 +319,11 @@ def summary(result: CheckResult) -> str:
         lines.append(f"NOT PROVED {inv}: {why}")
         lines.append("    (the state may be unreachable, or the witness too short; the "
                      "explorations' dead-end check says whether a reachable state is stuck)")
+    for why in p.unknown:
+        lines.append(f"UNKNOWN {why} (not proved: neither a proof nor a counterexample)")
+    for proof in (ind, sp, rp):
+        for inv, why in (proof.unknown if proof is not None else ()):
+            lines.append(f"UNKNOWN {inv}: {why} (not proved)")
     for inv, msg, trace in result.violations:
         lines.append(f"VIOLATION {inv}: {msg}")
         lines.append(f"    shortest trace: {' ; '.join(trace) or '(initial state)'}")

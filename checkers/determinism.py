@@ -23,6 +23,7 @@ import z3
 
 from chargespec.expr import SetT, TableT, TokenT, names
 from chargespec.specmodel import Machine, Spec
+from chargespec.verdicts import Counterexample, Proved, Unknown, Verdict, gave_up
 
 from .z3_backend import NONE, Codes, SymSet, Z3Backend, variable
 
@@ -48,6 +49,19 @@ class Report:
     queries: int
     findings: tuple[Finding, ...]
     seconds: float
+    unknown: tuple[str, ...] = ()  # the queries Z3 gave up on: (control value, event) said
+
+    @property
+    def ok(self) -> bool:
+        return not self.findings and not self.unknown
+
+    @property
+    def verdict(self) -> Verdict:
+        if self.findings:
+            return Counterexample("; ".join(str(f) for f in self.findings))
+        if self.unknown:
+            return Unknown("Z3 gave up on " + "; ".join(self.unknown))
+        return Proved(f"{self.buckets} state/event pairs")
 
 
 class MachineModel:
@@ -148,6 +162,7 @@ def prove(spec: Spec, machine: str = "session", timeout_ms: int = 30_000) -> Rep
     model = MachineModel(spec, m)
     control = model.control()
     findings: list[Finding] = []
+    unknown: list[str] = []
     buckets = queries = 0
     base = z3.Solver()
     base.set("timeout", timeout_ms)
@@ -164,16 +179,22 @@ def prove(spec: Spec, machine: str = "session", timeout_ms: int = 30_000) -> Rep
             queries += 1
             base.push()
             base.add(z3.Not(z3.Or(*guards)) if guards else z3.BoolVal(True))
-            if base.check() == z3.sat:
+            verdict = base.check()
+            if verdict == z3.sat:
                 findings.append(Finding("completeness", value, event, tuple(r.id for r in rules),
                                         model.describe(base.model(), guards, event)))
+            elif verdict == z3.unknown:
+                unknown.append(f"completeness of {value} x {event}: {gave_up(base).reason}")
             base.pop()
             # determinism: at least two guards at once
             if len(guards) > 1:
                 queries += 1
                 base.push()
                 base.add(z3.PbGe([(g, 1) for g in guards], 2))
-                if base.check() == z3.sat:
+                verdict = base.check()
+                if verdict == z3.unknown:
+                    unknown.append(f"determinism of {value} x {event}: {gave_up(base).reason}")
+                if verdict == z3.sat:
                     mod = base.model()
                     both = tuple(r.id for r, g in zip(rules, guards)
                                  if z3.is_true(mod.eval(g, model_completion=True)))
@@ -181,4 +202,5 @@ def prove(spec: Spec, machine: str = "session", timeout_ms: int = 30_000) -> Rep
                                             model.describe(mod, guards, event)))
                 base.pop()
             base.pop()
-    return Report(machine, buckets, queries, tuple(findings), time.perf_counter() - t0)
+    return Report(machine, buckets, queries, tuple(findings), time.perf_counter() - t0,
+                  tuple(unknown))

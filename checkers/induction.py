@@ -33,6 +33,8 @@ import z3
 from chargespec.expr import SetT, TokenSetT
 from chargespec.specmodel import Spec
 
+from chargespec.verdicts import Counterexample, Proved, Unknown, Verdict, gave_up
+
 from .determinism import MachineModel
 from .z3_backend import SymSet, Z3Backend
 
@@ -47,10 +49,18 @@ class InvariantProof:
     failures: tuple[tuple[str, str], ...]  # (invariant, counterexample in the spec's words)
     queries: int
     seconds: float
+    unknown: tuple[tuple[str, str], ...] = ()  # (invariant, why Z3 gave up): not proved
 
     @property
     def ok(self) -> bool:
-        return not self.failures
+        return not self.failures and not self.unknown
+
+    @property
+    def verdicts(self) -> dict[str, Verdict]:
+        """Each invariant's verdict: Proved, Counterexample(in the spec's words) or Unknown."""
+        bad, unknown = dict(self.failures), dict(self.unknown)
+        return {i: Counterexample(bad[i]) if i in bad else Unknown(unknown[i]) if i in unknown
+                else Proved() for i in self.invariants}
 
 
 Induction = InvariantProof
@@ -130,6 +140,7 @@ def prove(spec: Spec, machine: str = "session", timeout_ms: int = 60_000) -> Ind
     model = MachineModel(spec, m)
     invariants = [i for i in m.invariants if i.kind == "state"]
     failures: dict[str, str] = {}
+    unknown: dict[str, str] = {}
     queries = 0
     s = z3.Solver()
     s.set("timeout", timeout_ms)
@@ -139,7 +150,8 @@ def prove(spec: Spec, machine: str = "session", timeout_ms: int = 60_000) -> Ind
         """Record the invariants that some model of the solver's facts breaks."""
         nonlocal queries
         while True:  # again without those found broken, until the rest hold
-            left = [t for inv, t in zip(invariants, terms) if inv.id not in failures]
+            left = [t for inv, t in zip(invariants, terms)
+                    if inv.id not in failures and inv.id not in unknown]
             if not left:
                 return
             queries += 1
@@ -149,12 +161,13 @@ def prove(spec: Spec, machine: str = "session", timeout_ms: int = 60_000) -> Ind
             if verdict == z3.sat:
                 mod = s.model()
                 for inv, t in zip(invariants, terms):
-                    if inv.id not in failures and \
+                    if inv.id not in failures and inv.id not in unknown and \
                             not z3.is_true(mod.eval(t, model_completion=True)):
                         failures[inv.id] = what(mod)
             elif verdict == z3.unknown:
                 for inv in invariants:
-                    failures.setdefault(inv.id, "unknown: Z3 gave up (timeout)")
+                    if inv.id not in failures:
+                        unknown.setdefault(inv.id, gave_up(s).reason)
             s.pop()
             if verdict != z3.sat:
                 return
@@ -192,4 +205,5 @@ def prove(spec: Spec, machine: str = "session", timeout_ms: int = 60_000) -> Ind
                        + model.describe(mod, [], event)))
             s.pop()
     return Induction(machine, tuple(i.id for i in invariants),
-                     tuple(sorted(failures.items())), queries, time.perf_counter() - t0)
+                     tuple(sorted(failures.items())), queries, time.perf_counter() - t0,
+                     tuple(sorted(unknown.items())))

@@ -38,6 +38,8 @@ from chargespec.expr import BoolT, IntT
 from chargespec.specmodel import Spec
 
 from .determinism import MachineModel
+from chargespec.verdicts import gave_up
+
 from .induction import InvariantProof, invariant_terms, observation_terms, state_after
 from .z3_backend import SymSet, Z3Backend
 
@@ -113,6 +115,7 @@ def prove(spec: Spec, machine: str = "session", timeout_ms: int = 120_000) -> In
     model = MachineModel(spec, m)
     graph = [i for i in m.invariants if i.kind == "graph" and i.expr is not None and i.recovery]
     failures: dict[str, str] = {}
+    unknown: dict[str, str] = {}
     if not graph:
         return InvariantProof(machine, (), (), 0, time.perf_counter() - t0)
     s = z3.Solver()
@@ -133,10 +136,10 @@ def prove(spec: Spec, machine: str = "session", timeout_ms: int = 120_000) -> In
                 failures[inv.id] = (f"no witness is for the state ({_show(model, mod, start)}) "
                                     f"under {_config(model, mod)}")
             elif verdict == z3.unknown:
-                failures[inv.id] = f"unknown: Z3 gave up ({s.reason_unknown()})"
+                unknown[inv.id] = gave_up(s).reason
             s.pop()
         for k, w in enumerate(inv.recovery, 1):
-            if inv.id in failures:
+            if inv.id in failures or inv.id in unknown:
                 break
             state, reached = start, [_holds(model, inv.expr, start)]
             for event, fields in w.events:
@@ -146,9 +149,13 @@ def prove(spec: Spec, machine: str = "session", timeout_ms: int = 120_000) -> In
             s.push()
             if w.when is not None:
                 s.add(_holds(model, w.when, start))
-                if s.check() != z3.sat:  # a witness for no state would prove nothing
-                    failures[inv.id] = (f"witness {k} ({w.where.file}:{w.where.line}) is for no "
-                                        f"state the state invariants allow")
+                some = s.check()
+                if some != z3.sat:  # a witness for no state would prove nothing
+                    if some == z3.unknown:
+                        unknown[inv.id] = gave_up(s).reason
+                    else:
+                        failures[inv.id] = (f"witness {k} ({w.where.file}:{w.where.line}) is "
+                                            f"for no state the state invariants allow")
                     s.pop()
                     break
             s.add(z3.Not(z3.Or(*reached)))
@@ -161,7 +168,7 @@ def prove(spec: Spec, machine: str = "session", timeout_ms: int = 120_000) -> In
                     f"{_config(model, mod)}; "
                     f"it ends in ({_show(model, mod, state)})")
             elif verdict == z3.unknown:
-                failures[inv.id] = f"unknown: Z3 gave up ({s.reason_unknown()})"
+                unknown[inv.id] = gave_up(s).reason
             s.pop()
     return InvariantProof(machine, tuple(i.id for i in graph), tuple(sorted(failures.items())),
-                          queries, time.perf_counter() - t0)
+                          queries, time.perf_counter() - t0, tuple(sorted(unknown.items())))

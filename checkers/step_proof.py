@@ -29,6 +29,7 @@ from typing import Any, Callable, Collection
 import z3
 
 from chargespec.expr import Where, parse
+from chargespec.verdicts import gave_up
 from chargespec.specmodel import Spec
 
 from .determinism import MachineModel
@@ -199,6 +200,7 @@ def prove(spec: Spec, machine: str = "session", timeout_ms: int = 60_000,
     steps = [i for i in m.invariants if i.kind == "step" and i.check in FORMULAS]
     states = [i for i in m.invariants if i.kind == "state"]
     failures: dict[str, str] = {}
+    unknown: dict[str, str] = {}
     queries = 0
     s = z3.Solver()
     s.set("timeout", timeout_ms)
@@ -209,11 +211,11 @@ def prove(spec: Spec, machine: str = "session", timeout_ms: int = 60_000,
         if rules is not None and rule.id not in rules:
             continue
         for event in rule.events:
-            if len(failures) == len(steps):
+            if len(failures) + len(unknown) == len(steps):
                 break
             st = Step(model, rule, event)
             terms = [(inv, FORMULAS[inv.check](st)) for inv in steps  # type: ignore[index]
-                     if inv.id not in failures]
+                     if inv.id not in failures and inv.id not in unknown]
             terms = [(inv, t) for inv, t in terms if not z3.is_true(z3.simplify(t))]
             if not terms:
                 continue
@@ -234,11 +236,11 @@ def prove(spec: Spec, machine: str = "session", timeout_ms: int = 60_000,
                             failures[inv.id] = where
                 elif verdict == z3.unknown:
                     for inv, _ in terms:
-                        failures.setdefault(inv.id, "unknown: Z3 gave up (timeout)")
+                        unknown.setdefault(inv.id, gave_up(s).reason)
                 s.pop()
                 if verdict != z3.sat:
                     break
                 terms = [(inv, t) for inv, t in terms if inv.id not in failures]
             s.pop()
     return StepProof(machine, tuple(i.id for i in steps), tuple(sorted(failures.items())),
-                     queries, time.perf_counter() - t0)
+                     queries, time.perf_counter() - t0, tuple(sorted(unknown.items())))
