@@ -293,6 +293,375 @@ def event_step(events: Mapping[str, EventDef], item: Any, where: Where, label: s
     return name, fields
 
 
+class _MachineReader:
+    """One machine document read in the order its parts depend on each other: the variables,
+    the control variable, the events, the definitions (over state and event fields), the
+    observations (over the state; kept ones join it), the rules (over the full state and their
+    events' fields), the notifications, the message filters, the invariants.  Each step checks
+    its part against what the steps before built and names the file and line of a mistake."""
+
+    def __init__(self, loader: "_Builder", file: str, doc: MDict) -> None:
+        self.loader, self.file, self.doc = loader, file, doc
+        self.name = doc["machine"]
+        self.params = params = {pid: p.type for pid, p in self.loader.parameters.items()}
+        for cname, (ctype, _) in loader.constants.items():
+            if cname in params:
+                raise SpecError(Where(file, doc.line), f"the error-table constant {cname!r} has "
+                                                       f"the name of a parameter")
+            params[cname] = ctype
+        self.domains = {"errors": tuple(loader.errors)}
+
+    def variables(self) -> dict[str, Variable]:
+        """The state variables: types and initial values."""
+        file, doc, params, domains = self.file, self.doc, self.params, self.domains
+        variables: dict[str, Variable] = {}
+        vars_node = doc["variables"]
+        for vname, v in vars_node.items():
+            where = Where(file, vars_node.key_lines[vname])
+            if vname in params:
+                raise SpecError(where, f"variable {vname!r} has the name of a parameter")
+            t = _declared_type(v, where, f"variable {vname}", domains)
+            init_raw = v["initial"]
+            if isinstance(t, (SetT, TokenSetT)):
+                if not (isinstance(init_raw, list) and value_fits(t, init_raw)):
+                    raise SpecError(Where(file, v.key_lines["initial"]),
+                                    f"initial value of {vname} must be a list of members of "
+                                    f"{t.describe()}")
+                init = Const(frozenset(init_raw))
+            elif isinstance(t, IntT) and isinstance(init_raw, str):
+                init = parse(init_raw, Where(file, v.key_lines["initial"]))
+                check_assignable(init, t, params, Where(file, v.key_lines["initial"]),
+                                 context=f"initial value of {vname}")
+            else:
+                if not value_fits(t, init_raw):
+                    raise SpecError(Where(file, v.key_lines["initial"]),
+                                    f"initial value {init_raw!r} of {vname} is not {t.describe()}")
+                init = Const(init_raw)
+            variables[vname] = Variable(vname, t, init, v.get("doc", ""), self.loader.ref(v, file), where,
+                                        transient=bool(v.get("transient")))
+
+        self.vars = variables
+        return variables
+
+    def control(self) -> tuple[str, tuple[str, ...]]:
+        """The control variable (an enum variable: the phases the diagrams draw) and its values."""
+        file, doc = self.file, self.doc
+        variables = self.vars
+        control = doc["control"]
+        if control not in variables or not isinstance(variables[control].type, EnumT):
+            raise SpecError(Where(file, doc.key_lines["control"]),
+                            f"control variable {control!r} must be an enum variable of the machine")
+        control_values = variables[control].type.values  # type: ignore[union-attr]
+
+        self.control_name, self.control_values = control, control_values
+        return control, control_values
+
+    def events(self) -> dict[str, EventDef]:
+        """The events with their fields; the error table's recovery events when asked for."""
+        file, doc, params, domains = self.file, self.doc, self.params, self.domains
+        variables = self.vars
+        events: dict[str, EventDef] = {}
+        ev_node = doc["events"]
+        for ename, e in ev_node.items():
+            where = Where(file, ev_node.key_lines[ename])
+            fields = []
+            for fname, f in (e.get("fields") or {}).items():
+                fwhere = Where(file, e["fields"].key_lines[fname])
+                if fname in params or fname in variables:
+                    raise SpecError(fwhere, f"field {fname!r} of event {ename} clashes with a "
+                                            f"{'parameter' if fname in params else 'variable'}")
+                t = _declared_type(f, fwhere, f"field {fname} of event {ename}", domains)
+                explore = tuple(f.get("explore", ()))
+                for x in explore:
+                    if not value_fits(t, x):
+                        raise SpecError(fwhere, f"explore value {x!r} of {ename}.{fname} is not "
+                                                f"{t.describe()}")
+                render = f.get("render")
+                if render is not None and not (isinstance(t, TokenT) and render in self.loader.parameters):
+                    raise SpecError(fwhere, f"field {fname} of event {ename}: `render:` needs a "
+                                            f"token field and a parameter")
+                fields.append(Field(fname, t, explore, render))
+            events[ename] = EventDef(ename, tuple(fields), e.get("doc", ""), self.loader.ref(e, file), where)
+        if doc.get("recovery_events"):
+            # the error table's recovery events (spec/errors.yaml) are events of this machine
+            for ename, edoc in self.loader.recovery_events.items():
+                if ename in events:
+                    raise SpecError(events[ename].where, f"event {ename} is also a recovery event "
+                                                         f"of the error table")
+                events[ename] = EventDef(ename, (), edoc, Ref(manual="§9"),
+                                         Where(file, doc.key_lines["recovery_events"]))
+
+        self.evs = events
+        self.state_scope = {**params, **{n: v.type for n, v in variables.items()}}
+        return events
+
+    def definitions(self) -> dict[str, Definition]:
+        """Named conditions over configuration and state, expanded where used; a definition may
+        read event fields, and each use is checked again in its rule's scope."""
+        file, doc = self.file, self.doc
+        events, state_scope = self.evs, self.state_scope
+        definitions: dict[str, Expr] = {}
+        def_docs: dict[str, Definition] = {}
+        dnode = doc.get("definitions") or {}
+        # a definition may read event fields; each use is checked again in its rule's scope
+        dscope = {**{f.name: f.type for ev in events.values() for f in ev.fields}, **state_scope}
+        for dname, d in dnode.items():
+            dwhere = Where(file, dnode.key_lines[dname])
+            if dname in state_scope or dname in events:
+                raise SpecError(dwhere, f"definition {dname!r} has the name of a parameter, "
+                                        f"variable or event")
+            e = substitute(parse(d["expr"], Where(file, d.key_lines["expr"])), definitions)
+            t = check(e, dscope, Where(file, d.key_lines["expr"]),
+                      context=f"definition {dname}")
+            definitions[dname] = e
+            dscope[dname] = t
+            def_docs[dname] = Definition(dname, t, e, d.get("doc", ""), self.loader.ref(d, file), dwhere)
+
+        self.loader._definitions = definitions
+
+        self.defs = definitions
+        return def_docs
+
+    def mparse(self, raw: Any, where: Where) -> Expr:
+        """An expression of the machine, its definitions expanded."""
+        return substitute(parse(raw, where), self.defs)
+
+    def observations(self) -> list[Observation]:
+        """The observations, in order (each may read those before it); kept ones join the
+        state."""
+        file, doc, domains = self.file, self.doc, self.domains
+        state_scope, mparse = self.state_scope, self.mparse
+        observations: list[Observation] = []
+        obs_scope: dict[str, Type] = dict(state_scope)
+        kept_types: dict[str, Type] = {}
+        obs_node = doc.get("observations") or []
+        seen_obs: set[str] = set()
+        for i, o in enumerate(obs_node):
+            where = Where(file, obs_node.item_lines[i])
+            oname = o["name"]
+            if oname in seen_obs:
+                raise SpecError(where, f"duplicate observation {oname!r}")
+            if oname in state_scope:
+                raise SpecError(where, f"observation {oname!r} clashes with a variable or parameter")
+            seen_obs.add(oname)
+            kind_t = o["type"]
+            ref = self.loader.ref(o, file)
+            if kind_t == "pwm_duty":
+                for a in o["args"]:
+                    if a not in obs_scope:
+                        raise SpecError(where, f"observation {oname}: unknown argument {a!r}")
+                obs = Observation(oname, None, "pwm_duty", None, (), tuple(o["args"]), False, None,
+                                  o.get("doc", ""), ref, where)
+                observations.append(obs)
+                continue
+            t = _declared_type(o, where, f"observation {oname}", domains)
+            keep = bool(o.get("keep"))
+            scope = dict(obs_scope)
+            initial = None
+            if keep:
+                scope[oname] = t  # the previous value
+                if not value_fits(t, o["initial"]):
+                    raise SpecError(Where(file, o.key_lines["initial"]),
+                                    f"initial value {o['initial']!r} of {oname} is not {t.describe()}")
+                initial = Const(o["initial"])
+                kept_types[oname] = t
+            if "expr" in o:
+                ewhere = Where(file, o.key_lines["expr"])
+                e = mparse(o["expr"], ewhere)
+                check_assignable(e, t, scope, ewhere, context=f"observation {oname}")
+                obs = Observation(oname, t, "expr", e, (), (), keep, initial, o.get("doc", ""),
+                                  ref, where)
+            else:
+                cases = []
+                cnode = o["cases"]
+                for j, c in enumerate(cnode):
+                    cwhere = Where(file, cnode.item_lines[j])
+                    cw = mparse(c["when"], Where(file, c.key_lines["when"]))
+                    check_bool(cw, scope, Where(file, c.key_lines["when"]),
+                               context=f"case {j + 1} of observation {oname}")
+                    cv = mparse(c["value"], Where(file, c.key_lines["value"]))
+                    check_assignable(cv, t, scope, Where(file, c.key_lines["value"]),
+                                     context=f"case {j + 1} of observation {oname}")
+                    cases.append(Case(cw, cv, self.loader.ref(c, file), cwhere))
+                if cases[-1].when != TRUE:
+                    raise SpecError(cases[-1].where, f"the last case of observation {oname} must "
+                                                     f"be `when: \"True\"` (a total table)")
+                obs = Observation(oname, t, "cases", None, tuple(cases), (), keep, initial,
+                                  o.get("doc", ""), ref, where)
+            observations.append(obs)
+            obs_scope[oname] = t
+
+        full_state_scope = {**state_scope, **kept_types}
+
+        self.obs_scope, self.kept_types = obs_scope, kept_types
+        self.full_state_scope = full_state_scope
+        return observations
+
+    def rules(self) -> list[Rule]:
+        """The guarded commands: sources, events, guard, updates, target phase, messages."""
+        file, doc, params = self.file, self.doc, self.params
+        variables, events, mparse = self.vars, self.evs, self.mparse
+        control, control_values = self.control_name, self.control_values
+        full_state_scope = self.full_state_scope
+        rules: list[Rule] = []
+        seen_rules: dict[str, int] = {}
+        rnode = doc["rules"]
+        for i, r in enumerate(rnode):
+            where = Where(file, rnode.item_lines[i])
+            rid = r["id"]
+            if rid in seen_rules:
+                raise SpecError(where, f"duplicate rule id {rid!r} (first at line {seen_rules[rid]})")
+            seen_rules[rid] = where.line
+            sources = control_values if r["from"] == "*" else tuple(r["from"])
+            for s in sources:
+                if s not in control_values:
+                    raise SpecError(Where(file, r.key_lines["from"]),
+                                    f"rule {rid}: {s!r} is not a value of {control}")
+            evs = (r["on"],) if isinstance(r["on"], str) else tuple(r["on"])
+            for ev in evs:
+                if ev not in events:
+                    raise SpecError(Where(file, r.key_lines["on"]), f"rule {rid}: unknown event {ev!r}")
+            # fields visible: those every listed event has, with one type
+            common = set(events[evs[0]].field_names())
+            for ev in evs[1:]:
+                common &= set(events[ev].field_names())
+            fscope = {f.name: f.type for f in events[evs[0]].fields if f.name in common}
+            scope = {**full_state_scope, **fscope}
+            ctx = f"rule {rid}"
+            wline = Where(file, r.key_lines.get("when", r.line))
+            when = mparse(r["when"], wline) if "when" in r else TRUE
+            check_bool(when, scope, wline, context=f"guard of {ctx}")
+            to = r.get("to")
+            if to is not None and to not in control_values:
+                raise SpecError(Where(file, r.key_lines["to"]),
+                                f"rule {rid}: `to: {to}` is not a value of {control}")
+            do = []
+            for var, raw in (r.get("do") or {}).items():
+                dwhere = Where(file, r["do"].key_lines[var])
+                if var not in variables:
+                    what = "a parameter" if var in params else (
+                        "the control variable (use `to:`)" if var == control else "unknown")
+                    if var == control:
+                        raise SpecError(dwhere, f"rule {rid}: assign {control} with `to:`")
+                    raise SpecError(dwhere, f"rule {rid}: cannot assign {var!r}: {what} "
+                                            f"(assignable: the machine's variables)")
+                e = mparse(raw, dwhere)
+                _hint_bare_literal(e, variables[var].type, scope, dwhere, rid, var)
+                check_assignable(e, variables[var].type, scope, dwhere, context=f"{ctx}, {var}")
+                do.append((var, e))
+            emits = tuple(self.loader.build_emit(em, file, r["emit"].item_lines[k], scope, ctx)
+                          for k, em in enumerate(r.get("emit") or []))
+            rules.append(Rule(rid, tuple(sources), evs, when, to, tuple(do), emits,
+                              bool(r.get("ignore")), bool(r.get("renotify")), self.loader.ref(r, file),
+                              where))
+
+        return rules
+
+    def notify(self) -> list[Notify]:
+        """The notifications: a message when a kept observation changed, or when `when` holds."""
+        file, doc = self.file, self.doc
+        mparse, obs_scope, kept_types = self.mparse, self.obs_scope, self.kept_types
+        notifies = []
+        nnode = doc.get("notify") or []
+        for i, n in enumerate(nnode):
+            where = Where(file, nnode.item_lines[i])
+            if "on_change" in n and n["on_change"] not in kept_types:
+                raise SpecError(Where(file, n.key_lines["on_change"]),
+                                f"notify {n['id']}: {n['on_change']!r} is not a kept observation")
+            nwhen = mparse(n["when"], Where(file, n.key_lines["when"])) if "when" in n else TRUE
+            check_bool(nwhen, obs_scope, Where(file, n.key_lines.get("when", n.line)),
+                       context=f"notify {n['id']}")
+            emits = tuple(self.loader.build_emit(em, file, n["emit"].item_lines[k], obs_scope,
+                                          f"notify {n['id']}")
+                          for k, em in enumerate(n["emit"]))
+            notifies.append(Notify(n["id"], n.get("on_change"), nwhen, emits, self.loader.ref(n, file), where))
+
+        return notifies
+
+    def filters(self) -> list[Filter]:
+        """Configuration-level conditions under which messages are not sent."""
+        file, doc, params = self.file, self.doc, self.params
+        mparse = self.mparse
+        filters = []
+        fnode = doc.get("filters") or []
+        for i, f in enumerate(fnode):
+            where = Where(file, fnode.item_lines[i])
+            fwhen = mparse(f["when"], Where(file, f.key_lines["when"]))
+            check_bool(fwhen, params, Where(file, f.key_lines["when"]),
+                       context=f"filter {f['id']} (configuration parameters only)")
+            drop = ("*",) if f["drop"] == "*" else tuple(f["drop"])
+            for action in drop:
+                if action != "*" and ocpp16.message_fields(action, "call") is None \
+                        and ocpp16.message_fields(action, "result") is None:
+                    raise SpecError(Where(file, f.key_lines["drop"]),
+                                    f"filter {f['id']}: {action!r} is not an OCPP 1.6 message")
+            filters.append(Filter(f["id"], drop, fwhen, self.loader.ref(f, file), where))
+
+        return filters
+
+    def invariants(self) -> list[Invariant]:
+        """State invariants (expressions over state, configuration and observations), step
+        invariants (named checks), graph invariants (a goal and its recovery witnesses)."""
+        file, doc = self.file, self.doc
+        events, mparse = self.evs, self.mparse
+        obs_scope, full_state_scope = self.obs_scope, self.full_state_scope
+        invariants = []
+        inode = doc.get("invariants") or []
+        seen_inv: set[str] = set()
+        for i, inv in enumerate(inode):
+            where = Where(file, inode.item_lines[i])
+            if inv["id"] in seen_inv:
+                raise SpecError(where, f"duplicate invariant {inv['id']!r}")
+            seen_inv.add(inv["id"])
+            expr = None
+            recovery: list[Witness] = []
+            if inv["kind"] == "graph":
+                if "expr" not in inv:
+                    raise SpecError(where, f"invariant {inv['id']}: a graph invariant needs expr: "
+                                           f"(the goal every reachable state can return to)")
+                # the goal every reachable state can return to; `recovery:` a witness
+                ewhere = Where(file, inv.key_lines["expr"])
+                expr = mparse(inv["expr"], ewhere)
+                check_bool(expr, full_state_scope, ewhere, context=f"invariant {inv['id']} (goal)")
+                witnesses = inv.get("recovery") or MList()
+                for w, wit in enumerate(witnesses):
+                    wwhere = Where(file, witnesses.item_lines[w])
+                    label = f"invariant {inv['id']}: witness {w + 1}"
+                    cond = None
+                    if "when" in wit:
+                        cwhere = Where(file, wit.key_lines["when"])
+                        cond = mparse(wit["when"], cwhere)
+                        check_bool(cond, full_state_scope, cwhere, context=f"{label} (when)")
+                    steps: MList = wit["events"]
+                    recovery.append(Witness(cond, tuple(
+                        (n, tuple(f.items())) for n, f in (
+                            event_step(events, item, Where(file, steps.item_lines[k]),
+                                       f"{label}, event {k + 1}")
+                            for k, item in enumerate(steps))),
+                        " ".join(wit.get("doc", "").split()), wwhere))
+            elif "recovery" in inv:
+                raise SpecError(where, f"invariant {inv['id']}: `recovery:` belongs to a graph "
+                                       f"invariant with a goal (expr:)")
+            if inv["kind"] == "state":
+                if "expr" not in inv:
+                    raise SpecError(where, f"invariant {inv['id']}: a state invariant needs expr:")
+                ewhere = Where(file, inv.key_lines["expr"])
+                expr = mparse(inv["expr"], ewhere)
+                scope = obs_scope if not inv.get("assume") else full_state_scope
+                check_bool(expr, scope, ewhere, context=f"invariant {inv['id']}"
+                           + (" (assumed by the proofs: state and configuration only)"
+                              if inv.get("assume") else ""))
+            elif "check" not in inv:
+                raise SpecError(where, f"invariant {inv['id']}: a {inv['kind']} invariant needs "
+                                       f"check: (a check of chargespec.checkers.invariants)")
+            # the check's name is one the schema lists (checkers/invariants.py implements each)
+            invariants.append(Invariant(inv["id"], inv["kind"], expr, inv.get("check"),
+                                        bool(inv.get("assume")), " ".join(inv["doc"].split()),
+                                        self.loader.ref(inv, file), where, tuple(recovery)))
+
+        return invariants
+
+
 class _Builder:
     errors: dict[str, ErrorRow]
     recovery_events: dict[str, str]
@@ -614,314 +983,20 @@ class _Builder:
                       {c: v["doc"] for c, v in doc["columns"].items()}, rows, file, where)
 
     def build_machine(self, file: str, doc: MDict, status_table: StatusTable) -> Machine:
-        name = doc["machine"]
-        params = {pid: p.type for pid, p in self.parameters.items()}
-        for cname, (ctype, _) in self.constants.items():
-            if cname in params:
-                raise SpecError(Where(file, doc.line), f"the error-table constant {cname!r} has "
-                                                       f"the name of a parameter")
-            params[cname] = ctype
-        domains = {"errors": tuple(self.errors)}
-
-        # variables
-        variables: dict[str, Variable] = {}
-        vars_node = doc["variables"]
-        for vname, v in vars_node.items():
-            where = Where(file, vars_node.key_lines[vname])
-            if vname in params:
-                raise SpecError(where, f"variable {vname!r} has the name of a parameter")
-            t = _declared_type(v, where, f"variable {vname}", domains)
-            init_raw = v["initial"]
-            if isinstance(t, (SetT, TokenSetT)):
-                if not (isinstance(init_raw, list) and value_fits(t, init_raw)):
-                    raise SpecError(Where(file, v.key_lines["initial"]),
-                                    f"initial value of {vname} must be a list of members of "
-                                    f"{t.describe()}")
-                init = Const(frozenset(init_raw))
-            elif isinstance(t, IntT) and isinstance(init_raw, str):
-                init = parse(init_raw, Where(file, v.key_lines["initial"]))
-                check_assignable(init, t, params, Where(file, v.key_lines["initial"]),
-                                 context=f"initial value of {vname}")
-            else:
-                if not value_fits(t, init_raw):
-                    raise SpecError(Where(file, v.key_lines["initial"]),
-                                    f"initial value {init_raw!r} of {vname} is not {t.describe()}")
-                init = Const(init_raw)
-            variables[vname] = Variable(vname, t, init, v.get("doc", ""), self.ref(v, file), where,
-                                        transient=bool(v.get("transient")))
-
-        control = doc["control"]
-        if control not in variables or not isinstance(variables[control].type, EnumT):
-            raise SpecError(Where(file, doc.key_lines["control"]),
-                            f"control variable {control!r} must be an enum variable of the machine")
-        control_values = variables[control].type.values  # type: ignore[union-attr]
-
-        # events
-        events: dict[str, EventDef] = {}
-        ev_node = doc["events"]
-        for ename, e in ev_node.items():
-            where = Where(file, ev_node.key_lines[ename])
-            fields = []
-            for fname, f in (e.get("fields") or {}).items():
-                fwhere = Where(file, e["fields"].key_lines[fname])
-                if fname in params or fname in variables:
-                    raise SpecError(fwhere, f"field {fname!r} of event {ename} clashes with a "
-                                            f"{'parameter' if fname in params else 'variable'}")
-                t = _declared_type(f, fwhere, f"field {fname} of event {ename}", domains)
-                explore = tuple(f.get("explore", ()))
-                for x in explore:
-                    if not value_fits(t, x):
-                        raise SpecError(fwhere, f"explore value {x!r} of {ename}.{fname} is not "
-                                                f"{t.describe()}")
-                render = f.get("render")
-                if render is not None and not (isinstance(t, TokenT) and render in self.parameters):
-                    raise SpecError(fwhere, f"field {fname} of event {ename}: `render:` needs a "
-                                            f"token field and a parameter")
-                fields.append(Field(fname, t, explore, render))
-            events[ename] = EventDef(ename, tuple(fields), e.get("doc", ""), self.ref(e, file), where)
-        if doc.get("recovery_events"):
-            # the error table's recovery events (spec/errors.yaml) are events of this machine
-            for ename, edoc in self.recovery_events.items():
-                if ename in events:
-                    raise SpecError(events[ename].where, f"event {ename} is also a recovery event "
-                                                         f"of the error table")
-                events[ename] = EventDef(ename, (), edoc, Ref(manual="§9"),
-                                         Where(file, doc.key_lines["recovery_events"]))
-
-        state_scope: dict[str, Type] = {**params, **{n: v.type for n, v in variables.items()}}
-
-        # definitions: named conditions over configuration and state, expanded where used
-        definitions: dict[str, Expr] = {}
-        def_docs: dict[str, Definition] = {}
-        dnode = doc.get("definitions") or {}
-        # a definition may read event fields; each use is checked again in its rule's scope
-        dscope = {**{f.name: f.type for ev in events.values() for f in ev.fields}, **state_scope}
-        for dname, d in dnode.items():
-            dwhere = Where(file, dnode.key_lines[dname])
-            if dname in state_scope or dname in events:
-                raise SpecError(dwhere, f"definition {dname!r} has the name of a parameter, "
-                                        f"variable or event")
-            e = substitute(parse(d["expr"], Where(file, d.key_lines["expr"])), definitions)
-            t = check(e, dscope, Where(file, d.key_lines["expr"]),
-                      context=f"definition {dname}")
-            definitions[dname] = e
-            dscope[dname] = t
-            def_docs[dname] = Definition(dname, t, e, d.get("doc", ""), self.ref(d, file), dwhere)
-
-        def mparse(raw: Any, where: Where) -> Expr:
-            return substitute(parse(raw, where), definitions)
-        self._definitions = definitions
-
-        # observations (need state scope; kept ones join the state)
-        observations: list[Observation] = []
-        obs_scope: dict[str, Type] = dict(state_scope)
-        kept_types: dict[str, Type] = {}
-        obs_node = doc.get("observations") or []
-        seen_obs: set[str] = set()
-        for i, o in enumerate(obs_node):
-            where = Where(file, obs_node.item_lines[i])
-            oname = o["name"]
-            if oname in seen_obs:
-                raise SpecError(where, f"duplicate observation {oname!r}")
-            if oname in state_scope:
-                raise SpecError(where, f"observation {oname!r} clashes with a variable or parameter")
-            seen_obs.add(oname)
-            kind_t = o["type"]
-            ref = self.ref(o, file)
-            if kind_t == "pwm_duty":
-                for a in o["args"]:
-                    if a not in obs_scope:
-                        raise SpecError(where, f"observation {oname}: unknown argument {a!r}")
-                obs = Observation(oname, None, "pwm_duty", None, (), tuple(o["args"]), False, None,
-                                  o.get("doc", ""), ref, where)
-                observations.append(obs)
-                continue
-            t = _declared_type(o, where, f"observation {oname}", domains)
-            keep = bool(o.get("keep"))
-            scope = dict(obs_scope)
-            initial = None
-            if keep:
-                scope[oname] = t  # the previous value
-                if not value_fits(t, o["initial"]):
-                    raise SpecError(Where(file, o.key_lines["initial"]),
-                                    f"initial value {o['initial']!r} of {oname} is not {t.describe()}")
-                initial = Const(o["initial"])
-                kept_types[oname] = t
-            if "expr" in o:
-                ewhere = Where(file, o.key_lines["expr"])
-                e = mparse(o["expr"], ewhere)
-                check_assignable(e, t, scope, ewhere, context=f"observation {oname}")
-                obs = Observation(oname, t, "expr", e, (), (), keep, initial, o.get("doc", ""),
-                                  ref, where)
-            else:
-                cases = []
-                cnode = o["cases"]
-                for j, c in enumerate(cnode):
-                    cwhere = Where(file, cnode.item_lines[j])
-                    cw = mparse(c["when"], Where(file, c.key_lines["when"]))
-                    check_bool(cw, scope, Where(file, c.key_lines["when"]),
-                               context=f"case {j + 1} of observation {oname}")
-                    cv = mparse(c["value"], Where(file, c.key_lines["value"]))
-                    check_assignable(cv, t, scope, Where(file, c.key_lines["value"]),
-                                     context=f"case {j + 1} of observation {oname}")
-                    cases.append(Case(cw, cv, self.ref(c, file), cwhere))
-                if cases[-1].when != TRUE:
-                    raise SpecError(cases[-1].where, f"the last case of observation {oname} must "
-                                                     f"be `when: \"True\"` (a total table)")
-                obs = Observation(oname, t, "cases", None, tuple(cases), (), keep, initial,
-                                  o.get("doc", ""), ref, where)
-            observations.append(obs)
-            obs_scope[oname] = t
-
-        full_state_scope = {**state_scope, **kept_types}
-
-        # rules
-        rules: list[Rule] = []
-        seen_rules: dict[str, int] = {}
-        rnode = doc["rules"]
-        for i, r in enumerate(rnode):
-            where = Where(file, rnode.item_lines[i])
-            rid = r["id"]
-            if rid in seen_rules:
-                raise SpecError(where, f"duplicate rule id {rid!r} (first at line {seen_rules[rid]})")
-            seen_rules[rid] = where.line
-            sources = control_values if r["from"] == "*" else tuple(r["from"])
-            for s in sources:
-                if s not in control_values:
-                    raise SpecError(Where(file, r.key_lines["from"]),
-                                    f"rule {rid}: {s!r} is not a value of {control}")
-            evs = (r["on"],) if isinstance(r["on"], str) else tuple(r["on"])
-            for ev in evs:
-                if ev not in events:
-                    raise SpecError(Where(file, r.key_lines["on"]), f"rule {rid}: unknown event {ev!r}")
-            # fields visible: those every listed event has, with one type
-            common = set(events[evs[0]].field_names())
-            for ev in evs[1:]:
-                common &= set(events[ev].field_names())
-            fscope = {f.name: f.type for f in events[evs[0]].fields if f.name in common}
-            scope = {**full_state_scope, **fscope}
-            ctx = f"rule {rid}"
-            wline = Where(file, r.key_lines.get("when", r.line))
-            when = mparse(r["when"], wline) if "when" in r else TRUE
-            check_bool(when, scope, wline, context=f"guard of {ctx}")
-            to = r.get("to")
-            if to is not None and to not in control_values:
-                raise SpecError(Where(file, r.key_lines["to"]),
-                                f"rule {rid}: `to: {to}` is not a value of {control}")
-            do = []
-            for var, raw in (r.get("do") or {}).items():
-                dwhere = Where(file, r["do"].key_lines[var])
-                if var not in variables:
-                    what = "a parameter" if var in params else (
-                        "the control variable (use `to:`)" if var == control else "unknown")
-                    if var == control:
-                        raise SpecError(dwhere, f"rule {rid}: assign {control} with `to:`")
-                    raise SpecError(dwhere, f"rule {rid}: cannot assign {var!r}: {what} "
-                                            f"(assignable: the machine's variables)")
-                e = mparse(raw, dwhere)
-                _hint_bare_literal(e, variables[var].type, scope, dwhere, rid, var)
-                check_assignable(e, variables[var].type, scope, dwhere, context=f"{ctx}, {var}")
-                do.append((var, e))
-            emits = tuple(self.build_emit(em, file, r["emit"].item_lines[k], scope, ctx)
-                          for k, em in enumerate(r.get("emit") or []))
-            rules.append(Rule(rid, tuple(sources), evs, when, to, tuple(do), emits,
-                              bool(r.get("ignore")), bool(r.get("renotify")), self.ref(r, file),
-                              where))
-
-        # notify
-        notifies = []
-        nnode = doc.get("notify") or []
-        for i, n in enumerate(nnode):
-            where = Where(file, nnode.item_lines[i])
-            if "on_change" in n and n["on_change"] not in kept_types:
-                raise SpecError(Where(file, n.key_lines["on_change"]),
-                                f"notify {n['id']}: {n['on_change']!r} is not a kept observation")
-            nwhen = mparse(n["when"], Where(file, n.key_lines["when"])) if "when" in n else TRUE
-            check_bool(nwhen, obs_scope, Where(file, n.key_lines.get("when", n.line)),
-                       context=f"notify {n['id']}")
-            emits = tuple(self.build_emit(em, file, n["emit"].item_lines[k], obs_scope,
-                                          f"notify {n['id']}")
-                          for k, em in enumerate(n["emit"]))
-            notifies.append(Notify(n["id"], n.get("on_change"), nwhen, emits, self.ref(n, file), where))
-
-        # message filters: configuration-level conditions under which messages are not sent
-        filters = []
-        fnode = doc.get("filters") or []
-        for i, f in enumerate(fnode):
-            where = Where(file, fnode.item_lines[i])
-            fwhen = mparse(f["when"], Where(file, f.key_lines["when"]))
-            check_bool(fwhen, params, Where(file, f.key_lines["when"]),
-                       context=f"filter {f['id']} (configuration parameters only)")
-            drop = ("*",) if f["drop"] == "*" else tuple(f["drop"])
-            for action in drop:
-                if action != "*" and ocpp16.message_fields(action, "call") is None \
-                        and ocpp16.message_fields(action, "result") is None:
-                    raise SpecError(Where(file, f.key_lines["drop"]),
-                                    f"filter {f['id']}: {action!r} is not an OCPP 1.6 message")
-            filters.append(Filter(f["id"], drop, fwhen, self.ref(f, file), where))
-
-        # invariants: state ones are expressions over state, configuration and observations
-        invariants = []
-        inode = doc.get("invariants") or []
-        seen_inv: set[str] = set()
-        for i, inv in enumerate(inode):
-            where = Where(file, inode.item_lines[i])
-            if inv["id"] in seen_inv:
-                raise SpecError(where, f"duplicate invariant {inv['id']!r}")
-            seen_inv.add(inv["id"])
-            expr = None
-            recovery: list[Witness] = []
-            if inv["kind"] == "graph":
-                if "expr" not in inv:
-                    raise SpecError(where, f"invariant {inv['id']}: a graph invariant needs expr: "
-                                           f"(the goal every reachable state can return to)")
-                # the goal every reachable state can return to; `recovery:` a witness
-                ewhere = Where(file, inv.key_lines["expr"])
-                expr = mparse(inv["expr"], ewhere)
-                check_bool(expr, full_state_scope, ewhere, context=f"invariant {inv['id']} (goal)")
-                witnesses = inv.get("recovery") or MList()
-                for w, wit in enumerate(witnesses):
-                    wwhere = Where(file, witnesses.item_lines[w])
-                    label = f"invariant {inv['id']}: witness {w + 1}"
-                    cond = None
-                    if "when" in wit:
-                        cwhere = Where(file, wit.key_lines["when"])
-                        cond = mparse(wit["when"], cwhere)
-                        check_bool(cond, full_state_scope, cwhere, context=f"{label} (when)")
-                    steps: MList = wit["events"]
-                    recovery.append(Witness(cond, tuple(
-                        (n, tuple(f.items())) for n, f in (
-                            event_step(events, item, Where(file, steps.item_lines[k]),
-                                       f"{label}, event {k + 1}")
-                            for k, item in enumerate(steps))),
-                        " ".join(wit.get("doc", "").split()), wwhere))
-            elif "recovery" in inv:
-                raise SpecError(where, f"invariant {inv['id']}: `recovery:` belongs to a graph "
-                                       f"invariant with a goal (expr:)")
-            if inv["kind"] == "state":
-                if "expr" not in inv:
-                    raise SpecError(where, f"invariant {inv['id']}: a state invariant needs expr:")
-                ewhere = Where(file, inv.key_lines["expr"])
-                expr = mparse(inv["expr"], ewhere)
-                scope = obs_scope if not inv.get("assume") else full_state_scope
-                check_bool(expr, scope, ewhere, context=f"invariant {inv['id']}"
-                           + (" (assumed by the proofs: state and configuration only)"
-                              if inv.get("assume") else ""))
-            elif "check" not in inv:
-                raise SpecError(where, f"invariant {inv['id']}: a {inv['kind']} invariant needs "
-                                       f"check: (a check of chargespec.checkers.invariants)")
-            # the check's name is one the schema lists (checkers/invariants.py implements each)
-            invariants.append(Invariant(inv["id"], inv["kind"], expr, inv.get("check"),
-                                        bool(inv.get("assume")), " ".join(inv["doc"].split()),
-                                        self.ref(inv, file), where, tuple(recovery)))
-
+        r = _MachineReader(self, file, doc)
+        variables = r.variables()
+        control, _ = r.control()
+        events = r.events()
+        def_docs = r.definitions()
+        observations = r.observations()
+        rules, notifies, filters, invariants = r.rules(), r.notify(), r.filters(), r.invariants()
         observed = self.build_observed(file, doc, {o.name for o in observations}, variables)
         for what, items_ in (("observations", observations), ("variables", variables),
                              ("rules", rules), ("events", events)):
             if not items_:  # the step function needs each; a machine without them is a typo
                 raise SpecError(Where(file, doc.key_lines.get(what, doc.line)),
-                                f"machine {name}: no {what}")
-        return Machine(name=name, title=doc.get("title", name), file=file, control=control,
+                                f"machine {r.name}: no {what}")
+        return Machine(name=r.name, title=doc.get("title", r.name), file=file, control=control,
                        variables=variables, events=events, rules=tuple(rules),
                        observations=tuple(observations), notify=tuple(notifies),
                        filters=tuple(filters), definitions=def_docs,
