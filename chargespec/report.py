@@ -402,19 +402,28 @@ def _fig(c: Collected, name: str, caption: str) -> str:
     return figure(c.diagrams[f"{name}.svg"], f"fig-{name}", caption, f"diagrams/{name}.svg")
 
 
-def html(c: Collected, trace: list[dict[str, Any]]) -> str:
-    from chargespec.diagrams import CONFIG_CLASSES, guard_text
+@dataclass
+class _Page:
+    """What every section of the report's page reads: the collected results, the invariants
+    the explorations broke, the number of tests, the rule coverage, the traceability rows."""
 
-    spec, m, ch = c.engine.spec, c.engine.machine, c.check
-    broken = defaultdict(list)
-    for inv, msg, tr in ch.violations:
-        broken[inv].append((msg, tr))
-    tests = sum(d["numberOfTests"] for d in c.vectors.values())
-    cov = c.coverage.get("rules", {})
-    parts: list[str] = []
-    p = parts.append
+    c: Collected
+    trace: list[dict[str, Any]]
+    parts: list[str] = field(default_factory=list)
 
-    # overview
+    def __post_init__(self) -> None:
+        self.spec, self.m, self.ch = self.c.engine.spec, self.c.engine.machine, self.c.check
+        self.broken: dict[str, list[Any]] = defaultdict(list)
+        for inv, msg, tr in self.ch.violations:
+            self.broken[inv].append((msg, tr))
+        self.tests = sum(d["numberOfTests"] for d in self.c.vectors.values())
+        self.cov = self.c.coverage.get("rules", {})
+
+
+def _overview(pg: _Page) -> None:
+    """The overview: verdict cards."""
+    c, spec, m, ch, broken, tests, cov = pg.c, pg.spec, pg.m, pg.ch, pg.broken, pg.tests, pg.cov
+    p = pg.parts.append
     ok_all = ch.ok and all(r.ok for _, rs in c.sites for r in rs)
     p('<section id="overview"><h2>Overview</h2>')
     p(f"<p>The Powerstation TWO (Bender CC613-class controller) as an executable specification: "
@@ -433,7 +442,12 @@ def html(c: Collected, trace: list[dict[str, Any]]) -> str:
         f'<div class="card"><b>{esc(v)}</b>{esc(k)}</div>' for k, v in cards) + "</div>")
     p("</section>")
 
-    # machines and diagrams
+
+def _machines(pg: _Page) -> None:
+    """The machines and their diagrams."""
+    c, spec = pg.c, pg.spec
+    p = pg.parts.append
+    from chargespec.diagrams import CONFIG_CLASSES, guard_text
     p('<section id="machines"><h2>Machines</h2>')
     for mm in spec.machines.values():
         p(f"<h3>{esc(mm.name)}: {esc(mm.title)}</h3>")
@@ -476,7 +490,11 @@ def html(c: Collected, trace: list[dict[str, Any]]) -> str:
       + "</details>")
     p("</section>")
 
-    # policy tables
+
+def _policies(pg: _Page) -> None:
+    """The policy tables (Free Charging, If in doubt)."""
+    spec = pg.spec
+    p = pg.parts.append
     p('<section id="policies"><h2>Policy tables</h2>')
     for pol in spec.policies.values():
         param = spec.parameters[pol.key]
@@ -488,7 +506,11 @@ def html(c: Collected, trace: list[dict[str, Any]]) -> str:
           + "</ul>")
     p("</section>")
 
-    # error table
+
+def _error_table(pg: _Page) -> None:
+    """The error table of §9."""
+    spec = pg.spec
+    p = pg.parts.append
     p('<section id="errors"><h2>Error table (§9)</h2>')
     p(table(["row", "error", "OCPP errorCode", "vendor code", "activation", "stops transaction",
              "status while active", "recovery", "keeps lock"],
@@ -498,7 +520,11 @@ def html(c: Collected, trace: list[dict[str, Any]]) -> str:
              for e in spec.errors.values()]))
     p("</section>")
 
-    # invariants and proofs
+
+def _proofs(pg: _Page) -> None:
+    """The invariants and the proofs' verdicts."""
+    m, ch, broken = pg.m, pg.ch, pg.broken
+    p = pg.parts.append
     p('<section id="invariants"><h2>Invariants &amp; proofs</h2>')
     pr = ch.proof
     p(f"<p>Determinism and completeness of {_code(pr.machine)} (Z3, every configuration, every "
@@ -559,7 +585,11 @@ def html(c: Collected, trace: list[dict[str, Any]]) -> str:
              "time"], rows, raw=(4, 5, 6)))
     p("</section>")
 
-    # DLM
+
+def _dlm(pg: _Page) -> None:
+    """Dynamic load management: each example site's proofs."""
+    c, spec = pg.c, pg.spec
+    p = pg.parts.append
     p('<section id="dlm"><h2>Dynamic load management (§7)</h2>')
     if spec.dlm:
         p(table(["invariant", "scope", "source", "statement"],
@@ -573,7 +603,11 @@ def html(c: Collected, trace: list[dict[str, Any]]) -> str:
                   timing(f"dlm.{key}.{r.invariant}")) for r in results], raw=(1, 3)))
     p("</section>")
 
-    # coverage
+
+def _coverage(pg: _Page) -> None:
+    """What the vectors cover."""
+    c, tests = pg.c, pg.tests
+    p = pg.parts.append
     p('<section id="coverage"><h2>Coverage of the conformance vectors</h2>')
     per_file = ", ".join(f"{n}: {d['numberOfTests']}" for n, d in c.vectors.items())
     p(f"<p>{tests:,} tests in {len(c.vectors)} files ({esc(per_file)}). From "
@@ -606,7 +640,11 @@ def html(c: Collected, trace: list[dict[str, Any]]) -> str:
     p(table(["item", "covered", "not covered"], crow))
     p("</section>")
 
-    # mutation analysis
+
+def _mutation(pg: _Page) -> None:
+    """The mutation analysis: score per area, survivors, equivalents."""
+    c = pg.c
+    p = pg.parts.append
     mut = c.coverage.get("mutation", {})
     p('<section id="mutation"><h2>Mutation analysis of the vectors</h2>')
     p("<p>Every mutant of the spec (<code>chargespec mutate</code>: guards, updates, messages, "
@@ -633,7 +671,11 @@ def html(c: Collected, trace: list[dict[str, Any]]) -> str:
         p("</details>")
     p("</section>")
 
-    # traceability
+
+def _traceability(pg: _Page) -> None:
+    """Traceability: each manual section, its rules and checks."""
+    trace = pg.trace
+    p = pg.parts.append
     p('<section id="traceability"><h2>Traceability: manual section → spec → checks → vectors'
       '</h2>')
     p("<p>Every section the spec cites, directly or through an interpretation. Checks: the "
@@ -651,7 +693,11 @@ def html(c: Collected, trace: list[dict[str, Any]]) -> str:
             cls="trace", raw=(2, 3, 4)))
     p("</section>")
 
-    # interpretations and errata
+
+def _interpretations(pg: _Page) -> None:
+    """The interpretations and the errata."""
+    spec = pg.spec
+    p = pg.parts.append
     p('<section id="interpretations"><h2>Interpretations &amp; errata</h2>')
     p("<p>Where the manual is silent or ambiguous (interpretations), and where it is wrong as "
       "printed (errata): the decision the spec takes and its ground.</p>")
@@ -664,7 +710,10 @@ def html(c: Collected, trace: list[dict[str, Any]]) -> str:
              for e in spec.errata.values()]))
     p("</section>")
 
-    # benchmarks
+
+def _benchmarks(pg: _Page) -> None:
+    """This run's measured figures."""
+    p = pg.parts.append
     p('<section id="bench"><h2>Benchmarks (this run)</h2>')
     p(table(["figure", "value"], [
         ("step function (one session, repeated)", timing("bench.step")),
@@ -681,10 +730,21 @@ def html(c: Collected, trace: list[dict[str, Any]]) -> str:
       f"<code>{TIMING_FILE}</code>, the one file of reports/ that differs between runs.</p>")
     p("</section>")
 
+
+# the page, top to bottom
+SECTIONS = (_overview, _machines, _policies, _error_table, _proofs, _dlm, _coverage, _mutation,
+            _traceability, _interpretations, _benchmarks)
+
+
+def html(c: Collected, trace: list[dict[str, Any]]) -> str:
+    pg = _Page(c, trace)
+    for section in SECTIONS:
+        section(pg)
+    spec = pg.spec
     return page("chargespec report: Powerstation TWO",
                 f"chargespec {__version__}, spec {spec.version}: the executable, model-checked "
                 f"specification, its proofs, diagrams and conformance vectors",
-                NAV, "\n".join(parts), timing_js=TIMING_FILE)
+                NAV, "\n".join(pg.parts), timing_js=TIMING_FILE)
 
 
 README = """# reports/
