@@ -243,83 +243,86 @@ def export(engine: Engine, config: Any, events: list[Event]) -> str:
     return export_all(engine, [config], events)
 
 
-def export_all(engine: Engine, configs: list[Any], events: list[Event]) -> str:
-    """The machine under each of `configs`: one configuration, or several chosen
-    nondeterministically at init (SPIN then stores 1 + the sum of their states: the state
-    before the choice, and each configuration's own)."""
-    m = engine.machine
-    spec = engine.spec
-    table = Table()
-    tokens: list[str] = []
-    single = len(configs) == 1
+class _Encoding:
+    """How one export writes values: the tokens the configurations and events use (bits of
+    the token sets' masks), the enum table, each state field's and observation's type, and the
+    back end that writes an expression under one configuration."""
 
-    def add_token(v: Any) -> None:
-        if isinstance(v, str) and v not in tokens:
-            tokens.append(v)
+    def __init__(self, engine: Engine, configs: list[Any], events: list[Event]) -> None:
+        m, spec = engine.machine, engine.spec
+        self.spec, self.table, self.tokens = spec, Table(), []
+        for config in configs:
+            for ev in events:
+                for f in m.events[ev.name].fields:
+                    if isinstance(f.type, TokenT):
+                        self._token(engine.compiled.normalize(config, ev).as_dict()[f.name])
+            for pid, p in spec.parameters.items():
+                if isinstance(p.type, TokenT):
+                    self._token(getattr(config, pid))
+        if len(self.tokens) > 15:
+            raise ValueError("more than 15 tokens: the token sets' masks would overflow")
+        self.state_types = {v: m.variables[v].type if v in m.variables else
+                            next(o.type for o in m.observations if o.name == v)
+                            for v in m.state_fields}
+        self.obs_types = {o.name: o.type for o in m.observations}
 
-    for config in configs:
-        for ev in events:
-            for f in m.events[ev.name].fields:
-                if isinstance(f.type, TokenT):
-                    add_token(engine.compiled.normalize(config, ev).as_dict()[f.name])
-        for pid, p in spec.parameters.items():
-            if isinstance(p.type, TokenT):
-                add_token(getattr(config, pid))
-    if len(tokens) > 15:
-        raise ValueError("more than 15 tokens: the token sets' masks would overflow")
+    def _token(self, v: Any) -> None:
+        if isinstance(v, str) and v not in self.tokens:
+            self.tokens.append(v)
 
-    state_types = {v: m.variables[v].type if v in m.variables else
-                   next(o.type for o in m.observations if o.name == v) for v in m.state_fields}
-    kept = [o for o in m.observations if o.keep]
-    obs_types = {o.name: o.type for o in m.observations}
-
-    def encode(value: Any, t: Any) -> str:
+    def encode(self, value: Any, t: Any) -> str:
+        """A value of type `t` as a Promela literal."""
         if isinstance(t, SetT):
             return str(sum(1 << i for i, x in enumerate(t.domain) if x in value))
         if isinstance(t, TokenSetT):
-            return str(sum(1 << tokens.index(x) for x in value))
+            return str(sum(1 << self.tokens.index(x) for x in value))
         if value is None:
             return "0"
         if isinstance(value, bool):
             return "1" if value else "0"
         if isinstance(value, int):
             return str(value)
-        return str(table(value))
+        return str(self.table(value))
 
-    constants = spec.constants
+    def backend(self, config: Any, k: int, prefix: str, fields: dict[str, Any]
+                ) -> PromelaBackend:
+        """Expressions under configuration number `k`: state fields as `prefix + name`, the
+        observations as configuration k's macros, parameters and constants as literals."""
+        spec, constants = self.spec, self.spec.constants
 
-    def backend(config: Any, k: int, prefix: str, fields: dict[str, Any]) -> PromelaBackend:
         def resolve(name: str):
             if name in fields:
                 return f"e_{name}", fields[name]
-            if name in state_types:
-                return f"{prefix}{name}", state_types[name]
-            if name in obs_types:
-                return f"OBS{k}_{name}", obs_types[name]
+            if name in self.state_types:
+                return f"{prefix}{name}", self.state_types[name]
+            if name in self.obs_types:
+                return f"OBS{k}_{name}", self.obs_types[name]
             if name in spec.parameters:
                 t = spec.parameters[name].type
                 v = getattr(config, name)
                 if isinstance(t, ListT):
                     return "0", t
-                return encode(v, t), t
+                return self.encode(v, t), t
             ctype, value = constants[name]
             if isinstance(ctype, TableT):
                 return value, ctype
-            return encode(value, ctype), ctype
-        return PromelaBackend(resolve, table, tokens, config)
+            return self.encode(value, ctype), ctype
+        return PromelaBackend(resolve, self.table, self.tokens, config)
 
-    fields_all: dict[str, Any] = {}
-    for ev in m.events.values():
-        for f in ev.fields:
-            fields_all[f.name] = f.type
+
+def _per_configuration(engine: Engine, enc: _Encoding, configs: list[Any]
+                       ) -> tuple[list[str], list[str], list[list[str]], list[list[str]]]:
+    """For each configuration: its observations as macros, the inline that stores the kept
+    ones, its initial state's assignments, and its state invariants as asserts."""
+    m = engine.machine
+    kept = [o for o in m.observations if o.keep]
     invariants = [i for i in m.invariants if i.kind == "state"]
-
     macros: list[str] = []
     settles: list[str] = []
     inits: list[list[str]] = []
     asserts: list[list[str]] = []
     for k, config in enumerate(configs):
-        obe = backend(config, k, "", {})
+        obe = enc.backend(config, k, "", {})
         for o in m.observations:
             if o.kind == "expr":
                 macros.append(f"#define OBS{k}_{o.name} ({obe.visit(o.expr)})")
@@ -333,20 +336,24 @@ def export_all(engine: Engine, configs: list[Any], events: list[Event]) -> str:
             settles.append(f"  kept_tmp = OBS{k}_{o.name}; {o.name} = kept_tmp; kept_tmp = 0;")
         settles.append("}")
         init_state = engine.initial(config)
-        inits.append([f"{v} = {encode(getattr(init_state, v), t)}"
-                      for v, t in state_types.items()])
+        inits.append([f"{v} = {enc.encode(getattr(init_state, v), t)}"
+                      for v, t in enc.state_types.items()])
         asserts.append([f"assert({obe.visit(i.expr)}); /* {i.id} */" for i in invariants])
+    return macros, settles, inits, asserts
 
-    lines: list[str] = [f"/* {m.title}: generated by chargespec export promela */"]
-    for k, config in enumerate(configs):
-        lines.append(f"/* configuration {k}: {engine.compiled.describe_config(config)} */")
-    lines += [""] + macros + [""]
-    for v, t in state_types.items():
+
+def _declarations(engine: Engine, enc: _Encoding, inits: list[list[str]],
+                  fields_all: dict[str, Any]) -> list[str]:
+    """The global variables: each state field and its copy before the step (`o_`), the
+    event's fields, and the configuration chosen at init when there are several."""
+    single = len(inits) == 1
+    lines = []
+    for v, t in enc.state_types.items():
         kind = "bool" if t.describe() == "bool" else ("int" if isinstance(t, (SetT, TokenSetT))
                                                        else "short")
         first = ""
         if single:
-            first = f" = {inits[0][list(state_types).index(v)].split(' = ', 1)[1]}"
+            first = f" = {inits[0][list(enc.state_types).index(v)].split(' = ', 1)[1]}"
         lines.append(f"{kind} {v}{first};")
         lines.append(f"{kind} o_{v};")
     for f in fields_all:
@@ -354,13 +361,70 @@ def export_all(engine: Engine, configs: list[Any], events: list[Event]) -> str:
     lines.append("short kept_tmp;")
     if not single:
         lines.append("byte cfg;")
+    return lines
+
+
+def _event_step(engine: Engine, enc: _Encoding, configs: list[Any], ev: Event,
+                asserts: list[list[str]]) -> list[str]:
+    """One event as an atomic step of the loop: the state copied, the rules of the event as
+    guarded commands under the configuration (else: no rule applies, an error), the kept
+    observations settled, the invariants asserted, the transient variables reset."""
+    m, table, single = engine.machine, enc.table, len(configs) == 1
+    fields = {f.name: f.type for f in m.events[ev.name].fields}
+    body = [f"  :: d_step {{ /* {ev.label()} */"]
+    body += [f"       o_{v} = {v};" for v in enc.state_types]
+    if not single:
+        body.append("       if")
+    for k, config in enumerate(configs):
+        be = enc.backend(config, k, "o_", fields)
+        pad = "       " if single else "         "
+        if not single:
+            body.append(f"       :: cfg == {k} ->")
+        for fname, value in engine.compiled.normalize(config, ev).as_dict().items():
+            body.append(f"{pad}e_{fname} = {enc.encode(value, fields[fname])};")
+        body.append(f"{pad}if")
+        for r in m.rules:
+            if ev.name not in r.events:
+                continue
+            src = " || ".join(f"o_{m.control} == {table(s)}" for s in r.sources)
+            guard = f"({src}) && ({be.visit(r.when)})"
+            acts = [f"{var} = {be._value(expr)}" for var, expr in r.do]
+            if r.to is not None:
+                acts.append(f"{m.control} = {table(r.to)}")
+            act = "; ".join(acts) if acts else "skip"
+            body.append(f"{pad}:: ({guard}) -> {act} /* {r.id} */")
+        body.append(f"{pad}:: else -> assert(false) /* no rule applies */")
+        body.append(f"{pad}fi;")
+        body.append(f"{pad}settle{k}();")
+        body += [pad + a for a in asserts[k]]
+    if not single:
+        body.append("       fi;")
+    body.append("       reset()")
+    body.append("     }")
+    return body
+
+
+def export_all(engine: Engine, configs: list[Any], events: list[Event]) -> str:
+    """The machine under each of `configs`: one configuration, or several chosen
+    nondeterministically at init (SPIN then stores 1 + the sum of their states: the state
+    before the choice, and each configuration's own)."""
+    m = engine.machine
+    enc = _Encoding(engine, configs, events)
+    fields_all = {f.name: f.type for ev in m.events.values() for f in ev.fields}
+    macros, settles, inits, asserts = _per_configuration(engine, enc, configs)
+
+    lines: list[str] = [f"/* {m.title}: generated by chargespec export promela */"]
+    for k, config in enumerate(configs):
+        lines.append(f"/* configuration {k}: {engine.compiled.describe_config(config)} */")
+    lines += [""] + macros + [""]
+    lines += _declarations(engine, enc, inits, fields_all)
     lines.append("")
     lines += settles
     lines.append("inline reset() {")
     for v in m.variables.values():
         if v.transient:
-            lines.append(f"  {v.name} = {encode(v.initial.value, v.type)};")  # type: ignore[attr-defined]
-    for v in state_types:
+            lines.append(f"  {v.name} = {enc.encode(v.initial.value, v.type)};")  # type: ignore[attr-defined]
+    for v in enc.state_types:
         lines.append(f"  o_{v} = 0;")
     for f in fields_all:
         lines.append(f"  e_{f} = 0;")
@@ -369,45 +433,14 @@ def export_all(engine: Engine, configs: list[Any], events: list[Event]) -> str:
     lines.append("init {")
     # the initial state's invariants are the explorer's to check: a statement before the loop
     # would add a state SPIN counts and the explorer does not
-    if not single:
+    if len(configs) > 1:
         lines.append("  if")
         for k in range(len(configs)):
             lines.append(f"  :: d_step {{ cfg = {k}; {'; '.join(inits[k])} }}")
         lines.append("  fi;")
     lines.append("  do")
     for ev in events:
-        fields = {f.name: f.type for f in m.events[ev.name].fields}
-        body = [f"  :: d_step {{ /* {ev.label()} */"]
-        body += [f"       o_{v} = {v};" for v in state_types]
-        if not single:
-            body.append("       if")
-        for k, config in enumerate(configs):
-            be = backend(config, k, "o_", fields)
-            pad = "       " if single else "         "
-            if not single:
-                body.append(f"       :: cfg == {k} ->")
-            for fname, value in engine.compiled.normalize(config, ev).as_dict().items():
-                body.append(f"{pad}e_{fname} = {encode(value, fields[fname])};")
-            body.append(f"{pad}if")
-            for r in m.rules:
-                if ev.name not in r.events:
-                    continue
-                src = " || ".join(f"o_{m.control} == {table(s)}" for s in r.sources)
-                guard = f"({src}) && ({be.visit(r.when)})"
-                acts = [f"{var} = {be._value(expr)}" for var, expr in r.do]
-                if r.to is not None:
-                    acts.append(f"{m.control} = {table(r.to)}")
-                act = "; ".join(acts) if acts else "skip"
-                body.append(f"{pad}:: ({guard}) -> {act} /* {r.id} */")
-            body.append(f"{pad}:: else -> assert(false) /* no rule applies */")
-            body.append(f"{pad}fi;")
-            body.append(f"{pad}settle{k}();")
-            body += [pad + a for a in asserts[k]]
-        if not single:
-            body.append("       fi;")
-        body.append("       reset()")
-        body.append("     }")
-        lines += body
+        lines += _event_step(engine, enc, configs, ev, asserts)
     lines.append("  od")
     lines.append("}")
     return "\n".join(lines) + "\n"
