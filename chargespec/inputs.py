@@ -23,6 +23,8 @@ _ON = {"on": True, "off": False}
 
 def coerce_parameter(spec: Spec, pid: str, value: Any, where: Where) -> Any:
     """A config value as the model wants it: enum labels -> ids, "On"/"Off" -> bool."""
+    if not isinstance(pid, str):  # `&a:` or `1:` as a key: YAML allows it, a name it is not
+        raise SpecError(where, f"a parameter name must be a text, not {pid!r}")
     p = spec.parameters.get(pid)
     if p is None:
         import difflib

@@ -93,6 +93,18 @@ def test_libyaml_and_the_python_reader_read_every_committed_file_alike(monkeypat
         assert read[0] == read[1], path
 
 
+@pytest.mark.parametrize("key", ["&a", "1", "null", "[a, b]", "true"])
+def test_a_configuration_key_that_is_not_a_name_is_a_clear_error(tmp_path, key):
+    """make fuzz, seed 21:scenario:20290: `&enable_ocpp_whitelist: "On"` (an anchor on an
+    empty key) gave a None parameter name, and the "did you mean" hint crashed on it."""
+    for kind, head in (("scenario", "title: t\nsteps: [plug]\nconfig:\n"), ("config", "")):
+        bad = tmp_path / f"{kind}.yaml"
+        bad.write_text(f"{head}  {key}: \"On\"\n" if head else f"{key}: \"On\"\n")
+        args = (["simulate", str(bad)] if kind == "scenario"
+                else ["simulate", str(REPO / "spec/examples/stop_modes.yaml"), "--config", str(bad)])
+        assert_clean(cli(*args), names=f"{kind}.yaml")
+
+
 def test_a_nine_level_alias_bomb_in_a_config_file_exits_2_quickly(tmp_path):
     bad = tmp_path / "config.yaml"
     bad.write_text(inputfuzz.BOMB)
