@@ -35,6 +35,15 @@ HIGH_CURRENT = {"maximum_current": 80, "installation_current_limit": 80,
                 "operator_current_limit": 80}
 
 
+def sharing_first_bytes(case: str) -> str:
+    """A 7-byte UID (reader order) whose tag, as `case` writes it, begins with the listed
+    4-byte card's tag: only a match on the whole UID refuses it (§5.5)."""
+    for uid in (UIDS[4] + "c4d5e6", "c4d5e6" + UIDS[4]):
+        if render_uid(uid, case)[:8] == render_uid(UIDS[4], case):
+            return uid
+    raise AssertionError(case)
+
+
 def other_case(text: str) -> str:
     """The same hex text in the other letter case (what must not match under §5.3)."""
     return text.lower() if text != text.lower() else text.upper()
@@ -113,6 +122,10 @@ def _card_scenarios(case: str) -> list[tuple[str, str, list[tuple[str, dict[str,
         (f"10-byte UID {u10}: the whitelist lists it only in the other letter case, which does "
          "not match (§5.3): the backend is asked", "CASE_INSENSITIVE_WHITELIST",
          [("plug", {}), ("rfid", {"uid": u10})]),
+        (f"7-byte UID {sharing_first_bytes(case)}: its tag begins with the listed 4-byte "
+         f"card's ({render_uid(u4, case)}), but only the whole UID matches (§5.5): the backend "
+         "is asked", "WRONG_WHITELIST_MATCH",
+         [("plug", {}), ("rfid", {"uid": sharing_first_bytes(case)})]),
         (f"the 7-byte card delivered in upper case ({UPPER_DELIVERY}) is the same card: {tag7}",
          "WRONG_UID_RENDERING", [("plug", {}), ("rfid", {"uid": UPPER_DELIVERY})]),
         ("the cache written by Authorize.conf is read back by Local Pre Authorize: the same "
