@@ -10,7 +10,7 @@ Coverage items, each counted and each uncovered one listed by name:
   errors       every row of the error table: a test raises that error
   invariants   every invariant's boundary: a state invariant `not A or B` is exercised when a
                test reaches a state where A holds (the premise, where B must then hold); a step
-               invariant when a test takes the kind of step it constrains; the no-dead-end
+               invariant when a test takes a step its `when` is about; the no-dead-end
                property when a test returns to Available
   octt         every OCTT case `spec/octt.yaml` lists: mirrored by a vector, or not applicable
                with its reason
@@ -248,38 +248,19 @@ def _premise(expr: Any) -> Any | None:
     return None
 
 
-STEP_BOUNDARIES: dict[str, Callable[..., bool]] = {
-    "status_change_in_ocpp_table": lambda e, c, s, ev, s2, out: s.status != s2.status,
-    "start_stop_pairing": lambda e, c, s, ev, s2, out: (s.session == "transaction") != (
-        s2.session == "transaction"),
-    "stop_reason": lambda e, c, s, ev, s2, out: any(
-        m.action == "StopTransaction" for m in out.messages),
-    "mode_1_sends_nothing": lambda e, c, s, ev, s2, out: bool(
-        c.free_charging and c.free_charging_mode == "NoOcpp" and s != s2),
-    "modes_2_3_send_no_transactions": lambda e, c, s, ev, s2, out: bool(
-        c.free_charging and c.free_charging_mode in ("StatusNotifWithoutAuth",
-                                                     "StatusNotifWithAuth") and s != s2),
-    "free_charging_id_tags": lambda e, c, s, ev, s2, out: bool(c.free_charging) and any(
-        m.action in ("StartTransaction", "Authorize") for m in out.messages),
-    "rfid_only_unplug_keeps_transaction": lambda e, c, s, ev, s2, out: (
-        ev.name == "unplug" and s.session == "transaction"
-        and c.stop_transaction_mode == "OnlyByRfidOrRemoteStop"),
-    "doubt_off_refuses_unknown_cards": lambda e, c, s, ev, s2, out: (
-        ev.name == "rfid" and c.if_in_doubt_allow_charging == "Off"
-        and "backend_disconnected" in s.errors),
-}
-
-
 def invariant_boundaries(engine: Engine, docs: dict[str, dict]) -> dict[str, int]:
     """Invariant id -> how many vector steps reach its boundary (0: not exercised)."""
-    from chargespec.checkers.invariants import python_backend
+    from chargespec.checkers.invariants import StepInvariant, python_backend
     m = engine.machine
     be = python_backend(engine)
     premises = {}
+    steps = {}
     for inv in m.invariants:
         if inv.kind == "state":
             p = _premise(inv.expr)
             premises[inv.id] = be.visit(p) if p is not None else None
+        elif inv.kind == "step":  # the boundary is its `when`: the steps it is about
+            steps[inv.id] = StepInvariant(engine, inv)
     counts = {inv.id: 0 for inv in m.invariants}
     for name in SESSION_FILES + ("coverage",):
         for g in docs.get(name, {}).get("testGroups", []):
@@ -295,7 +276,7 @@ def invariant_boundaries(engine: Engine, docs: dict[str, dict]) -> dict[str, int
                             fn = premises[inv.id]
                             hit = fn(s2, config, None, out.observation) if fn else True
                         elif inv.kind == "step":
-                            hit = STEP_BOUNDARIES[inv.check](engine, config, prev, ev, s2, out)
+                            hit = steps[inv.id].reaches(config, prev, ev, s2, out)
                         else:  # graph: back to Available after leaving it
                             hit = prev.status != "Available" and s2.status == "Available"
                         counts[inv.id] += bool(hit)

@@ -25,6 +25,13 @@ The subset:
              connector postfix `#n` (§5.5)
   tables     `table[key]` reads a constant table of the spec (e.g. error_code[e]); a key
              outside the table is a load error
+  steps      only in a step invariant (a property of one step of the machine): `old.x` and
+             `new.x` are state variable or observation x before and after the step, `event` the
+             event's name and `event.f` its field f; `sent('Action')` counts the messages of
+             that OCPP action the step sends ('*': every message), `dropped('Action')` says the
+             configuration's filters drop that action, `every('Action', 'field', v)` says each
+             such message has field == v (v a list: field in v; an absent field is None), and
+             `permitted(a, b)` says OCPP 1.6 §4.9 lets the connector status go from a to b
 """
 
 from __future__ import annotations
@@ -213,7 +220,14 @@ TRUE = Const(True)
 
 _CMP = {ast.Eq: "==", ast.NotEq: "!=", ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">",
         ast.GtE: ">=", ast.In: "in", ast.NotIn: "not in"}
-_FUNCS = ("min", "max", "any", "first", "listed")
+_FUNCS = ("min", "max", "any", "first", "listed", "sent", "dropped", "every", "permitted")
+# the functions of one step (step invariants only), with their number of arguments; a back end
+# asks its resolver for `name()` and calls what it gets with (back end, call): the step's
+# messages and the configuration's filters are the caller's, not the language's
+STEP_FUNCS = {"sent": 1, "dropped": 1, "every": 3, "permitted": 2}
+# the names before the dot of `old.x`, `new.x`, `event.f`
+STEP_PREFIXES = ("old", "new", "event")
+MAX_SENT = 99  # the bound of sent(...): messages one step may send
 
 
 def listed(uid: Any, entries: Any, charge_point: int) -> bool:
@@ -307,6 +321,12 @@ class _Converter:
             raise self.fail(node, "a dict")
         return SetLit(())  # `{}` is the empty set in this language
 
+    def c_Attribute(self, node: ast.Attribute) -> Expr:
+        if not (isinstance(node.value, ast.Name) and node.value.id in STEP_PREFIXES):
+            raise self.fail(node, "attribute access (only old.x, new.x and event.f, in a step "
+                                  "invariant)")
+        return Name(f"{node.value.id}.{node.attr}")
+
     def c_Subscript(self, node: ast.Subscript) -> Expr:
         if not isinstance(node.value, ast.Name) or isinstance(node.slice, ast.Slice):
             raise self.fail(node, "indexing other than table[key]")
@@ -361,6 +381,10 @@ class _Converter:
         if node.func.id == "listed" and len(node.args) != 3:
             raise self.fail(node, f"listed(...) with {len(node.args)} arguments "
                                   f"(listed(uid, whitelist, charge_point))")
+        arity = STEP_FUNCS.get(node.func.id)
+        if arity is not None and len(node.args) != arity:
+            raise self.fail(node, f"{node.func.id}(...) with {len(node.args)} arguments "
+                                  f"(it takes {arity})")
         return Call(node.func.id, tuple(self.convert(a) for a in node.args))
 
 
@@ -385,13 +409,16 @@ def _describe_node(node: ast.AST) -> str:
 # Type checking: every name known, every literal in its domain.
 
 
-def check(expr: Expr, scope: Mapping[str, Type], where: Where, *, context: str = "") -> Type:
-    """Type-check `expr` against `scope` (name -> Type); return its type or raise SpecError."""
-    return _Checker(scope, where, context).type_of(expr)
+def check(expr: Expr, scope: Mapping[str, Type], where: Where, *, context: str = "",
+          step: bool = False) -> Type:
+    """Type-check `expr` against `scope` (name -> Type); return its type or raise SpecError.
+    `step`: a step invariant's expression, which may call the step functions (STEP_FUNCS)."""
+    return _Checker(scope, where, context, step).type_of(expr)
 
 
-def check_bool(expr: Expr, scope: Mapping[str, Type], where: Where, *, context: str = "") -> None:
-    t = check(expr, scope, where, context=context)
+def check_bool(expr: Expr, scope: Mapping[str, Type], where: Where, *, context: str = "",
+               step: bool = False) -> None:
+    t = check(expr, scope, where, context=context, step=step)
     if not isinstance(t, BoolT):
         raise SpecError(where, f"{context or 'guard'} must be a condition, but "
                                f"{to_label(expr)!r} is {t.describe()}")
@@ -430,10 +457,11 @@ def _assignable(t: Type, target: Type) -> bool:
 
 
 class _Checker:
-    def __init__(self, scope: Mapping[str, Type], where: Where, context: str):
+    def __init__(self, scope: Mapping[str, Type], where: Where, context: str, step: bool = False):
         self.scope = scope
         self.where = where
         self.context = context
+        self.step = step
 
     def fail(self, message: str) -> SpecError:
         prefix = f"{self.context}: " if self.context else ""
@@ -455,6 +483,8 @@ class _Checker:
     def t_Name(self, e: Name) -> Type:
         if e.id in self.scope:
             return self.scope[e.id]
+        if "." in e.id and not self.step:
+            raise self.fail(f"{e.id!r}: old.x, new.x and event.f belong to step invariants")
         near = difflib.get_close_matches(e.id, list(self.scope), n=1, cutoff=0.5)
         hint = f" (did you mean {near[0]!r}?)" if near else ""
         raise self.fail(f"unknown name {e.id!r}: not a state variable, parameter, event field "
@@ -593,6 +623,8 @@ class _Checker:
         return IntT(lt.lo - rt.hi, lt.hi - rt.lo)
 
     def t_Call(self, e: Call) -> Type:
+        if e.func in STEP_FUNCS:
+            return self.step_call(e)
         types = [self.type_of(a) for a in e.args]
         if e.func == "listed":
             u, lst, n = types
@@ -613,6 +645,32 @@ class _Checker:
         his = [t.hi for t in types]  # type: ignore[attr-defined]
         f = min if e.func == "min" else max
         return IntT(f(los), f(his))
+
+    def step_call(self, e: Call) -> Type:
+        """sent / dropped / every / permitted: only in a step invariant; the action and field
+        names are string literals (the loader checks them against the OCPP 1.6 schemas)."""
+        if not self.step:
+            raise self.fail(f"{e.func}(...) belongs to step invariants (it reads one step's "
+                            f"messages or status change)")
+        if e.func == "permitted":
+            for a in e.args:
+                t = self.type_of(a)
+                if not isinstance(t, (EnumT, _LitStr)):
+                    raise self.fail(f"permitted(old_status, new_status) takes connector statuses, "
+                                    f"not {t.describe()}")
+            return BoolT()
+        literal = e.args[:2] if e.func == "every" else e.args
+        for a in literal:
+            if not (isinstance(a, Const) and isinstance(a.value, str)):
+                raise self.fail(f"{e.func}(...) names an OCPP action"
+                                + (" and a field" if e.func == "every" else "")
+                                + f" as string literals, not {to_label(a)!r}")
+        if e.func == "every":
+            value = e.args[2]
+            for v in value.items if isinstance(value, ListLit) else (value,):
+                self.type_of(v)
+            return BoolT()
+        return IntT(0, MAX_SENT) if e.func == "sent" else BoolT()
 
     def t_IfExp(self, e: IfExp) -> Type:
         self.want_bool(e.test, "condition of 'if'")
@@ -660,6 +718,22 @@ def names(e: Expr) -> set[str]:
                 for i in v:
                     if isinstance(i, Expr):
                         walk(i)
+
+    walk(e)
+    return out
+
+
+def calls(e: Expr) -> list[Call]:
+    """Every call in an expression, outermost first."""
+    out: list[Call] = []
+
+    def walk(x: Expr) -> None:
+        if isinstance(x, Call):
+            out.append(x)
+        for v in vars(x).values():
+            for i in (v if isinstance(v, tuple) else (v,)):
+                if isinstance(i, Expr):
+                    walk(i)
 
     walk(e)
     return out
@@ -778,6 +852,8 @@ class PythonBackend(Backend):
         return lambda s, c, ev, o: a(s, c, ev, o) - b(s, c, ev, o)  # ints and sets alike
 
     def visit_Call(self, e: Call) -> Env:
+        if e.func in STEP_FUNCS:  # the caller's: its resolver knows the step
+            return self.resolve(e.func + "()")(self, e)
         fs = [self.visit(x) for x in e.args]
         if e.func == "any":
             (g,) = fs

@@ -17,8 +17,8 @@ from typing import Any, Iterable, Mapping
 
 from . import ocpp16
 from .errors import SpecError, Where
-from .expr import (TRUE, BoolT, Const, EnumT, Expr, IntT, ListT, SetT, TableT, TokenSetT,
-                   TokenT, Type, substitute,
+from .expr import (STEP_FUNCS, TRUE, BoolT, Const, EnumT, Expr, IntT, ListT, SetT, TableT,
+                   TokenSetT, TokenT, Type, calls, substitute,
                    check, check_assignable, check_bool, parse as _expr_parse)
 from .specmodel import (Case, Definition, DlmInvariant, DlmSpec, Emit, Invariant, Witness, Erratum, ErrorRow, ErrorTimer, EventDef, Field, Filter,
                         Interpretation, LintCheck, Machine, Notify, Observation, Observed, Parameter, PilotSegment,
@@ -392,8 +392,42 @@ class _MachineReader:
                                          Where(file, doc.key_lines["recovery_events"]))
 
         self.evs = events
+        self.tables()
         self.state_scope = {**params, **{n: v.type for n, v in variables.items()}}
         return events
+
+    def tables(self) -> None:
+        """`tables:` constant tables keyed by the machine's events (`stop_reason[event]`), each
+        value one of an OCPP 1.6 field's values or the default; they join the spec's constants."""
+        file, node = self.file, self.doc.get("tables") or {}
+        for tname, t in node.items():
+            where = Where(file, node.key_lines[tname])
+            if tname in self.params or tname in self.vars or tname in self.evs:
+                raise SpecError(where, f"table {tname!r} has the name of a parameter, constant, "
+                                       f"variable or event")
+            action, fname = t["field"].split(".")
+            info = (ocpp16.message_fields(action, "call") or {}).get(fname)
+            if info is None or info.enum is None:
+                raise SpecError(Where(file, t.key_lines["field"]),
+                                f"table {tname}: {t['field']} is not an OCPP 1.6 field with a "
+                                f"list of values")
+            rows = t["rows"]
+            for key, value in rows.items():
+                if key not in self.evs:
+                    raise SpecError(Where(file, rows.key_lines[key]),
+                                    f"table {tname}: {key!r} is not an event of the machine")
+                if value not in info.enum:
+                    raise SpecError(Where(file, rows.key_lines[key]),
+                                    f"table {tname}: {value!r} is not a value of {t['field']} "
+                                    f"(one of {', '.join(info.enum)})")
+            default = t["default"]
+            if default in info.enum:
+                raise SpecError(Where(file, t.key_lines["default"]),
+                                f"table {tname}: the default {default!r} is a value of "
+                                f"{t['field']}; it stands for the events without one")
+            ttype = TableT(tuple(self.evs), EnumT((*info.enum, default)))
+            self.loader.constants[tname] = (ttype, {e: rows.get(e, default) for e in self.evs})
+            self.params[tname] = ttype
 
     def definitions(self) -> dict[str, Definition]:
         """Named conditions over configuration and state, expanded where used; a definition may
@@ -651,15 +685,63 @@ class _MachineReader:
                 check_bool(expr, scope, ewhere, context=f"invariant {inv['id']}"
                            + (" (assumed by the proofs: state and configuration only)"
                               if inv.get("assume") else ""))
-            elif "check" not in inv:
-                raise SpecError(where, f"invariant {inv['id']}: a {inv['kind']} invariant needs "
-                                       f"check: (a check of chargespec.checkers.invariants)")
-            # the check's name is one the schema lists (checkers/invariants.py implements each)
+            when = None
+            if inv["kind"] == "step":
+                expr, when = self.step_invariant(inv, where)
+            elif "when" in inv:
+                raise SpecError(Where(file, inv.key_lines["when"]),
+                                f"invariant {inv['id']}: `when:` belongs to a step invariant")
+            if inv["kind"] == "graph" and "check" not in inv:
+                raise SpecError(where, f"invariant {inv['id']}: a graph invariant needs check: "
+                                       f"(a check of chargespec.checkers.invariants)")
+            # a graph check's name is one the schema lists (checkers/invariants.py has each)
             invariants.append(Invariant(inv["id"], inv["kind"], expr, inv.get("check"),
                                         bool(inv.get("assume")), " ".join(inv["doc"].split()),
-                                        self.loader.ref(inv, file), where, tuple(recovery)))
+                                        self.loader.ref(inv, file), where, tuple(recovery),
+                                        when))
 
         return invariants
+
+    def step_scope(self) -> dict[str, Type]:
+        """The names of a step invariant: the parameters and constants; `old.x` for each part
+        of the state before the step, `new.x` for the state and every observation after it;
+        `event` (the event's name) and `event.f` for a field f of the events (one type per
+        field name: a field two events give different types is left out)."""
+        scope: dict[str, Type] = dict(self.params)
+        scope.update({f"old.{n}": t for n, t in self.full_state_scope.items()
+                      if n not in self.params})
+        scope.update({f"new.{n}": t for n, t in self.obs_scope.items() if n not in self.params})
+        scope["event"] = EnumT(tuple(self.evs))
+        clashes: set[str] = set()
+        for ev in self.evs.values():
+            for f in ev.fields:
+                known = scope.setdefault(f"event.{f.name}", f.type)
+                if known != f.type:
+                    clashes.add(f"event.{f.name}")
+        for name in clashes:
+            del scope[name]
+        return scope
+
+    def step_invariant(self, inv: MDict, where: Where) -> tuple[Expr, Expr | None]:
+        """A step invariant's `expr:` (and `when:`, the steps it is about), type-checked in the
+        step scope, with each action and field its step functions name checked against the
+        official OCPP 1.6 schemas."""
+        if "check" in inv:
+            raise SpecError(Where(self.file, inv.key_lines["check"]),
+                            f"invariant {inv['id']}: a step invariant is an expression (expr:, "
+                            f"and when: for the steps it is about), not a named check")
+        scope = self.step_scope()
+        parts = []
+        for key in ("expr", "when"):
+            if key not in inv:
+                parts.append(None)
+                continue
+            kwhere = Where(self.file, inv.key_lines[key])
+            e = parse(inv[key], kwhere)
+            check_bool(e, scope, kwhere, context=f"invariant {inv['id']} ({key})", step=True)
+            _check_step_calls(e, kwhere, f"invariant {inv['id']} ({key})")
+            parts.append(e)
+        return parts[0], parts[1]  # type: ignore[return-value]
 
 
 class _Builder:
@@ -1053,6 +1135,28 @@ class _Builder:
             raise SpecError(where, f"{ctx}: {action} needs field(s) {', '.join(missing)} "
                                    f"(required by the official OCPP 1.6 schema)")
         return Emit(action, kind, tuple(fields), None, where)
+
+
+def _check_step_calls(e: Expr, where: Where, ctx: str) -> None:
+    """The actions of sent/dropped/every are OCPP 1.6 actions ('*' for sent and dropped: every
+    action) and every's field is a field of that action's request or answer."""
+    for call in calls(e):
+        if call.func not in STEP_FUNCS or call.func == "permitted":
+            continue
+        action = call.args[0].value  # type: ignore[attr-defined]
+        kinds = [k for k in ("call", "result") if ocpp16.message_fields(action, k) is not None]
+        if action == "*" and call.func != "every":
+            continue
+        if not kinds:
+            raise SpecError(where, f"{ctx}: {call.func}({action!r}): {action!r} is not an OCPP "
+                                   f"1.6 action" + ("" if call.func == "every" else
+                                                    " ('*' for every action)"))
+        if call.func == "every":
+            field = call.args[1].value  # type: ignore[attr-defined]
+            known = {f for k in kinds for f in ocpp16.message_fields(action, k) or {}}
+            if field not in known:
+                raise SpecError(where, f"{ctx}: {action} has no field {field!r} in the official "
+                                       f"OCPP 1.6 schema (fields: {', '.join(sorted(known))})")
 
 
 def _check_ocpp_field(e: Expr, t: Type, fi: ocpp16.FieldInfo, where: Where, ctx: str) -> None:

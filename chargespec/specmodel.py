@@ -187,8 +187,8 @@ class Witness:
 @dataclass(frozen=True)
 class Invariant:
     """A property of every reachable state (`state`: an expression over the state, the
-    configuration and the observations), of every step (`step`: a named check of
-    chargespec.checkers.invariants) or of the state graph (`graph`)."""
+    configuration and the observations), of every step (`step`: an expression over the state
+    before and after, the event and the messages sent) or of the state graph (`graph`)."""
 
     id: str
     kind: str  # state | step | graph
@@ -200,6 +200,8 @@ class Invariant:
     where: Where
     # a graph invariant's witnesses of the way to its goal `expr` (checkers/recovery.py)
     recovery: tuple[Witness, ...] = ()
+    # a step invariant's steps: `expr` must hold on every step where `when` does (None: all)
+    when: Expr | None = None
 
 
 @dataclass(frozen=True)

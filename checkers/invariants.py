@@ -2,158 +2,111 @@
 
 `state` invariants are expressions of the spec, evaluated on every reachable state with its
 observations (once per state: they are marked `per_state`, and the explorer calls them on the
-initial state and on each state when it is first reached).  `step` invariants are the named checks below: properties of a transition (the
-state before and after, the event, the messages sent) that expressions of one state cannot
-say.  `graph` invariants look at the whole reachable state graph (no dead end).  Each check
-returns None or a message; the explorer adds the configuration and the shortest trace.
+initial state and on each state when it is first reached).  `step` invariants are expressions
+too, over the state before (`old.x`) and after (`new.x`), the event and the messages sent
+(`sent`, `every`): properties of a transition that expressions of one state cannot say.  The
+same expressions are proved for every configuration by checkers/step_proof.py and give the
+coverage boundaries of chargespec/coverage.py.  `graph` invariants look at the whole
+reachable state graph (no dead end).  Each check returns None or a message; the explorer adds
+the configuration and the shortest trace.
 """
 
 from __future__ import annotations
 
 from typing import Any, Callable
 
-from chargespec.expr import PythonBackend, listed, names
+from chargespec.expr import (TRUE, BoolOp, Call, Const, Expr, ListLit, PythonBackend, calls, names,
+                             specialize, to_label)
 from chargespec.models.step import Engine
 from chargespec.models.types import Event, Outputs
 
-StepCheck = Callable[[Engine, Any, Any, Event, Any, Outputs], "str | None"]
 
-# OCPP 1.6 §7.36: the reason of a StopTransaction by what caused it
-STOP_REASONS = {
-    "unplug": "EVDisconnected", "cable_removed": "EVDisconnected", "rfid": "Local",
-    "remote_stop": "Remote", "power_return": "PowerLoss", "start_tx_conf": "DeAuthorized",
-    "unlock_connector": "UnlockCommand", "hard_reset": "HardReset", "error_raised": "Other",
-    "ev_ventilation": "Other",
-}
-FIXED_TAG_MODES = ("FullFixedRfidWithAuth", "FullFixedRfidWithoutAuth")
+class StepInvariant:
+    """A step invariant compiled to Python: `reaches` (its `when`: the steps it is about, the
+    coverage boundary), `violation` (its `expr` fails on such a step), `applies` (the
+    configurations under which `when` can hold: the conjuncts of `when` that read only the
+    configuration).
+
+    The expressions read (old, new) as the state, the configuration, the event as the rules
+    see it and the step's Outputs.  Per configuration they are specialised first (the
+    parameters folded in, `chargespec.expr.specialize`), so a check spends nothing on the
+    settings it does not depend on; `specialise=False` keeps the unspecialised closures (the test
+    compares both)."""
+
+    def __init__(self, engine: Engine, inv: Any, specialise: bool = True):
+        self.inv = inv
+        self._be = step_backend(engine)
+        self._spec = engine.spec
+        self._specialise = specialise
+        self._by_config: dict[Any, tuple[Any, Any]] = {}
+        read = names(inv.expr) | (names(inv.when) if inv.when is not None else set())
+        self._normalize = engine.compiled.normalize if any(
+            n.startswith("event.") for n in read) else None
+        part = config_part(inv.when, set(engine.spec.parameters) | set(engine.spec.constants))
+        fn = python_backend(engine).visit(part) if part is not None else None
+        self.applies = (lambda c: bool(fn(None, c, None, None))) if fn else None
+
+    def _compiled(self, config: Any) -> tuple[Any, Any]:
+        """(when, expr) as closures for `config`; when None: every step, False: no step."""
+        hit = self._by_config.get(config)
+        if hit is None:
+            inv, be = self.inv, self._be
+            when, expr = inv.when, inv.expr
+            if self._specialise:
+                known = {p: getattr(config, p) for p in self._spec.parameters}
+                known.update({c: v for c, (_, v) in self._spec.constants.items()})
+                symbolic = tuple(self._spec.constants)
+                when = specialize(when, known, symbolic) if when is not None else None
+                expr = specialize(expr, known, symbolic)
+            if when == Const(False) or expr == TRUE:
+                hit = (False, None)
+            else:
+                hit = (None if when is None or when == TRUE else be.visit(when), be.visit(expr))
+            self._by_config[config] = hit
+        return hit
+
+    def reaches(self, config: Any, s: Any, ev: Event, s2: Any, out: Outputs) -> bool:
+        when = self._compiled(config)[0]
+        if when is None or when is False:
+            return when is None
+        e = self._normalize(config, ev) if self._normalize else ev
+        return bool(when((s, s2), config, e, out))
+
+    def violation(self, config: Any, s: Any, ev: Event, s2: Any, out: Outputs) -> str | None:
+        """None, or what the step shows where the invariant fails."""
+        when, expr = self._compiled(config)
+        if when is False:
+            return None
+        e = self._normalize(config, ev) if self._normalize else ev
+        pair = (s, s2)
+        if when is not None and not when(pair, config, e, out):
+            return None
+        if expr(pair, config, e, out):
+            return None
+        sent = ", ".join(m.label() for m in out.messages) or "nothing"
+        return (f"invariant {self.inv.id} fails on {ev.label()}: {to_label(self.inv.expr)} is "
+                f"false (status {s.status} -> {s2.status}, session {s.session} -> "
+                f"{s2.session}; sent {sent}): {self.inv.doc}")
 
 
-def _sent(out: Outputs, action: str) -> list[dict[str, Any]]:
-    return [m.as_dict() for m in out.messages if m.action == action and m.kind == "call"]
-
-
-def status_change_in_ocpp_table(engine, config, s, ev, s2, out):
-    if not engine.spec.status_table.permits(s.status, s2.status):
-        return f"status {s.status} -> {s2.status} is not allowed by OCPP 1.6 §4.9"
-    return None
-
-
-_SILENCED: dict[tuple[int, Any, str], bool] = {}
-
-
-def _silenced(engine, config, action: str) -> bool:
-    key = (id(engine), config, action)
-    hit = _SILENCED.get(key)
-    if hit is None:
-        hit = _SILENCED[key] = any(when(None, config, None, None) and ("*" in drop or
-                                                                      action in drop)
-                                   for drop, when in engine.compiled.filters)
-    return hit
-
-
-def start_stop_pairing(engine, config, s, ev, s2, out):
-    begins = s.session != "transaction" and s2.session == "transaction"
-    ends = s.session == "transaction" and s2.session != "transaction"
-    if not (begins or ends or out.messages):
+def config_part(e: Expr | None, config_names: set[str]) -> Expr | None:
+    """The conjuncts of `e` that read only `config_names` (None: no such conjunct)."""
+    if e is None:
         return None
-    starts, stops = len(_sent(out, "StartTransaction")), len(_sent(out, "StopTransaction"))
-    want_start = 1 if begins and not _silenced(engine, config, "StartTransaction") else 0
-    want_stop = 1 if ends and not _silenced(engine, config, "StopTransaction") else 0
-    if (starts, stops) != (want_start, want_stop):
-        return (f"{starts} StartTransaction and {stops} StopTransaction sent as the session goes "
-                f"{s.session} -> {s2.session}")
-    return None
-
-
-def stop_reason(engine, config, s, ev, s2, out):
-    for stop in _sent(out, "StopTransaction"):
-        want = STOP_REASONS.get(ev.name)
-        if stop.get("reason") != want:
-            return f"StopTransaction reason {stop.get('reason')} on {ev.label()}, expected {want}"
-    return None
-
-
-def mode_1_sends_nothing(engine, config, s, ev, s2, out):
-    if config.free_charging and config.free_charging_mode == "NoOcpp" and out.messages:
-        return f"Free Charging mode 1 sent {', '.join(m.label() for m in out.messages)}"
-    return None
-
-
-def modes_2_3_send_no_transactions(engine, config, s, ev, s2, out):
-    if config.free_charging and config.free_charging_mode in ("StatusNotifWithoutAuth",
-                                                             "StatusNotifWithAuth"):
-        bad = [m.label() for m in out.messages
-               if m.action in ("Authorize", "StartTransaction", "StopTransaction")]
-        if bad:
-            return f"Free Charging {config.free_charging_mode} sent {', '.join(bad)}"
-    return None
-
-
-def free_charging_id_tags(engine, config, s, ev, s2, out):
-    if not config.free_charging:
+    parts = e.operands if isinstance(e, BoolOp) and e.op == "and" else (e,)
+    keep = tuple(p for p in parts if names(p) <= config_names and not calls(p))
+    if not keep:
         return None
-    if config.free_charging_mode in FIXED_TAG_MODES:
-        for action in ("StartTransaction", "StopTransaction"):
-            for m in _sent(out, action):
-                if "idTag" in m and m["idTag"] != config.free_charging_rfid_tag:
-                    return (f"{action} idTag {m['idTag']!r} in {config.free_charging_mode}, not "
-                            f"the fixed tag {config.free_charging_rfid_tag!r}")
-    if config.free_charging_mode == "FullAnyRfid":
-        for m in _sent(out, "StartTransaction"):
-            if m["idTag"] != s2.card:
-                return f"StartTransaction idTag {m['idTag']!r} is not the card {s2.card!r}"
-    return None
+    return keep[0] if len(keep) == 1 else BoolOp("and", keep)
 
 
-def rfid_only_unplug_keeps_transaction(engine, config, s, ev, s2, out):
-    if config.stop_transaction_mode == "OnlyByRfidOrRemoteStop" and \
-            ev.name in ("unplug", "cable_removed") and s.session == "transaction" and \
-            s2.session != "transaction":
-        return f"{ev.label()} ended a transaction under Only by RFID/RemoteStop"
-    return None
-
-
-def doubt_off_refuses_unknown_cards(engine, config, s, ev, s2, out):
-    if ev.name != "rfid" or s.session != "idle" or config.free_charging or \
-            config.if_in_doubt_allow_charging != "Off" or not s.powered:
-        return None
-    online = config.connection_type != "NoBackend" and "backend_disconnected" not in s.errors
-    if online:
-        return None
-    uid = engine.compiled.normalize(config, ev).as_dict()["uid"]
-    number = 2 if config.master_slave_mode == "Slave" else 1
-    known = (config.enable_local_whitelist and listed(uid, config.local_whitelist, number)) or (
-        config.enable_ocpp_whitelist and config.local_authorize_offline and uid in s.cache)
-    if not known and s2.session in ("authorized", "transaction"):
-        return f"an unknown card {uid!r} was authorized offline with If in doubt Off"
-    return None
-
-
-# The configurations under which a step check can fail (the others skip it)
-APPLIES: dict[str, Callable[[Any], bool]] = {
-    "mode_1_sends_nothing": lambda c: c.free_charging and c.free_charging_mode == "NoOcpp",
-    "modes_2_3_send_no_transactions": lambda c: c.free_charging and c.free_charging_mode in (
-        "StatusNotifWithoutAuth", "StatusNotifWithAuth"),
-    "free_charging_id_tags": lambda c: c.free_charging and c.free_charging_mode in (
-        *FIXED_TAG_MODES, "FullAnyRfid"),
-    "rfid_only_unplug_keeps_transaction":
-        lambda c: c.stop_transaction_mode == "OnlyByRfidOrRemoteStop",
-    "doubt_off_refuses_unknown_cards":
-        lambda c: not c.free_charging and c.if_in_doubt_allow_charging == "Off",
-}
-
-STEP_CHECKS: dict[str, StepCheck] = {f.__name__: f for f in (
-    status_change_in_ocpp_table, start_stop_pairing, stop_reason, mode_1_sends_nothing,
-    modes_2_3_send_no_transactions, free_charging_id_tags, rfid_only_unplug_keeps_transaction,
-    doubt_off_refuses_unknown_cards)}
 GRAPH_CHECKS = ("available_reachable",)
 
 
 def explorer_checks(engine: Engine) -> dict[str, Callable]:
     """The machine's state and step invariants as checks for `explore`."""
     m = engine.machine
-    unknown = [i.check for i in m.invariants if i.kind == "step" and i.check not in STEP_CHECKS]
-    unknown += [i.check for i in m.invariants if i.kind == "graph" and i.check not in GRAPH_CHECKS]
+    unknown = [i.check for i in m.invariants if i.kind == "graph" and i.check not in GRAPH_CHECKS]
     if unknown:
         raise ValueError(f"invariants name unknown checks: {', '.join(unknown)}")
     checks: dict[str, Callable] = {}
@@ -169,14 +122,91 @@ def explorer_checks(engine: Engine) -> dict[str, Callable]:
             state_check.per_state = True  # type: ignore[attr-defined]
             checks[inv.id] = state_check
         elif inv.kind == "step":
-            step = STEP_CHECKS[inv.check]  # type: ignore[index]
+            step = StepInvariant(engine, inv)
 
-            def step_check(config, s, ev, s2, out, step=step, inv=inv):
-                msg = step(engine, config, s, ev, s2, out)
-                return None if msg is None else f"invariant {inv.id}: {msg}"
-            step_check.applies = APPLIES.get(inv.check)  # type: ignore[attr-defined, arg-type]
+            def step_check(config, s, ev, s2, out, step=step):
+                return step.violation(config, s, ev, s2, out)
+            step_check.applies = step.applies  # type: ignore[attr-defined]
             checks[inv.id] = step_check
     return checks
+
+
+def step_backend(engine: Engine) -> PythonBackend:
+    """The Python back end of step invariants, over ((state before, state after),
+    configuration, event, Outputs):
+    `old.x` / `new.x` read the state before / after (`new.` an observation from the Outputs),
+    `event` the event's name, `event.f` its field (None if it has none), and the step
+    functions read the messages the step sends and the configuration's filters."""
+    compiled, spec = engine.compiled, engine.spec
+    dropped_cache: dict[tuple[Any, str], bool] = {}
+
+    def dropped(config: Any, action: str) -> bool:
+        key = (config, action)
+        hit = dropped_cache.get(key)
+        if hit is None:
+            hit = dropped_cache[key] = any(
+                when(None, config, None, None) and ("*" in drop or action in drop)
+                for drop, when in compiled.filters)
+        return hit
+
+    def sent(be: PythonBackend, call: Call) -> Callable:
+        action = call.args[0].value  # type: ignore[attr-defined]
+        if action == "*":
+            return lambda s, c, e, o: len(o.messages)
+        # most steps send nothing: answer those without a loop
+        return lambda s, c, e, o: [m.action for m in o.messages].count(action) \
+            if o.messages else 0
+
+    def every(be: PythonBackend, call: Call) -> Callable:
+        action, field = (a.value for a in call.args[:2])  # type: ignore[attr-defined]
+        value = call.args[2]
+        if isinstance(value, ListLit):
+            fs = [be.visit(i) for i in value.items]
+
+            def fits(v, s, c, e, o):
+                return any(v == f(s, c, e, o) for f in fs)
+        else:
+            f = be.visit(value)
+
+            def fits(v, s, c, e, o):
+                return v == f(s, c, e, o)
+        return lambda s, c, e, o: not o.messages or all(
+            fits(m.as_dict().get(field), s, c, e, o) for m in o.messages if m.action == action)
+
+    def dropped_fn(be: PythonBackend, call: Call) -> Callable:
+        action = call.args[0].value  # type: ignore[attr-defined]
+        return lambda s, c, e, o: dropped(c, action)
+
+    def permitted(be: PythonBackend, call: Call) -> Callable:
+        a, b = (be.visit(x) for x in call.args)
+        permits = spec.status_table.permits
+        return lambda s, c, e, o: permits(a(s, c, e, o), b(s, c, e, o))
+
+    functions = {"sent()": sent, "every()": every, "dropped()": dropped_fn,
+                 "permitted()": permitted}
+
+    def resolver(name: str):
+        if name in functions:
+            return functions[name]
+        if name.startswith("old."):
+            x = name[4:]
+            return lambda s, c, e, o: getattr(s[0], x)
+        if name.startswith("new."):
+            x = name[4:]
+            if x in compiled.obs_names:
+                return lambda s, c, e, o: getattr(o.observation, x)
+            return lambda s, c, e, o: getattr(s[1], x)
+        if name == "event":
+            return lambda s, c, e, o: e.name
+        if name.startswith("event."):
+            x = name[6:]
+            return lambda s, c, e, o: e.as_dict().get(x)
+        if name in spec.parameters:
+            return lambda s, c, e, o: getattr(c, name)
+        value = spec.constants[name][1]
+        return lambda s, c, e, o: value
+
+    return PythonBackend(resolver, _order(engine))
 
 
 def python_backend(engine: Engine, state_first: bool = False) -> PythonBackend:
@@ -194,9 +224,13 @@ def python_backend(engine: Engine, state_first: bool = False) -> PythonBackend:
         value = engine.spec.constants[name][1]
         return lambda s, c, e, o: value
 
-    order = {v: i for t, _ in engine.spec.constants.values() if hasattr(t, "domain")
-             for i, v in enumerate(t.domain)}  # type: ignore[attr-defined]
-    return PythonBackend(resolver, order)
+    return PythonBackend(resolver, _order(engine))
+
+
+def _order(engine: Engine) -> dict[str, int]:
+    """The rank of each member of the spec's set domains (for `first`)."""
+    return {v: i for t, _ in engine.spec.constants.values() if hasattr(t, "domain")
+            for i, v in enumerate(t.domain)}  # type: ignore[attr-defined]
 
 
 def graph_goal(engine: Engine, inv: Any, config: Any) -> Callable[[Any], bool]:

@@ -8,12 +8,13 @@ invariants are proved inductive for every configuration (checkers/induction.py),
 in every reachable state, and the step invariants then hold on every reachable transition of
 every configuration.
 
-Each step invariant is written below as a formula over the state before (`old`), the state after
-with its observations (`new`), the event and the messages the step sends, mirroring its Python
-check; small parts are expressions of the spec's own language compiled by the Z3 back end.  The
-messages are the rule's emits (present unless a filter of the configuration drops their action)
-and the notifications, whose presence is over-approximated (present unless dropped): only the
-invariant that no message at all is sent reads them, so the proof stays sound.
+Each step invariant is the spec's own expression (`when` implies `expr`, spec/session.yaml),
+compiled by the Z3 back end over the state before (`old.x`: the symbolic state), the state
+after with its observations (`new.x`: the rule's updates applied), the event and the messages
+the step sends.  The messages are the rule's emits (present unless a filter of the
+configuration drops their action) and the notifications, whose presence is left open (a fresh
+Bool, unless dropped): a property proved here holds whichever notifications go out, so the
+proof stays sound though it does not decide when a notification fires.
 
 A failed query is not necessarily a reachable violation: the state it starts from satisfies the
 state invariants but may be unreachable (the status a state keeps is not constrained by them,
@@ -24,20 +25,17 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, Collection
+from typing import Any, Collection
 
 import z3
 
-from chargespec.expr import Where, parse
-from chargespec.verdicts import gave_up
+from chargespec.expr import Call, ListLit
 from chargespec.specmodel import Spec
+from chargespec.verdicts import gave_up
 
 from .determinism import MachineModel
 from .induction import InvariantProof, invariant_terms, observation_terms, state_after
-from .invariants import FIXED_TAG_MODES, STOP_REASONS
 from .z3_backend import NONE, Z3Backend
-
-TX_ACTIONS = ("Authorize", "StartTransaction", "StopTransaction")
 
 
 StepProof = InvariantProof
@@ -54,7 +52,8 @@ class Sent:
 
 
 class Step:
-    """One (rule, event) symbolically: the state before and after, and the messages."""
+    """One (rule, event) symbolically: the state before and after, the messages, and the Z3
+    back end of step invariants over them."""
 
     def __init__(self, model: MachineModel, rule: Any, event: str):
         self.model, self.rule, self.event = model, rule, event
@@ -62,14 +61,20 @@ class Step:
         self.fields = model.event_terms.get(event, {})
         self.after = observation_terms(model, state_after(model, rule, event))
         old_backend = model.backend(event)
+        new_backend = Z3Backend(self.after.__getitem__, model.codes)
         self._dropped: dict[str, Any] = {}
         self.messages = [
             Sent(x.message, x.kind, z3.Not(self.dropped(x.message)),
                  {k: old_backend.visit(v) for k, v in x.fields})
             for x in rule.emit if x.message is not None]
-        # notifications: present unless dropped (an over-approximation; see the module doc)
-        self.notes = [Sent(x.message, x.kind, z3.Not(self.dropped(x.message)), {})
-                      for n in m.notify for x in n.emit if x.message is not None]
+        # notifications: whether one goes out is left open (a fresh Bool), unless dropped; so a
+        # property proved here holds whichever of them the step sends
+        self.messages += [
+            Sent(x.message, x.kind,
+                 z3.And(z3.Bool(f"notify.{n.id}.{k}"), z3.Not(self.dropped(x.message))),
+                 {f: new_backend.visit(v) for f, v in x.fields})
+            for n in m.notify for k, x in enumerate(n.emit) if x.message is not None]
+        self.backend = Z3Backend(self.resolve, model.codes)
 
     def dropped(self, action: str) -> Any:
         """The configuration's filters drop `action`."""
@@ -80,113 +85,53 @@ class Step:
             hit = self._dropped[action] = z3.Or(*whens) if whens else z3.BoolVal(False)
         return hit
 
-    def old(self, text: str) -> Any:
-        """An expression of the spec's language over the configuration, the event and the state
-        before the step."""
-        return self.model.compile(parse(text, Where("checkers/step_proof.py", 0)), self.event)
+    def resolve(self, name: str) -> tuple[Any, Any]:
+        """A name of a step invariant as a Z3 term (and its type); a step function as the
+        function that compiles its call."""
+        if name.endswith("()"):
+            return getattr(self, "f_" + name[:-2]), None
+        if name.startswith("old."):
+            return self.model.terms[name[4:]]
+        if name.startswith("new."):
+            return self.after[name[4:]]
+        if name == "event":
+            return z3.IntVal(self.model.codes(self.event)), None
+        if name.startswith("event."):
+            return self.fields.get(name[6:], (z3.IntVal(NONE), None))
+        return self.model.terms[name]
 
-    def new(self, text: str) -> Any:
-        """The same over the state after the step and its observations (not the event)."""
-        b = Z3Backend(self.after.__getitem__, self.model.codes)
-        return b.visit(parse(text, Where("checkers/step_proof.py", 0)))
+    def sent_with(self, action: str) -> list[Sent]:
+        return [s for s in self.messages if action in ("*", s.action)]
 
-    def status(self) -> tuple[Any, Any]:
-        return self.model.terms["status"][0], self.after["status"][0]
+    def f_sent(self, be: Z3Backend, call: Call) -> Any:
+        sent = self.sent_with(call.args[0].value)  # type: ignore[attr-defined]
+        return z3.Sum([z3.If(s.present, 1, 0) for s in sent]) if sent else z3.IntVal(0)
 
-    def calls(self, action: str) -> list[Sent]:
-        return [s for s in self.messages if s.action == action and s.kind == "call"]
+    def f_dropped(self, be: Z3Backend, call: Call) -> Any:
+        return self.dropped(call.args[0].value)  # type: ignore[attr-defined]
 
-    def count(self, action: str) -> Any:
-        return z3.Sum([z3.If(s.present, 1, 0) for s in self.calls(action)] or [z3.IntVal(0)])
+    def f_every(self, be: Z3Backend, call: Call) -> Any:
+        action, field = (a.value for a in call.args[:2])  # type: ignore[attr-defined]
+        value = call.args[2]
+        wanted = [be.visit(i) for i in value.items] if isinstance(value, ListLit) \
+            else [be.visit(value)]
+        out = []
+        for s in self.sent_with(action):
+            v = s.fields.get(field, z3.IntVal(NONE))
+            out.append(z3.Implies(s.present, z3.Or(*[v == w for w in wanted])))
+        return z3.And(*out) if out else z3.BoolVal(True)
 
+    def f_permitted(self, be: Z3Backend, call: Call) -> Any:
+        old, new = (be.visit(a) for a in call.args)
+        code = self.model.codes
+        pairs = [z3.And(old == code(a), new == code(b))
+                 for a, bs in self.model.spec.status_table.allowed.items() for b in bs]
+        return z3.Or(old == new, *pairs)
 
-Formula = Callable[[Step], Any]
-
-
-def status_change_in_ocpp_table(st: Step) -> Any:
-    table = st.model.spec.status_table
-    old, new = st.status()
-    code = st.model.codes
-    pairs = [z3.And(old == code(a), new == code(b)) for a, bs in table.allowed.items()
-             for b in bs]
-    return z3.Or(old == new, *pairs)
-
-
-def start_stop_pairing(st: Step) -> Any:
-    was, now = st.old("session == 'transaction'"), st.new("session == 'transaction'")
-    begins, ends = z3.And(z3.Not(was), now), z3.And(was, z3.Not(now))
-    want_start = z3.If(z3.And(begins, z3.Not(st.dropped("StartTransaction"))), 1, 0)
-    want_stop = z3.If(z3.And(ends, z3.Not(st.dropped("StopTransaction"))), 1, 0)
-    return z3.And(st.count("StartTransaction") == want_start,
-                  st.count("StopTransaction") == want_stop)
-
-
-def stop_reason(st: Step) -> Any:
-    want = STOP_REASONS.get(st.event)
-    out = []
-    for s in st.calls("StopTransaction"):
-        reason = s.fields.get("reason")
-        ok = z3.BoolVal(False) if want is None or reason is None else \
-            reason == st.model.codes(want)
-        out.append(z3.Implies(s.present, ok))
-    return z3.And(*out) if out else z3.BoolVal(True)
-
-
-def mode_1_sends_nothing(st: Step) -> Any:
-    mode_1 = st.old("free_charging and free_charging_mode == 'NoOcpp'")
-    return z3.Implies(mode_1, z3.Not(z3.Or(*[s.present for s in st.messages + st.notes])))
-
-
-def modes_2_3_send_no_transactions(st: Step) -> Any:
-    modes = st.old("free_charging and free_charging_mode in "
-                   "['StatusNotifWithoutAuth', 'StatusNotifWithAuth']")
-    sent = [s.present for s in st.messages + st.notes if s.action in TX_ACTIONS]
-    return z3.Implies(modes, z3.Not(z3.Or(*sent)))
-
-
-def free_charging_id_tags(st: Step) -> Any:
-    fixed = st.old(f"free_charging and free_charging_mode in {list(FIXED_TAG_MODES)!r}")
-    any_card = st.old("free_charging and free_charging_mode == 'FullAnyRfid'")
-    tag = st.old("free_charging_rfid_tag")
-    card = st.new("card")
-    out = []
-    for s in st.calls("StartTransaction") + st.calls("StopTransaction"):
-        id_tag = s.fields.get("idTag")
-        if id_tag is not None:
-            out.append(z3.Implies(z3.And(fixed, s.present, id_tag != NONE), id_tag == tag))
-    for s in st.calls("StartTransaction"):
-        id_tag = s.fields.get("idTag")
-        ok = z3.BoolVal(False) if id_tag is None else z3.And(id_tag != NONE, id_tag == card)
-        out.append(z3.Implies(z3.And(any_card, s.present), ok))
-    return z3.And(*out) if out else z3.BoolVal(True)
-
-
-def rfid_only_unplug_keeps_transaction(st: Step) -> Any:
-    if st.event not in ("unplug", "cable_removed"):
-        return z3.BoolVal(True)
-    running = st.old("stop_transaction_mode == 'OnlyByRfidOrRemoteStop' "
-                     "and session == 'transaction'")
-    return z3.Implies(running, st.new("session == 'transaction'"))
-
-
-def doubt_off_refuses_unknown_cards(st: Step) -> Any:
-    if st.event != "rfid":
-        return z3.BoolVal(True)
-    unknown_offline = st.old(
-        "session == 'idle' and not free_charging and if_in_doubt_allow_charging == 'Off' "
-        "and powered "
-        "and (connection_type == 'NoBackend' or 'backend_disconnected' in errors) "
-        "and not ((enable_local_whitelist and "
-        "          listed(uid, local_whitelist, 2 if master_slave_mode == 'Slave' else 1)) "
-        "         or (enable_ocpp_whitelist and local_authorize_offline and uid in cache))")
-    return z3.Implies(unknown_offline,
-                      z3.Not(st.new("session in ['authorized', 'transaction']")))
-
-
-FORMULAS: dict[str, Formula] = {f.__name__: f for f in (
-    status_change_in_ocpp_table, start_stop_pairing, stop_reason, mode_1_sends_nothing,
-    modes_2_3_send_no_transactions, free_charging_id_tags, rfid_only_unplug_keeps_transaction,
-    doubt_off_refuses_unknown_cards)}
+    def formula(self, inv: Any) -> Any:
+        """The step invariant on this step: its `when` implies its `expr`."""
+        expr = self.backend.visit(inv.expr)
+        return expr if inv.when is None else z3.Implies(self.backend.visit(inv.when), expr)
 
 
 def prove(spec: Spec, machine: str = "session", timeout_ms: int = 60_000,
@@ -197,7 +142,7 @@ def prove(spec: Spec, machine: str = "session", timeout_ms: int = 60_000,
     t0 = time.perf_counter()
     m = spec.machine(machine)
     model = MachineModel(spec, m)
-    steps = [i for i in m.invariants if i.kind == "step" and i.check in FORMULAS]
+    steps = [i for i in m.invariants if i.kind == "step"]
     states = [i for i in m.invariants if i.kind == "state"]
     failures: dict[str, str] = {}
     unknown: dict[str, str] = {}
@@ -214,7 +159,7 @@ def prove(spec: Spec, machine: str = "session", timeout_ms: int = 60_000,
             if len(failures) + len(unknown) == len(steps):
                 break
             st = Step(model, rule, event)
-            terms = [(inv, FORMULAS[inv.check](st)) for inv in steps  # type: ignore[index]
+            terms = [(inv, st.formula(inv)) for inv in steps
                      if inv.id not in failures and inv.id not in unknown]
             terms = [(inv, t) for inv, t in terms if not z3.is_true(z3.simplify(t))]
             if not terms:

@@ -24,8 +24,8 @@ from typing import Any, Callable
 
 import z3
 
-from chargespec.expr import (Arith, Backend, BoolOp, BoolT, Call, Compare, Const, EnumT,
-                             IfExp, IntT, ListLit, ListT, Lookup, Name, Not, SetLit, SetT,
+from chargespec.expr import (STEP_FUNCS, Arith, Backend, BoolOp, BoolT, Call, Compare, Const,
+                             EnumT, IfExp, IntT, ListLit, ListT, Lookup, Name, Not, SetLit, SetT,
                              TableT, TokenSetT, TokenT, Type)
 
 NONE = -1  # the token None
@@ -92,6 +92,10 @@ class Z3Backend(Backend):
         assert isinstance(t, TableT)
         key = self.visit(e.key)
         value_t = t.value
+        if z3.is_int_value(key):  # a known key (a step invariant's event): the one value
+            for k in t.keys:
+                if self.codes(k) == key.as_long():
+                    return self._const(table[k], value_t)
         out = None
         for k in reversed(t.keys):
             v = table[k]
@@ -183,6 +187,8 @@ class Z3Backend(Backend):
         raise TypeError(f"token set {op}")
 
     def visit_Call(self, e: Call) -> Any:
+        if e.func in STEP_FUNCS:  # the caller's: its resolver knows the step
+            return self.resolve(e.func + "()")[0](self, e)
         args = [self.visit(a) for a in e.args]
         if e.func == "any":
             s = self._as_symset(args[0])

@@ -361,7 +361,7 @@ def spec_copy(tmp_path, file, old, new):
 
 
 @pytest.mark.parametrize("file, old, new, says", [
-    ("session.yaml", "check: status_change_in_ocpp_table", "check: no_such_check",
+    ("session.yaml", "check: available_reachable", "check: no_such_check",
      "'no_such_check' is not one of"),
     ("session.yaml", 'manual: "§5.1"', 'manual: "§99"', "'§99' is not a section"),
     ("octt.yaml", "steps: [plug, ev_request_charge,", "steps: [plug, ev_request_chargeX,",

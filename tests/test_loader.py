@@ -193,3 +193,57 @@ def test_a_definition_used_where_its_event_field_is_missing_is_refused(spec_copy
                   "    when: powered and uid_listed\n    do: {reserved_for: null}")
     msg = refused(spec_copy, capsys)
     assert msg.startswith(f"spec/session.yaml:{line}: ") and "unknown name 'uid'" in msg
+
+
+# ---- step invariants: expressions over old., new., event, sent(...), type-checked at load
+
+@pytest.mark.parametrize("old, new, says", [
+    # a name of the state without old. / new.
+    ("    expr: new.session == 'transaction'\n",
+     "    expr: session == 'transaction'\n", "unknown name 'session'"),
+    # a misspelt state name after new.
+    ("    expr: new.session == 'transaction'\n",
+     "    expr: new.sesion == 'transaction'\n", "unknown name 'new.sesion'"),
+    # a value outside the domain
+    ("    expr: new.session == 'transaction'\n",
+     "    expr: new.session == 'transactoin'\n", "transactoin"),
+    # an event that does not exist
+    ("and event in ['unplug', 'cable_removed'] and", "and event in ['unplug', 'cable_pulled'] and",
+     "cable_pulled"),
+    # an action OCPP 1.6 does not have
+    ("    when: sent('StopTransaction') > 0\n", "    when: sent('StopTransacton') > 0\n",
+     "'StopTransacton' is not an OCPP 1.6 action"),
+    # a field the action does not have
+    ("    expr: every('StopTransaction', 'reason', stop_reason[event])\n",
+     "    expr: every('StopTransaction', 'reasons', stop_reason[event])\n",
+     "StopTransaction has no field 'reasons'"),
+    # the action as a name, not a literal
+    ("    when: sent('StopTransaction') > 0\n", "    when: sent(StopTransaction) > 0\n",
+     "as string literals"),
+    # the step invariant's condition is not a condition
+    ("    expr: sent('*') == 0\n", "    expr: sent('*')\n", "must be a condition"),
+    # a named check where an expression belongs
+    ("    when: old.status != new.status\n    expr: permitted(old.status, new.status)\n",
+     "    check: status_change_in_ocpp_table\n    expr: permitted(old.status, new.status)\n",
+     "not a named check"),
+    # a step function in a rule's guard
+    ("when: powered and cp in ['C', 'D']\n", "when: powered and sent('Heartbeat') == 0\n",
+     "belongs to step invariants"),
+    # old. in a state invariant
+    ("    expr: lock == 'open' or cable == 'in'\n", "    expr: old.lock == 'open' or cable == 'in'\n",
+     "belong to step invariants"),
+    # attribute access on anything but old / new / event
+    ("    expr: new.session == 'transaction'\n", "    expr: config.session == 'transaction'\n",
+     "attribute access"),
+    # the table: a reason OCPP 1.6 does not have, an event the machine does not have
+    ("      unplug: EVDisconnected\n", "      unplug: EvDisconnected\n",
+     "'EvDisconnected' is not a value of StopTransaction.reason"),
+    ("      unplug: EVDisconnected\n", "      unplugged: EVDisconnected\n",
+     "'unplugged' is not an event of the machine"),
+    ("    default: none\n", "    default: Other\n", "the default 'Other' is a value"),
+])
+def test_a_step_invariant_is_checked_at_load(spec_copy, capsys, old, new, says):
+    line = mutate(spec_copy, "session.yaml", old, new)
+    msg = refused(spec_copy, capsys)
+    assert msg.startswith("spec/session.yaml:") and says in msg, msg
+    assert abs(int(msg.split(":")[1]) - line) <= 12, (msg, line)
