@@ -467,7 +467,9 @@ def filter_mutants(spec: Spec, m: Machine) -> Iterator[Mutant]:
 
 def constant_mutants(spec: Spec, m: Machine) -> Iterator[Mutant]:
     """Cells of the tables the session reads: the error table's columns (as the derived sets
-    and tables) and the policy tables (Free Charging, If in doubt)."""
+    and tables) and the policy tables (Free Charging, If in doubt).  A table no rule,
+    observation, notification or filter reads (the stop reasons the step invariant stop_reason
+    checks against) has no behaviour to change."""
     users: dict[str, set[str]] = {}
     for r in m.rules:
         for n in read_names(r.when) | set().union(*(read_names(x) for _, x in r.do),
@@ -482,8 +484,13 @@ def constant_mutants(spec: Spec, m: Machine) -> Iterator[Mutant]:
         for e in [n.when] + [v for em in n.emit for _, v in em.fields]:
             for x in read_names(e):
                 users.setdefault(x, set()).add(n.id)
+    for f in m.filters:
+        for x in read_names(f.when):
+            users.setdefault(x, set()).add(f.id)
     context = _context_parameters(spec, m)
     for cname, (ctype, value) in spec.constants.items():
+        if cname not in users:  # read by no behaviour (only by an invariant, say): no mutant
+            continue
         policy = next((p for p in spec.policies.values()
                        if cname.startswith(p.name) or cname in _policy_columns(p)), None)
         # where a cell can show: the parameters every expression that reads the table reads
