@@ -155,6 +155,8 @@ def prove(spec: Spec, machine: str = "session", timeout_ms: int = 60_000,
     for rule in m.rules:
         if rules is not None and rule.id not in rules:
             continue
+        if len(failures) + len(unknown) == len(steps):
+            break  # every invariant is decided: broken or given up on
         for event in rule.events:
             if len(failures) + len(unknown) == len(steps):
                 break

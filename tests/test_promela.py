@@ -93,6 +93,7 @@ def test_export_command_writes_the_model(tmp_path):
     assert not (tmp_path / "session.pml.tmp").exists()
 
 
+@pytest.mark.slow  # 13 s of SPIN; the default and seeded-violation cross-checks stay in make test
 def test_several_configurations_as_a_nondeterministic_choice(engine, tmp_path):
     configs = pairwise_configurations(engine)[:3]
     events = session_events(engine)
