@@ -342,7 +342,15 @@ def report(engine: Engine, docs: dict[str, dict]) -> dict[str, Any]:
         "octt": {"listed": len(octt_cases),
                  "applicable": sum(c.applies for c in octt_cases),
                  "mirrored": sorted(c.id for c in octt_cases if c.id in mirrored),
-                 "notApplicable": {c.id: c.reason for c in octt_cases if not c.applies}},
+                 "notApplicable": {c.id: c.reason for c in octt_cases if not c.applies},
+                 # the Bender factory defaults that fail a case, and the value that passes it
+                 "factoryDefaultsFail": {
+                     flag: n["factoryDefaultsFail"]
+                     for flag, n in docs.get("octt", {}).get("notes", {}).items()
+                     if "factoryDefaultsFail" in n},
+                 "departures": {c.id: {"interpretation": c.interpretation,
+                                       "octtExpects": c.octt_expects}
+                                for c in octt_cases if c.interpretation}},
         **{k.name: k.coverage(docs) for k in registered() if k.coverage is not None},
         "dataValues": data_coverage(engine, docs),
         "mutation": {k: v for k, v in docs.get("mutation", {}).get("coverage", {}).items()

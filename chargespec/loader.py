@@ -181,6 +181,10 @@ def load_spec(directory: Path | str | None = None) -> Spec:
     dlm = b.build_dlm(*docs["dlm"][0]) if docs["dlm"] else None
     octt = [OcttCase.build(file, doc["cases"], cid, b.sections, b.parameters)
             for file, doc in docs["octt"] for cid in doc["cases"]]
+    for case in octt:
+        if case.interpretation is not None and case.interpretation not in b.interpretations:
+            raise SpecError(case.where, f"OCTT case {case.id}: unknown interpretation "
+                                        f"{case.interpretation!r}")
     return Spec(directory=directory, version=SPEC_VERSION, manual_sections=b.sections,
                 interpretations=b.interpretations, parameters=b.parameters, machines=machines,
                 status_table=status_table, pilot=pilot, errata=b.errata, errors=errors,

@@ -17,7 +17,8 @@ from typing import Any, Mapping
 
 from .errors import SpecError, Where
 
-_PATTERN = re.compile(r"^(?P<action>[A-Za-z]+)(?P<conf>\.conf)?(?:\((?P<fields>[^()]*)\))?$")
+_PATTERN = re.compile(r"^(?P<no>no\s+)?(?P<action>[A-Za-z]+)(?P<conf>\.conf)?"
+                      r"(?:\((?P<fields>[^()]*)\))?$")
 
 
 @dataclass(frozen=True)
@@ -26,6 +27,9 @@ class Expect:
     kind: str  # call | result (`Action.conf`)
     fields: tuple[tuple[str, str], ...]
     text: str
+    # `no Action(...)`: no such message between the expected messages around it (from the
+    # step of the one before to the step of the one after; the case's end if none follows)
+    negated: bool = False
 
     def matches(self, message: Mapping[str, Any]) -> bool:
         if message["action"] != self.action or message["kind"] != self.kind:
@@ -44,6 +48,10 @@ class OcttCase:
     steps: tuple[tuple[str, dict[str, Any], int], ...]  # (event name, fields, line)
     expect: tuple[Expect, ...]
     where: Where
+    # where the spec departs from what OCTT expects: the interpretation that decides it (the
+    # vector carries it as a second flag) and what OCTT expects instead
+    interpretation: str | None = None
+    octt_expects: str = ""
 
     @classmethod
     def build(cls, file: str, cases: Any, cid: str, sections: Mapping[str, str],
@@ -71,17 +79,23 @@ class OcttCase:
             m = _PATTERN.match(text.strip())
             if not m:
                 raise SpecError(where, f"OCTT case {cid}: expected message {text!r} is not "
-                                       "`Action` or `Action(field=value, ...)`")
+                                       "`Action`, `Action(field=value, ...)` or `no Action...`")
             fields = tuple(tuple(x.strip() for x in f.split("=", 1))
                            for f in (m["fields"] or "").split(",") if f.strip())
             if any(len(f) != 2 for f in fields):
                 raise SpecError(where, f"OCTT case {cid}: {text!r}: a field needs `name=value`")
             expect.append(Expect(m["action"], "result" if m["conf"] else "call",
-                                 fields, text.strip()))  # type: ignore[arg-type]
+                                 fields, text.strip(), bool(m["no"])))  # type: ignore[arg-type]
         applies = bool(body.get("applies", True))
         if applies and not steps:
             raise SpecError(where, f"OCTT case {cid} applies but has no steps")
         if not applies and not body.get("reason"):
             raise SpecError(where, f"OCTT case {cid} does not apply: say why in `reason`")
+        if expect and all(e.negated for e in expect):
+            raise SpecError(where, f"OCTT case {cid}: expects only messages that must not come")
+        if ("interpretation" in body) != ("octt_expects" in body):
+            raise SpecError(where, f"OCTT case {cid}: a departure from OCTT names both its "
+                                   f"interpretation and what OCTT expects (octt_expects)")
         return cls(cid, body["title"], applies, " ".join(str(body.get("reason", "")).split()),
-                   tuple(body.get("manual", ())), config, tuple(steps), tuple(expect), where)
+                   tuple(body.get("manual", ())), config, tuple(steps), tuple(expect), where,
+                   body.get("interpretation"), " ".join(str(body.get("octt_expects", "")).split()))

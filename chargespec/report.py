@@ -638,6 +638,17 @@ def _coverage(pg: _Page) -> None:
         crow.append((label, f"{item.get('covered', '?')} / {item.get('total', '?')}",
                      "; ".join(map(str, unc)) if unc else "none"))
     p(table(["item", "covered", "not covered"], crow))
+    failing = octt.get("factoryDefaultsFail", {})
+    if failing:
+        p(f"<p>{len(failing)} OCTT cases fail under the Bender factory defaults; each runs in "
+          f"<code>octt.json</code> under the setting that passes it:</p>")
+        p(table(["OCTT case", "setting", "factory default", "needs"],
+                [(case, pid, json.dumps(v["default"]), json.dumps(v["required"]))
+                 for case, settings in sorted(failing.items())
+                 for pid, v in sorted(settings.items())]))
+    for case, d in sorted(octt.get("departures", {}).items()):
+        p(f"<p>{esc(case)} departs from OCTT ({esc(d['interpretation'])}): OCTT expects "
+          f"{esc(d['octtExpects'])}.</p>")
     p("</section>")
 
 

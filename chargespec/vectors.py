@@ -35,6 +35,7 @@ from chargespec import __version__
 from chargespec.models.step import Engine
 from chargespec.models.stdio import observed_names
 from chargespec.models.types import thaw
+from chargespec.octt import defaults_failing
 from chargespec.parallel import parallel_map
 from chargespec.vectorform import alternatives, initial_json, make_test, offline_events
 
@@ -187,6 +188,9 @@ def document(engine: Engine, name: str, title: str, groups: list[dict], first_id
             notes[flag] = {"bugType": "the implementation fails an OCTT OCPP 1.6 test case",
                            "description": f"OCTT {case.id}: {case.title}",
                            "manual": list(case.manual)}
+            failing = defaults_failing(engine, case)
+            if failing:  # the Bender factory defaults that fail this case, and what passes
+                notes[flag]["factoryDefaultsFail"] = failing
         elif flag in spec.manual_sections:
             notes[flag] = {"bugType": "the implementation departs from the manual",
                            "description": spec.manual_sections[flag], "manual": [flag]}

@@ -325,6 +325,40 @@ def test_send_authorize_for_remote_start(run, send_authorize):
     assert r.stop_reasons() == ["Remote"] and r.obs.contactor == "open"
 
 
+@pytest.mark.parametrize("known, plugged", [(k, p) for k in ("listed", "cached", "cached_offline",
+                                                              "cached_no_pre_authorize", None)
+                                             for p in (True, False)])
+def test_a_remote_start_with_a_known_id_tag_is_a_local_action(run, known, plugged):
+    """REMOTE-START-LOCAL (OCPP 1.6 §5.11, OCTT TC_007_2): with Send Authorize for RemoteStart
+    On, an idTag in the local whitelist, or in the cache under Local Pre Authorize with the
+    backend reachable, starts without Authorize.req; any other idTag is asked for."""
+    config = dict(send_authorize_for_remote_start=True)
+    if known == "listed":
+        config.update(enable_local_whitelist=True, local_whitelist=[CARD])
+    elif known is not None:
+        config.update(enable_ocpp_whitelist=True,
+                      local_pre_authorize=known != "cached_no_pre_authorize")
+    r = run(**config)
+    if known is not None and known.startswith("cached"):  # the backend's answer fills the cache
+        r.all(("rfid", {"uid": CARD}), ("authorize_conf", {"status": "Accepted"}),
+              "connection_timeout")
+        assert r.state.session == "idle"
+    if known == "cached_offline":
+        r("error_raised", error="backend_disconnected")
+    if plugged:
+        r.all(*PLUGGED)
+    out = r("remote_start", id_tag=CARD)
+    labels = [m.label() for m in out.messages]
+    assert labels[0] == "RemoteStartTransaction.conf(status=Accepted)"
+    local = known in ("listed", "cached")
+    assert (f"Authorize(idTag={CARD})" in labels) == (not local)
+    if local:
+        assert r.state.session == ("transaction" if plugged else "authorized")
+        assert (f"StartTransaction(connectorId=1, idTag={CARD})" in labels) == plugged
+    else:
+        assert r.state.session == "authorizing"
+
+
 # ---------------------------------------------------------------- reservations (§6 yellow)
 
 def reserved(run, **config):

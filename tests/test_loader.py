@@ -247,3 +247,17 @@ def test_a_step_invariant_is_checked_at_load(spec_copy, capsys, old, new, says):
     msg = refused(spec_copy, capsys)
     assert msg.startswith("spec/session.yaml:") and says in msg, msg
     assert abs(int(msg.split(":")[1]) - line) <= 12, (msg, line)
+
+
+@pytest.mark.parametrize("old, new, says", [
+    ("    interpretation: OCTT-LOCK-FAILURE\n", "    interpretation: OCTT-LOCK-FAILUR\n",
+     "unknown interpretation 'OCTT-LOCK-FAILUR'"),
+    ("    interpretation: OCTT-LOCK-FAILURE\n", "",
+     "names both its interpretation and what OCTT expects"),
+    ("StatusNotification(status=Available), no StartTransaction]",
+     "StatusNotification(status=Available), not StartTransaction]", "is not `Action`"),
+])
+def test_an_octt_case_is_checked_at_load(spec_copy, capsys, old, new, says):
+    mutate(spec_copy, "octt.yaml", old, new)
+    msg = refused(spec_copy, capsys)
+    assert msg.startswith("spec/octt.yaml:") and says in msg, msg

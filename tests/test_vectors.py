@@ -119,11 +119,88 @@ def test_a_misplaced_octt_expectation_stops_generation_at_its_line(engine, tmp_p
     d = tmp_path / "spec"
     shutil.copytree(default_spec_dir(), d)
     text = (d / "octt.yaml").read_text()
+    tail = "StatusNotification(status=Available), no StartTransaction]"
     (d / "octt.yaml").write_text(text.replace(
-        "expect: [Authorize(idTag=CARD_A)]", "expect: [Authorize(idTag=CARD_B)]", 1))
+        "expect: [Authorize(idTag=CARD_A), StatusNotification(status=Preparing),\n             "
+        + tail, "expect: [Authorize(idTag=CARD_B), StatusNotification(status=Preparing),\n"
+        "             " + tail, 1))
     with pytest.raises(SpecError, match=r"octt.yaml:\d+: OCTT case TC_004_2: the reference "
                                         r"does not send Authorize\(idTag=CARD_B\)"):
         octt.groups(Engine(load_spec(d)))
+    # a message the case forbids: TC_007_2 without REMOTE-START-LOCAL's cache path
+    text = text.replace("             local_pre_authorize: true,\n",
+                        "             local_pre_authorize: false,\n", 1)
+    (d / "octt.yaml").write_text(text.replace(
+        "{remote_start: {id_tag: CARD_A}}, {start_tx_conf: {status: Accepted}},",
+        "{remote_start: {id_tag: CARD_A}}, {authorize_conf: {status: Accepted}},\n"
+        "            {start_tx_conf: {status: Accepted}},", 1))
+    with pytest.raises(SpecError, match=r"OCTT case TC_007_2: the reference sends Authorize "
+                                        r"where the case expects none"):
+        octt.groups(Engine(load_spec(d)))
+
+
+@pytest.mark.parametrize("expect, steps, missing", [
+    # in order, each step a set
+    (["A", "B"], [["B", "A"]], None),
+    (["A", "B"], [["B"], ["A"]], "B"),
+    # `no X`: not between the messages around it
+    (["A", "no X", "B"], [["A"], ["C"], ["B"]], None),
+    (["A", "no X", "B"], [["A"], ["X"], ["B"]], "no X"),
+    (["A", "no X", "B"], [["X", "A"], ["B"]], "no X"),  # in A's step, not A itself
+    (["A", "no X", "B"], [["X"], ["A"], ["B"], ["X"]], None),  # before A and after B: allowed
+    (["A", "no X"], [["A"], ["C"], ["X"]], "no X"),  # to the end when nothing follows
+    (["no X", "A"], [["X"], ["A"]], "no X"),  # from the start when nothing comes before
+    (["A", "no X", "B"], [["A"], ["C"]], "B"),  # a missing message is said first
+])
+def test_an_octt_expectation_is_a_subsequence_with_forbidden_gaps(expect, steps, missing):
+    from chargespec.octt import unmatched
+    from chargespec.octt_cases import Expect
+    exp = tuple(Expect(e.removeprefix("no "), "call", (), e, e.startswith("no "))
+                for e in expect)
+
+    class Case:
+        pass
+    case = Case()
+    case.expect = exp
+    msgs = [[{"action": a, "kind": "call", "fields": {}} for a in step] for step in steps]
+    assert unmatched(case, msgs) == missing
+
+
+def test_octt_cases_say_which_factory_default_fails_them():
+    """Each OCTT test runs under the configuration OCTT needs; the note of a case that a Bender
+    factory default fails names that setting, its default and the value it needs, and the
+    vector under the default setting does fail the case."""
+    from chargespec.loader import load_spec
+    from chargespec.models.step import Engine
+    from chargespec.octt import defaults_failing, unmatched
+    doc = load_vectors(VECTORS / "octt.json")
+    notes = {k: v for k, v in doc["notes"].items() if "factoryDefaultsFail" in v}
+    assert notes["TC_004_2"]["factoryDefaultsFail"] == {"status_notification_strategy": {
+        "default": "OccupiedOnCharging", "required": "OccupiedOnAuthorizedOrPlugged"}}
+    assert "TC_007_2" in notes and "TC_003" in notes
+    report = json.loads((VECTORS / "coverage-report.json").read_text())
+    assert report["octt"]["factoryDefaultsFail"] == {k: v["factoryDefaultsFail"]
+                                                     for k, v in notes.items()}
+    engine = Engine(load_spec())
+    for case in engine.spec.octt:
+        if not case.applies:
+            continue
+        failing = defaults_failing(engine, case)
+        assert failing == doc["notes"][case.id].get("factoryDefaultsFail", {})
+        for pid, v in failing.items():
+            config = engine.config({**case.config, pid: v["default"]})
+            run = engine.run(config, [engine.event(n, **f) for n, f, _ in case.steps])
+            assert unmatched(case, [[m.to_json() for m in o.messages] for _, _, o in run])
+
+
+def test_an_octt_departure_is_flagged_with_its_interpretation():
+    doc = load_vectors(VECTORS / "octt.json")
+    tc024, = [t for g in doc["testGroups"] for t in g["tests"] if t["octt"] == "TC_024"]
+    assert tc024["flags"] == ["TC_024", "OCTT-LOCK-FAILURE"]
+    assert "OCTT, which expects StatusNotification(status=Faulted" in tc024["comment"]
+    assert doc["notes"]["OCTT-LOCK-FAILURE"]["bugType"].startswith("the implementation reads")
+    report = json.loads((VECTORS / "coverage-report.json").read_text())
+    assert report["octt"]["departures"]["TC_024"]["interpretation"] == "OCTT-LOCK-FAILURE"
 
 
 def test_message_order_rule():
