@@ -245,3 +245,16 @@ def test_every_status_change_a_configuration_makes_is_pinned():
             and t["steps"][-2]["expect"]["status"] == "Charging"]
     assert hits and hits[0]["steps"][-1]["expect"]["status"] == "Finishing"
     assert hits[0]["steps"][-1]["choice"] == "DOUBT-IMMEDIATE-BACKEND-BACK"
+
+
+def test_the_readme_lists_exactly_the_octt_cases_the_vectors_mirror():
+    import re
+    readme = (VECTORS.parent / "README.md").read_text()
+    section = readme.split("## OCTT cases", 1)[1].split("\n## ", 1)[0]
+    listed = set(re.findall(r"TC_\d{3}(?:_\d)?", section.split("The other", 1)[0]))
+    report = json.loads((VECTORS / "coverage-report.json").read_text())
+    assert listed == set(report["octt"]["mirrored"])
+    failing = set(re.findall(r"TC_\d{3}(?:_\d)?", section.split("so\n", 1)[1].split("need", 1)[0]))
+    strategy = {case for case, settings in report["octt"]["factoryDefaultsFail"].items()
+                if "status_notification_strategy" in settings}
+    assert failing == strategy
