@@ -135,6 +135,7 @@ def assert_rendered(facts: DomFacts, shot: Path, spec) -> None:
     assert not missing, f"traceability matrix lacks {sorted(missing)}"
 
 
+@pytest.mark.slow  # the planted build below renders the same pages in make test
 def test_the_committed_report_renders_in_chromium(tmp_path, spec):
     facts, dom, shot = open_report(REPO / "reports", tmp_path)
     assert_rendered(facts, shot, spec)
@@ -142,8 +143,6 @@ def test_the_committed_report_renders_in_chromium(tmp_path, spec):
     assert not any(k.startswith("on") for k in facts.body)
 
 
-@pytest.mark.slow  # builds a whole report of a planted spec (20 s); make test renders the
-# committed report above, and tests/test_report.py checks the planted markup is escaped
 def test_planted_markup_stays_text_in_chromium(built, tmp_path):
     c, _, directory = built
     facts, dom, shot = open_report(directory, tmp_path)
