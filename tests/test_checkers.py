@@ -536,3 +536,45 @@ def test_a_query_z3_gives_up_on_is_unknown_never_proved_nor_a_counterexample(spe
         verdicts = r.verdicts
         assert any(isinstance(v, Unknown) for v in verdicts.values())
         assert not any(isinstance(v, Counterexample) for v in verdicts.values())
+
+
+@settings(max_examples=40, deadline=None)
+@given(data=st.data())
+def test_a_step_invariant_specialised_to_a_configuration_means_what_it_says(engine, data):
+    """For all configurations and every step of a random run (plus the made-up violating
+    steps), each step invariant specialised to the configuration (the explorer's path) reaches
+    the same steps and finds the same violations as the expression read as written."""
+    from chargespec.checkers.explore import parameter_values, parameters_read
+    from chargespec.checkers.invariants import StepInvariant
+    values = {p: data.draw(st.sampled_from(parameter_values(engine, p)), label=p)
+              for p in parameters_read(engine)}
+    config = engine.config(values)
+    events = all_events(engine)
+    trace = data.draw(st.lists(st.sampled_from(events), min_size=1, max_size=12), label="trace")
+    steps, s = [], engine.initial(config)
+    for ev, s2, out in engine.run(config, trace):
+        steps.append((s, ev, s2, out))
+        s = s2
+    steps += _violating_transitions(engine, config)
+    for inv in engine.machine.invariants:
+        if inv.kind != "step":
+            continue
+        fast, plain = StepInvariant(engine, inv), StepInvariant(engine, inv, specialise=False)
+        for s, ev, s2, out in steps:
+            assert fast.reaches(config, s, ev, s2, out) == plain.reaches(config, s, ev, s2, out)
+            assert fast.violation(config, s, ev, s2, out) == \
+                plain.violation(config, s, ev, s2, out), (inv.id, ev)
+
+
+def test_applies_is_the_configuration_part_of_when(engine):
+    """`applies` keeps the conjuncts of `when` that read only parameters and constants."""
+    from chargespec.checkers.invariants import config_part
+    from chargespec.expr import to_label
+    m = {i.id: i for i in engine.machine.invariants}
+    names = set(engine.spec.parameters) | set(engine.spec.constants)
+    assert to_label(config_part(m["rfid_only_unplug_keeps_transaction"].when, names)) == \
+        "stop_transaction_mode == 'OnlyByRfidOrRemoteStop'"
+    assert config_part(m["stop_reason"].when, names) is None  # reads the step's messages
+    assert config_part(m["status_change_in_ocpp_table"].when, names) is None
+    assert to_label(config_part(m["doubt_off_refuses_unknown_cards"].when, names)) == \
+        "not free_charging and if_in_doubt_allow_charging == 'Off'"
