@@ -322,7 +322,8 @@ def report(engine: Engine, docs: dict[str, dict]) -> dict[str, Any]:
     from chargespec.kinds import registered
     from chargespec.checkers.status_relation import status_changes as relation
     table = spec.status_table
-    allowed = {(a, b) for a in table.statuses for b in table.allowed.get(a, ()) if a != b}
+    allowed = {(a, b) for a in table.statuses for b in table.allowed.get(a, ()) if a != b} \
+        | set(table.via)
     pinned = status_changes(docs)
     possible = relation(spec).possible  # what any configuration can make (Z3)
     return {

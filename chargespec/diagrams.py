@@ -307,7 +307,11 @@ def status_dot(engine: Engine, used: set[tuple[str, str]],
                    key=lambda p: (table.statuses.index(p[0]), table.statuses.index(p[1])))
     for a, b in pairs:
         ok, made = table.permits(a, b), (a, b) in used
-        if made and ok:
+        if (a, b) in table.via:  # the table lacks it; reported through `via`
+            style = (f"color=\"#2b4c7e\", style=dashed, penwidth=2, "
+                     f"label={q('via ' + table.via[(a, b)])}"
+                     + ("" if made or (a, b) in possible else ", color=\"#bbbbbb\""))
+        elif made and ok:
             style = "color=\"#2b4c7e\", penwidth=2"
         elif ok and (a, b) in possible:
             style = "color=\"#2b4c7e\", style=dotted, penwidth=2"
@@ -324,6 +328,8 @@ def status_dot(engine: Engine, used: set[tuple[str, str]],
                       "dashed grey: allowed, never made: no rule makes it under any "
                       "configuration (Z3)",
                       "red: made (dotted: possible), not allowed (a violation)",
+                      "dashed blue 'via X': not in the table, reported through X (two "
+                      "StatusNotifications; spec/ocpp16_status_transitions.yaml)",
                       f"{sum(1 for p in used if table.permits(*p))} of {allowed} allowed "
                       f"transitions made, {sum(1 for p in possible if table.permits(*p))} "
                       f"possible"])

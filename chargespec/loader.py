@@ -465,14 +465,18 @@ class _MachineReader:
         return substitute(parse(raw, where), self.defs)
 
     def observations(self) -> list[Observation]:
-        """The observations, in order (each may read those before it); kept ones join the
-        state."""
+        """The observations, in order (each may read those before it, and a kept one declared
+        later: its value stored before this step); kept ones join the state."""
         file, doc, domains = self.file, self.doc, self.domains
         state_scope, mparse = self.state_scope, self.mparse
         observations: list[Observation] = []
         obs_scope: dict[str, Type] = dict(state_scope)
         kept_types: dict[str, Type] = {}
         obs_node = doc.get("observations") or []
+        for i, o in enumerate(obs_node):  # kept ones, readable (their stored value) before
+            if o.get("keep") and o.get("type") != "pwm_duty" and o.get("name") not in obs_scope:
+                obs_scope[o["name"]] = _declared_type(o, Where(file, obs_node.item_lines[i]),
+                                                      f"observation {o['name']}", domains)
         seen_obs: set[str] = set()
         for i, o in enumerate(obs_node):
             where = Where(file, obs_node.item_lines[i])
@@ -939,7 +943,18 @@ class _Builder:
         if missing:
             raise SpecError(Where(file, doc.key_lines["allowed"]),
                             f"no row for status(es) {', '.join(missing)}")
-        return StatusTable(statuses, allowed, doc["source"])
+        via: dict[tuple[str, str], str] = {}
+        for i, v in enumerate(doc.get("via") or []):
+            where = Where(file, doc["via"].item_lines[i])
+            a, b, c = v["from"], v["to"], v["via"]
+            for s in (a, b, c):
+                if s not in statuses:
+                    raise SpecError(where, f"unknown status {s!r}")
+            if b in allowed.get(a, ()) or c not in allowed.get(a, ()) or b not in allowed.get(c, ()):
+                raise SpecError(where, f"{a} -> {b} via {c}: the table must lack {a} -> {b} and "
+                                       f"allow {a} -> {c} and {c} -> {b}")
+            via[(a, b)] = c
+        return StatusTable(statuses, allowed, doc["source"], via)
 
     # ---- control pilot table
     def build_pilot(self, file: str, doc: MDict) -> PilotTable:

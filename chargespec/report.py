@@ -487,6 +487,10 @@ def _machines(pg: _Page) -> None:
       "</summary>" + table(["from \\ to", *table_.statuses],
                            [(a, *("allowed" if b in table_.allowed.get(a, ()) else ""
                                   for b in table_.statuses)) for a in table_.statuses])
+      + (" <p>Not in the table, made through a status it allows (two StatusNotifications in "
+         "one step): " + ", ".join(f"{esc(a)} &rarr; {esc(b)} via {esc(v)}"
+                                   for (a, b), v in sorted(table_.via.items())) + ".</p>"
+         if table_.via else "")
       + "</details>")
     p("</section>")
 

@@ -244,9 +244,16 @@ class StatusTable:
     statuses: tuple[str, ...]
     allowed: dict[str, frozenset[str]]
     source: str
+    # (old, new) the table lacks, made through a status it allows: the connector reports that
+    # status in between (two StatusNotifications in one step)
+    via: dict[tuple[str, str], str] = field(default_factory=dict)
 
     def permits(self, old: str, new: str) -> bool:
         return old == new or new in self.allowed.get(old, frozenset())
+
+    def permits_via(self, old: str, new: str) -> bool:
+        """Allowed directly, or through the status `via` names."""
+        return self.permits(old, new) or (old, new) in self.via
 
 
 @dataclass(frozen=True)

@@ -122,8 +122,16 @@ def _group(job: tuple[int, int]) -> dict[str, Any]:
         if s.status != s2.status and (s.status, s2.status) not in changes:
             changes[(s.status, s2.status)] = (s, ev, out.rule)
         return None
-    bound = max_errors(1) if concern.errors else (
-        (lambda st: len(st.cache) <= 1) if concern.one_cached_card else None)
+    from chargespec.checkers.check import inoperative_bound
+    # as `chargespec check` does: an Inoperative connector only with every limit granted and an
+    # empty cache (ChangeAvailability would otherwise double every exploration)
+    if concern.errors:
+        one_error = max_errors(1)
+        bound = (lambda st: one_error(st) and inoperative_bound(st))
+    elif concern.one_cached_card:
+        bound = (lambda st: len(st.cache) <= 1 and inoperative_bound(st))
+    else:
+        bound = inoperative_bound
     x = explore(engine, config, {"first": record}, events=_events(engine, concern), bound=bound)
     tests = []
     for rid in [r.id for r in engine.machine.rules if r.id in first]:

@@ -16,10 +16,13 @@ def status_check(table, renotify=frozenset()):
     """The status check over `table`; rules in `renotify` (`renotify: true`: a restart) may
     notify the status they keep."""
     def check(config, s, ev, s2, out):
-        if not table.permits(s.status, s2.status):
+        if not table.permits_via(s.status, s2.status):
             return f"{s.status} -> {s2.status} is not allowed by OCPP 1.6 §4.9"
         sent = [m.as_dict()["status"] for m in out.messages if m.action == "StatusNotification"]
-        if s2.status != s.status and sent != [s2.status]:
+        via = table.via.get((s.status, s2.status))
+        if via is not None and sent != [via, s2.status]:
+            return f"status changed {s.status} -> {s2.status} but StatusNotification sent {sent}"
+        if s2.status != s.status and via is None and sent != [s2.status]:
             return f"status changed {s.status} -> {s2.status} but StatusNotification sent {sent}"
         if s2.status == s.status and sent and out.rule not in renotify:
             return f"StatusNotification {sent} without a status change"
