@@ -42,8 +42,9 @@ def test_fuzz_cli_exit_codes(tmp_path):
 def test_fuzz_finds_a_data_level_bug_with_real_uids(engine):
     # a firmware that keeps the reader's letter case: invisible to the symbolic cards, found
     # by the data events (real UIDs in either case) and the letter case drawn from its domain
-    # (not shrunk: the shrinking is test_fuzz_shrinks_a_divergence_and_saves_it_as_a_vector's)
-    result = fuzz(InProcess("mutants:ReaderCaseKept"), examples=100, seed=0, engine=engine,
+    # (not shrunk: the shrinking is test_fuzz_shrinks_a_divergence_and_saves_it_as_a_vector's;
+    # 150 examples: ChangeAvailability and TriggerMessage joined the events a walk draws)
+    result = fuzz(InProcess("mutants:ReaderCaseKept"), examples=150, seed=0, engine=engine,
                   shrink=False)
     d = result.divergence
     assert d is not None and any(e["name"] in ("rfid",) for e in d.events), d

@@ -1,0 +1,86 @@
+"""OCPP 1.6 Core operations beyond the session's own: StopTransactionOnInvalidId (§9.1.28,
+interpretation START-TX-INVALID: a StartTransaction.conf that is not Accepted ends the
+transaction, or, when false, only stops the energy until the transaction ends in one of the usual
+ways) and UnlockConnector's outcomes (§5.17, ERR-UNLOCK-RESET).  ChangeAvailability has its own
+file (test_availability.py)."""
+
+from __future__ import annotations
+
+import pytest
+
+CARD = "0a0e9b83"
+OFFLINE_START = [("error_raised", {"error": "backend_disconnected"}), "plug",
+                 ("rfid", {"uid": CARD}), "ev_request_charge", "backend_online"]
+CONFIG = {"if_in_doubt_allow_charging": "On", "enable_ocpp_whitelist": True}
+
+
+@pytest.mark.parametrize("status", ["Invalid", "Blocked", "Expired", "ConcurrentTx"])
+def test_true_stops_the_transaction_deauthorized(run, status):
+    r = run(**CONFIG).all(*OFFLINE_START, ("start_tx_conf", {"status": status}))
+    assert r.stop_reasons() == ["DeAuthorized"] and r.state.session == "finishing"
+
+
+@pytest.mark.parametrize("status", ["Invalid", "Blocked", "Expired", "ConcurrentTx"])
+def test_false_stops_only_the_energy(run, status):
+    r = run(**CONFIG, stop_transaction_on_invalid_id=False).all(
+        *OFFLINE_START, ("start_tx_conf", {"status": status}))
+    assert r.stop_reasons() == [] and r.state.session == "transaction"
+    assert r.obs.status == "SuspendedEVSE" and r.obs.contactor == "open"
+    assert r.obs.offered_current == 0 and r.obs.duty_cycle == 100.0
+    assert CARD not in r.state.cache  # the refusal is remembered as any other
+    r.all("ev_pause", "ev_request_charge")  # the vehicle asking again changes nothing
+    assert r.obs.contactor == "open" and r.obs.status == "SuspendedEVSE"
+
+
+def test_an_accepted_answer_keeps_the_energy_whatever_the_setting(run):
+    r = run(**CONFIG, stop_transaction_on_invalid_id=False).all(
+        *OFFLINE_START, ("start_tx_conf", {"status": "Accepted"}))
+    assert r.obs.status == "Charging" and r.obs.contactor == "closed"
+
+
+@pytest.mark.parametrize("end, reason", [
+    (["unplug"], "EVDisconnected"),
+    ([("rfid", {"uid": CARD})], "Local"),
+    ([("remote_stop", {"transaction": "current"})], "Remote"),
+    (["unlock_connector"], "UnlockCommand"),
+    (["hard_reset"], "HardReset"),
+    (["soft_reset"], "SoftReset"),
+    ([("error_raised", {"error": "rcd_fault"})], "Other"),
+])
+def test_the_transaction_without_energy_ends_as_usual_and_the_next_one_charges(run, end, reason):
+    r = run(**CONFIG, stop_transaction_on_invalid_id=False, enable_local_whitelist=True,
+            local_whitelist=["CARD_B"]).all(
+        *OFFLINE_START, ("start_tx_conf", {"status": "Invalid"}), *end)
+    assert r.stop_reasons() == [reason] and r.state.deauthorized is False
+    r.all("rcd_reconnected", "unplug", "cable_removed", "plug", ("rfid", {"uid": "CARD_B"}),
+          "ev_request_charge")
+    assert r.obs.status == "Charging" and r.obs.contactor == "closed", \
+        [(ev.label(), out.rule) for ev, _, out in r.steps]
+
+
+def test_power_back_resumes_the_transaction_still_without_energy(run):
+    r = run(**CONFIG, stop_transaction_on_invalid_id=False,
+            restart_transaction_after_power_loss=True).all(
+        *OFFLINE_START, ("start_tx_conf", {"status": "Invalid"}), "power_loss", "power_return")
+    assert r.state.session == "transaction" and r.obs.contactor == "open"
+    assert r.obs.status == "SuspendedEVSE"
+
+
+# ---------------------------------------------------------------- UnlockConnector outcomes
+
+def test_unlock_fails_while_the_actuator_is_not_detected_and_changes_nothing(run):
+    r = run().all("plug", ("error_raised", {"error": "actuator_not_detected"}))
+    before = r.state
+    out = r("unlock_connector")
+    assert [(m.action, m.kind, m.as_dict()) for m in out.messages] == [
+        ("UnlockConnector", "result", {"status": "UnlockFailed"})]
+    assert r.state == before
+    r.all("hard_reset", "unlock_connector")  # the reset redetects the actuator (§9 row 12)
+    assert r.messages("UnlockConnector")[-1].as_dict() == {"status": "Unlocked"}
+    assert r.state.lock == "open"
+
+
+def test_a_stuck_actuator_is_retried_by_unlock(run):
+    r = run().all("plug", ("error_raised", {"error": "actuator_stuck"}), "unlock_connector")
+    assert r.messages("UnlockConnector")[-1].as_dict() == {"status": "Unlocked"}
+    assert "actuator_stuck" not in r.state.errors and r.state.lock == "open"
