@@ -21,8 +21,9 @@ from typing import Any
 
 import jsonschema
 
-# Fields a charge point fills in from its clock, meter and backend, not from the spec.
-EDGE_FIELDS = frozenset({"timestamp", "meterStart", "meterStop", "transactionId"})
+# Fields a charge point fills in from its clock, meter, backend and identity, not from the spec.
+EDGE_FIELDS = frozenset({"timestamp", "meterStart", "meterStop", "transactionId", "meterValue",
+                         "chargePointVendor", "chargePointModel"})
 
 
 def _schema_dir() -> Any:
@@ -99,11 +100,13 @@ def validation_errors(action: str, kind: str, payload: dict) -> list[str]:
 
 @dataclass(frozen=True)
 class Edge:
-    """What a charge point adds to the model's fields: clock, meter, transaction id."""
+    """What a charge point adds to the model's fields: clock, meter, transaction id, identity."""
 
     timestamp: str = "2026-01-01T00:00:00Z"
     meter_wh: int = 0
     transaction_id: int = 1
+    vendor: str = "Bender"
+    model: str = "CC613"
 
 
 def to_payload(action: str, kind: str, fields: dict[str, Any], edge: Edge = Edge()) -> dict:
@@ -118,4 +121,12 @@ def to_payload(action: str, kind: str, fields: dict[str, Any], edge: Edge = Edge
         payload.setdefault("meterStop", edge.meter_wh)
     if "transactionId" in info and kind == "call":
         payload.setdefault("transactionId", edge.transaction_id)
+    if "meterValue" in info:
+        payload.setdefault("meterValue", [{"timestamp": edge.timestamp, "sampledValue": [
+            {"value": str(edge.meter_wh), "measurand": "Energy.Active.Import.Register",
+             "unit": "Wh"}]}])
+    if "chargePointVendor" in info:
+        payload.setdefault("chargePointVendor", edge.vendor)
+    if "chargePointModel" in info:
+        payload.setdefault("chargePointModel", edge.model)
     return payload

@@ -84,3 +84,41 @@ def test_a_stuck_actuator_is_retried_by_unlock(run):
     r = run().all("plug", ("error_raised", {"error": "actuator_stuck"}), "unlock_connector")
     assert r.messages("UnlockConnector")[-1].as_dict() == {"status": "Unlocked"}
     assert "actuator_stuck" not in r.state.errors and r.state.lock == "open"
+
+
+# ---------------------------------------------------------------- TriggerMessage
+
+@pytest.mark.parametrize("requested, fields", [
+    ("StatusNotification", {"connectorId": 1, "status": "Available", "errorCode": "NoError"}),
+    ("Heartbeat", {}),
+    ("MeterValues", {"connectorId": 1}),
+    ("BootNotification", {}),
+    ("DiagnosticsStatusNotification", {"status": "Idle"}),
+    ("FirmwareStatusNotification", {"status": "Idle"}),
+])
+def test_trigger_message_answers_then_sends_the_message_and_changes_nothing(run, requested,
+                                                                           fields):
+    r = run()
+    before = r.state
+    out = r("trigger_message", requested=requested)
+    assert [(m.action, m.kind) for m in out.messages] == [("TriggerMessage", "result"),
+                                                          (requested, "call")]
+    assert out.messages[0].as_dict() == {"status": "Accepted"}
+    assert out.messages[1].as_dict() == fields
+    assert r.state == before
+
+
+def test_a_triggered_status_notification_reports_the_status_and_error_of_the_moment(run):
+    r = run().all("plug", ("error_raised", {"error": "rcd_fault"}))
+    out = r("trigger_message", requested="StatusNotification")
+    note = out.messages[-1].as_dict()
+    assert note["status"] == "Faulted" and note["errorCode"] == r.obs.error_code != "NoError"
+
+
+@pytest.mark.parametrize("config, events", [
+    ({}, ["power_loss"]),
+    ({"free_charging": True, "free_charging_mode": "NoOcpp"}, []),
+])
+def test_nothing_is_triggered_without_power_or_ocpp(run, config, events):
+    r = run(**config).all(*events)
+    assert r("trigger_message", requested="StatusNotification").messages == ()
