@@ -67,7 +67,7 @@ Induction = InvariantProof
 
 
 def observation_terms(model: MachineModel, terms: dict[str, tuple[Any, Any]],
-                      stored: bool = False) -> dict[str, tuple[Any, Any]]:
+                      stored: bool = False) -> "ObservationTerms":
     """The observations of the state `terms`, in order, each seeing the ones before it.  Like
     the step function's, they see the configuration and the state, never the event: an event
     field may share a name with a kept observation (authorize_conf's `status`).
@@ -75,23 +75,54 @@ def observation_terms(model: MachineModel, terms: dict[str, tuple[Any, Any]],
     A state's kept observations are the values the step that made it computed.  So after a
     step (`stored` False) they are computed from the state, reading their own old values; of a
     state as it is stored (`stored` True: the state a step starts from) they are the stored
-    values, which is what an invariant saw when it was checked on that state."""
-    scope = {**model.terms, **terms}  # parameters and constants, then the state
-    for o in model.machine.observations:
-        if o.kind == "pwm_duty" or o.type is None:
-            continue  # a table lookup no state invariant reads
-        if stored and o.keep:
-            continue  # the stored value, already in scope
-        b = Z3Backend(scope.__getitem__, model.codes)
-        if o.kind == "cases":
-            value = None
-            for case in reversed(o.cases):
-                v = b.visit(case.value)
-                value = v if value is None else z3.If(b.visit(case.when), v, value)
-        else:
-            value = b.visit(o.expr)
-        scope[o.name] = (value, o.type)
-    return scope
+    values, which is what an invariant saw when it was checked on that state.
+
+    Each observation's term is built when something first reads it: a proof that reads the
+    status never builds the error code's lookups (most of the step proof's time, before)."""
+    return ObservationTerms(model, {**model.terms, **terms}, stored)
+
+
+class ObservationTerms(dict):
+    """The scope of `observation_terms`: parameters, constants and the state as given; an
+    observation's (term, type) computed on its first read.  An observation reads those before
+    it as computed here, and anything later in the order (a kept observation's own old value,
+    or a kept one declared after it) as the state holds it, as the step function does."""
+
+    def __init__(self, model: MachineModel, base: dict[str, tuple[Any, Any]], stored: bool):
+        super().__init__(base)
+        self._model = model
+        self._base = base
+        self._obs = [o for o in model.machine.observations
+                     if not (o.kind == "pwm_duty" or o.type is None)  # a table lookup
+                     and not (stored and o.keep)]  # the stored value, already in the base
+        self._index = {o.name: i for i, o in enumerate(self._obs)}
+        self._done: dict[int, tuple[Any, Any]] = {}
+
+    def __getitem__(self, name: str) -> tuple[Any, Any]:
+        i = self._index.get(name)
+        return super().__getitem__(name) if i is None else self._term(i)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._index or super().__contains__(name)
+
+    def _term(self, i: int) -> tuple[Any, Any]:
+        hit = self._done.get(i)
+        if hit is None:
+            o = self._obs[i]
+
+            def resolve(n: str, i: int = i) -> tuple[Any, Any]:
+                j = self._index.get(n)
+                return self._term(j) if j is not None and j < i else self._base[n]
+            b = Z3Backend(resolve, self._model.codes)
+            if o.kind == "cases":
+                value = None
+                for case in reversed(o.cases):
+                    v = b.visit(case.value)
+                    value = v if value is None else z3.If(b.visit(case.when), v, value)
+            else:
+                value = b.visit(o.expr)
+            hit = self._done[i] = (value, o.type)
+        return hit
 
 
 def state_after(model: MachineModel, rule: Any, event: str,

@@ -43,12 +43,18 @@ StepProof = InvariantProof
 
 @dataclass
 class Sent:
-    """One message a step may send: its action, kind, presence and fields (Z3 terms)."""
+    """One message a step may send: its action, kind, presence, and its fields' expressions
+    with the back end that compiles them (a field's term is built when an invariant reads it)."""
 
     action: str
     kind: str
     present: Any
-    fields: dict[str, Any]
+    exprs: dict[str, Any]
+    backend: Any
+
+    def field(self, name: str) -> Any:
+        e = self.exprs.get(name)
+        return z3.IntVal(NONE) if e is None else self.backend.visit(e)
 
 
 class Step:
@@ -64,15 +70,14 @@ class Step:
         new_backend = Z3Backend(self.after.__getitem__, model.codes)
         self._dropped: dict[str, Any] = {}
         self.messages = [
-            Sent(x.message, x.kind, z3.Not(self.dropped(x.message)),
-                 {k: old_backend.visit(v) for k, v in x.fields})
+            Sent(x.message, x.kind, z3.Not(self.dropped(x.message)), dict(x.fields), old_backend)
             for x in rule.emit if x.message is not None]
         # notifications: whether one goes out is left open (a fresh Bool), unless dropped; so a
         # property proved here holds whichever of them the step sends
         self.messages += [
             Sent(x.message, x.kind,
                  z3.And(z3.Bool(f"notify.{n.id}.{k}"), z3.Not(self.dropped(x.message))),
-                 {f: new_backend.visit(v) for f, v in x.fields})
+                 dict(x.fields), new_backend)
             for n in m.notify for k, x in enumerate(n.emit) if x.message is not None]
         self.backend = Z3Backend(self.resolve, model.codes)
 
@@ -117,16 +122,23 @@ class Step:
             else [be.visit(value)]
         out = []
         for s in self.sent_with(action):
-            v = s.fields.get(field, z3.IntVal(NONE))
+            v = s.field(field)
             out.append(z3.Implies(s.present, z3.Or(*[v == w for w in wanted])))
         return z3.And(*out) if out else z3.BoolVal(True)
 
     def f_permitted(self, be: Z3Backend, call: Call) -> Any:
         old, new = (be.visit(a) for a in call.args)
-        code = self.model.codes
-        pairs = [z3.And(old == code(a), new == code(b))
-                 for a, bs in self.model.spec.status_table.allowed.items() for b in bs]
-        return z3.Or(old == new, *pairs)
+        # Z3 terms are hash-consed: the many rules that leave the status as it was ask about
+        # the same pair of terms, built once per model
+        cache = self.model.__dict__.setdefault("_permitted_terms", {})
+        key = (old.get_id(), new.get_id())
+        hit = cache.get(key)
+        if hit is None:
+            code = self.model.codes
+            hit = cache[key] = z3.Or(old == new, *[
+                z3.And(old == code(a), z3.Or(*[new == code(b) for b in bs]))
+                for a, bs in self.model.spec.status_table.allowed.items() if bs])
+        return hit
 
     def formula(self, inv: Any) -> Any:
         """The step invariant on this step: its `when` implies its `expr`."""
