@@ -261,3 +261,29 @@ def test_an_octt_case_is_checked_at_load(spec_copy, capsys, old, new, says):
     mutate(spec_copy, "octt.yaml", old, new)
     msg = refused(spec_copy, capsys)
     assert msg.startswith("spec/octt.yaml:") and says in msg, msg
+
+
+@pytest.mark.parametrize("old, new, says", [
+    ("  - {from: Preparing, to: Unavailable, via: Available}",
+     "  - {from: Preparing, to: Unavailable, via: Availabel}", "unknown status 'Availabel'"),
+    # a pair the table allows needs no detour
+    ("  - {from: Preparing, to: Unavailable, via: Available}",
+     "  - {from: Preparing, to: Charging, via: Available}", "the table must lack"),
+    # the detour must be allowed on both sides
+    ("  - {from: Preparing, to: Unavailable, via: Available}",
+     "  - {from: Preparing, to: Unavailable, via: Reserved}", "and allow Preparing -> Reserved"),
+])
+def test_a_status_detour_is_checked_at_load(spec_copy, capsys, old, new, says):
+    line = mutate(spec_copy, "ocpp16_status_transitions.yaml", old, new)
+    msg = refused(spec_copy, capsys)
+    assert msg.startswith(f"spec/ocpp16_status_transitions.yaml:{line}:") and says in msg, msg
+
+
+def test_an_observation_reads_a_later_kept_observation_as_it_was(spec_copy):
+    """`status_before` reads the kept status before the step settles it; once the loader allows
+    that, the engine gives the old value (a plug under "Occupied on Authorized/Plugged")."""
+    from chargespec.models.step import Engine
+    engine = Engine(load_spec(spec_copy))
+    config = engine.config(status_notification_strategy="OccupiedOnAuthorizedOrPlugged")
+    _, out = engine.step(config, engine.initial(config), engine.event("plug"))
+    assert out.observation.status_before == "Available" and out.observation.status == "Preparing"
