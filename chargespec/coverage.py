@@ -203,9 +203,10 @@ def _shortest(job: tuple[dict[str, Any], tuple[str, ...]]) -> dict[str, list[dic
             seen.add(out.rule)
             return out.rule
         return None
+    from chargespec.checkers.check import inoperative_bound
     x = explore(engine, config, {"want": check}, max_violations=len(wanted),
                 events=session_events(engine) + offline_events(engine),
-                bound=lambda st: len(st.cache) <= 1)
+                bound=lambda st: len(st.cache) <= 1 and inoperative_bound(st))
     return {v.message: [event_json(e) for e in v.trace] for v in x.violations}
 
 
