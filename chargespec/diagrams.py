@@ -234,9 +234,13 @@ def projection_transitions(engine: Engine, config: Any,
         if statuses is not None and s.status != s2.status:
             statuses.add((s.status, s2.status))
 
+    from chargespec.checkers.check import inoperative_bound
     events = session_events(engine) + [
         engine.event("error_raised", error="backend_disconnected"), engine.event("backend_online")]
-    explore(engine, config, {"record": record}, events=events, skip_unchanged=True)  # type: ignore
+    # as the check's explorations: an Inoperative connector or a transaction without energy
+    # only with every limit granted and an empty cache (their phases and rules are the same)
+    explore(engine, config, {"record": record}, events=events, skip_unchanged=True,  # type: ignore
+            bound=inoperative_bound)
     return seen
 
 
