@@ -9,8 +9,10 @@ from some state the state invariants allow, takes the kept status from old to ne
 (the state may be unreachable); the explorations turn it into "made".  The OCPP status picture of
 the report draws the three kinds apart.
 
-The state after a rule is the induction's (`state_after`, the observations settled from it);
-one query per (old, new) pair, a disjunction over the rules and their events.
+The state after a rule is the induction's (`state_after`, the observations settled from it).
+One disjunction over the rules and their events gives the new status; for each old status its
+possible new ones are enumerated (each model found is blocked and the solver asked again), so
+there is one query per possible change and one per old status.
 """
 
 from __future__ import annotations
@@ -55,20 +57,28 @@ def status_changes(spec: Spec, machine: str = "session", observation: str = "sta
             new = observation_terms(model, state_after(model, rule, event))[observation][0]
             steps.append((z3.And(z3.Or(*[control == model.codes(p) for p in rule.sources]),
                                  model.compile(rule.when, event)), new))
+    # one disjunction for every query: `target` is the code of the status some step makes;
+    # for each old status, the models of `target` are enumerated, each found one blocked
+    target = z3.Int("status.after")
+    s.add(z3.Or(*[z3.And(g, target == new) for g, new in steps]))
+    name_of = {model.codes(v): v for v in statuses}
     possible, unknown, queries = set(), set(), 0
     for a in statuses:
-        for b in statuses:
-            if a == b:
-                continue
+        s.push()
+        s.add(old == model.codes(a), target != model.codes(a))
+        found: set[str] = set()
+        while True:
             queries += 1
-            s.push()
-            s.add(old == model.codes(a))
-            s.add(z3.Or(*[z3.And(g, new == model.codes(b)) for g, new in steps]))
             verdict = s.check()
-            s.pop()
             if verdict == z3.sat:
+                b = name_of[s.model().eval(target, model_completion=True).as_long()]
+                found.add(b)
                 possible.add((a, b))
-            elif verdict == z3.unknown:
-                unknown.add((a, b))
+                s.add(target != model.codes(b))
+                continue
+            if verdict == z3.unknown:
+                unknown |= {(a, b) for b in statuses if b != a and b not in found}
+            break
+        s.pop()
     return StatusRelation(statuses, frozenset(possible), frozenset(unknown), queries,
                           time.perf_counter() - t0)
