@@ -71,8 +71,12 @@ def rule_items(engine: Engine) -> tuple[list[tuple[str, str, Any]], int]:
                     fact = term == model.codes(v)
                 elif ptype.kind == "int":
                     fact = term == int(v)
+                elif hasattr(term, "plain") and not v:
+                    # an empty whitelist: no card listed, plainly or with either postfix
+                    empty = z3.K(z3.IntSort(), z3.BoolVal(False))
+                    fact = z3.And(term.plain == empty, term.cp1 == empty, term.cp2 == empty)
                 else:
-                    items.append((r.id, p, v))  # lists: the solver's arrays say little; keep
+                    items.append((r.id, p, v))  # other lists: the arrays say little; keep
                     continue
                 solver.push()
                 solver.add(fact)

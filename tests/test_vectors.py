@@ -269,3 +269,18 @@ def test_the_readme_lists_exactly_the_octt_cases_the_vectors_mirror():
     strategy = {case for case, settings in report["octt"]["factoryDefaultsFail"].items()
                 if "status_notification_strategy" in settings}
     assert failing == strategy
+
+
+def test_a_whitelist_rule_under_an_empty_whitelist_is_impossible_not_uncovered():
+    """Z3 reads an empty local whitelist as no card listed, plainly or with a postfix: the
+    whitelist rules are impossible under it (no exhaustive search for a test), and stay
+    possible under a whitelist with cards."""
+    from chargespec.coverage import rule_items
+    from chargespec.models.step import Engine
+    items, impossible = rule_items(Engine())
+    for rule in ("rfid_local_whitelist_plugged", "rfid_local_whitelist_unplugged"):
+        assert (rule, "local_whitelist", []) not in items
+        assert (rule, "local_whitelist", ["CARD_A"]) in items
+    assert ("rfid_asks_backend", "local_whitelist", []) in items
+    report = json.loads((VECTORS / "coverage-report.json").read_text())
+    assert report["ruleConfigurationValues"]["impossible"] == impossible
