@@ -394,7 +394,10 @@ def data_coverage(engine: Engine, docs: dict[str, dict]) -> dict[str, Any]:
                           cache by Local Pre Authorize (online) and Local Authorize Offline
                           (offline), the local whitelist, the reservation
       settingEventPairs   every value of every parameter some rule's guard reads, with every
-                          event of those rules"""
+                          event of those rules
+      refusalCleared      every rule that ends a transaction the backend refused under
+                          StopTransactionOnInvalidId false, followed by a transaction that
+                          charges (the refusal's flag cleared, not carried over)"""
     from chargespec import datavalues as dv
     from chargespec.rfid import RENDERINGS, render_uid
     cache: dict[str, dict] = {}
@@ -419,6 +422,22 @@ def data_coverage(engine: Engine, docs: dict[str, dict]) -> dict[str, Any]:
     from chargespec.checkers.explore import parameter_values
     pairs = {(p, _key(v), ev): False for p, evs in rules_by_param.items()
              for v in parameter_values(engine, p) for ev in evs}
+    refusal = "start_tx_refused_suspends_energy"
+    cleared = {r.id: False for r in engine.machine.rules
+               if "transaction" in r.sources and any(v == "deauthorized" for v, _ in r.do)
+               and r.id != refusal and not any(x.message == "StopTransaction"
+                                               and r.id.startswith("start_tx_refused")
+                                               for x in r.emit)}
+    for g in _groups(docs):
+        for t in g["tests"]:
+            rules_seen = [s["rule"] for s in t["steps"]]
+            if refusal not in rules_seen:
+                continue
+            after = rules_seen.index(refusal)
+            for i in range(after + 1, len(rules_seen)):
+                if rules_seen[i] in cleared and any(
+                        s["expect"]["contactor"] == "closed" for s in t["steps"][i + 1:]):
+                    cleared[rules_seen[i]] = True
     for g in _groups(docs):
         full = _full(engine, g["config"], cache)
         case = full["rfid_tag_letter_case"]
@@ -462,6 +481,7 @@ def data_coverage(engine: Engine, docs: dict[str, dict]) -> dict[str, Any]:
         "limitBoundaries": crit(limits, lambda k: f"{k[0]} {k[1]} A"),
         "memoryReadBack": crit(read_back, str),
         "settingEventPairs": crit(pairs, lambda k: f"{k[0]} = {k[1]} with {k[2]}"),
+        "refusalCleared": crit(cleared, str),
     }
 
 

@@ -159,15 +159,60 @@ def _amps_scenarios(limit: str) -> list[tuple[str, str, list[tuple[str, dict[str
             for a in AMPS]
 
 
+def _refusal_plans() -> list[tuple[dict[str, Any], list[tuple[str, str, list[tuple[str, dict[str, Any]]]]]]]:
+    """StopTransactionOnInvalidId false: the refused idTag's flag (no energy) is written by a
+    StartTransaction.conf that is not Accepted and must be cleared by whatever ends that
+    transaction; the next transaction (a whitelisted card) charges again.  One test per way a
+    transaction ends, under the stop mode where it ends one."""
+    refused = [("plug", {}), ("rfid", {"uid": "CARD_A"}), ("authorize_conf", {"status": "Accepted"}),
+               ("start_tx_conf", {"status": "Invalid"}), ("ev_request_charge", {})]
+    again = [("unplug", {}), ("cable_removed", {}), ("plug", {}), ("rfid", {"uid": "CARD_B"}),
+             ("start_tx_conf", {"status": "Accepted"}), ("ev_request_charge", {})]
+    base = {"stop_transaction_on_invalid_id": False, "enable_local_whitelist": True,
+            "local_whitelist": ["CARD_B"]}
+    endings = {
+        "Normal": [
+            ("the same card", [("rfid", {"uid": "CARD_A"})]),
+            ("UnlockConnector", [("unlock_connector", {})]),
+            ("an error that stops it", [("error_raised", {"error": "rcd_fault"}),
+                                        ("rcd_reconnected", {})]),
+            ("RemoteStop", [("remote_stop", {"transaction": "current"})]),
+            ("a hard reset", [("hard_reset", {})]),
+            ("a soft reset", [("soft_reset", {})]),
+            ("unplugging", [])],
+        "NormalModeDRcd": [
+            ("the vehicle's state D", [("ev_ventilation", {})]),
+            ("a power loss", [("power_loss", {}), ("power_return", {})])],
+        "StopOnlyByDisconnecting": [
+            ("removing the cable from the socket", [("unplug", {}), ("cable_removed", {})])],
+        "OnlyByRfidOrRemoteStop": [
+            ("the same card, the cable gone", [("unplug", {}), ("cable_removed", {}),
+                                               ("rfid", {"uid": "CARD_A"})]),
+            ("RemoteStop, the cable gone", [("unplug", {}), ("cable_removed", {}),
+                                            ("remote_stop", {"transaction": "current"})]),
+            ("an error, the cable gone", [("unplug", {}), ("cable_removed", {}),
+                                          ("error_raised", {"error": "rcd_fault"}),
+                                          ("rcd_reconnected", {})])],
+    }
+    return [({**base, "stop_transaction_mode": mode,
+              "restart_transaction_after_power_loss": mode != "NormalModeDRcd"},
+             [(f"a refused idTag (StopTransactionOnInvalidId false) stops the energy; the "
+               f"transaction ended by {how}, the next one charges", "WRONG_STATE_UPDATE",
+               refused + end + again) for how, end in ends])
+            for mode, ends in endings.items()]
+
+
 def groups(engine: Any) -> list[dict[str, Any]]:
     """The data vectors: card UIDs of every length under every letter case, whitelist and
-    reservation entries in the other letter case, the cache written and read back, and the
-    current limits at every boundary."""
+    reservation entries in the other letter case, the cache written and read back, the
+    current limits at every boundary, and the refused idTag's flag cleared by every way a
+    transaction ends."""
     from chargespec.vectorform import initial_json, make_test
     out = []
     plans = [(_card_config(case), _card_scenarios(case)) for case in RENDERINGS]
     plans.append((dict(HIGH_CURRENT), _amps_scenarios("set_operator_limit")
                   + _amps_scenarios("set_load_limit")))
+    plans += _refusal_plans()
     for values, scenarios in plans:
         config = engine.config(values)
         tests = []

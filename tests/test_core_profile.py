@@ -122,3 +122,29 @@ def test_a_triggered_status_notification_reports_the_status_and_error_of_the_mom
 def test_nothing_is_triggered_without_power_or_ocpp(run, config, events):
     r = run(**config).all(*events)
     assert r("trigger_message", requested="StatusNotification").messages == ()
+
+
+def test_the_data_vectors_catch_a_refusal_flag_that_outlives_its_transaction(engine):
+    """A firmware that forgets, in one of the rules that end a transaction, to clear the
+    refused idTag's flag gives the next transaction no energy: for each such rule the spec
+    mutant that drops (or inverts) that reset fails one of the data vectors' refusal tests."""
+    from chargespec import datavalues as dv
+    from chargespec.checkers import mutate
+    from chargespec.checkers.mutants import generate
+    mutants = [m for m in generate(engine.spec) if "/do deauthorized/" in m.id
+               and m.id.endswith(("UPD-DEL/0", "UPD-VAL/0"))
+               and not m.id.startswith("rule/start_tx_refused_suspends")]
+    resets = {r.id for r in engine.machine.rules if any(v == "deauthorized" for v, _ in r.do)
+              and r.id != "start_tx_refused_suspends_energy"}
+    assert {m.id.split("/")[1] for m in mutants} == resets and len(resets) >= 14
+    plans = [(engine.config(v), [[engine.event(n, **f) for n, f in evs] for _, _, evs in sc])
+             for v, sc in dv._refusal_plans()]
+    reached = {out.rule for config, runs in plans for run in runs
+               for _, _, out in engine.run(config, run)}
+    checked = [m for m in mutants if m.id.split("/")[1] in reached]
+    # left out: the idle resets (nothing to clear) and the refusals that stop the transaction
+    assert len({m.id.split("/")[1] for m in checked}) == 13
+    for m in checked:
+        bad = mutate.mutant_engine(engine, m)
+        assert any(bad.run(config, run)[-1][2].observation != engine.run(config, run)[-1][2]
+                   .observation for config, runs in plans for run in runs), m.id

@@ -173,7 +173,7 @@ def report() -> dict:
 
 
 @pytest.mark.parametrize("criterion", ["uidForms", "caseMismatched", "limitBoundaries",
-                                       "memoryReadBack"])
+                                       "memoryReadBack", "refusalCleared"])
 def test_the_vectors_cover_every_data_class(report, criterion) -> None:
     c = report["dataValues"][criterion]
     assert c["total"] > 0 and c["covered"] == c["total"], c["uncovered"]
@@ -189,6 +189,9 @@ def test_data_coverage_counts_what_the_vectors_carry(engine) -> None:
               for n in ("session", "stop_modes", "authorization")}
     bare = data_coverage(engine, others)
     assert bare["uidForms"]["covered"] == 0
+    # the refusal's flag: only the data vectors end a refused transaction and charge again
+    assert full["refusalCleared"]["covered"] == full["refusalCleared"]["total"] >= 13
+    assert bare["refusalCleared"]["covered"] < bare["refusalCleared"]["total"]
     assert "set_operator_limit 52 A" in bare["limitBoundaries"]["uncovered"]
 
 
