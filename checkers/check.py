@@ -134,12 +134,25 @@ def jobs_for(engine: Engine, profile: str) -> tuple[list[Job], float]:
     return jobs, coverage
 
 
+# the Operator Current Limit of the default configuration (spec/parameters.yaml), at which the
+# explorations expand a charger whose BootNotification is not yet accepted
+DEFAULT_OPERATOR_LIMIT = 32
+
+
 def inoperative_bound(state: Any) -> bool:
     """The pairwise explorations expand an Inoperative connector (ChangeAvailability) and a
     transaction going on without energy (StopTransactionOnInvalidId false) only with load
-    management granting everything and an empty cache: no rule reads availability or the
-    refusal together with the limits or the cache, and expanding those states under every
-    limit and cache would double the exploration (the Z3 proofs cover every combination)."""
+    management granting everything and an empty cache; a charger whose BootNotification is not
+    yet accepted only so, with the default Operator Current Limit and no error, Operative and
+    not refused besides.  No rule reads availability, the refusal or the registration together
+    with the limits or the cache, and expanding those states under every limit, cache and
+    error would double the exploration (the Z3 proofs cover every combination).  A reboot
+    leaves the bound (power return, a reset) in the states it does not expand: the transition
+    is checked, the state after it is not followed."""
+    if state.registration != "Accepted":
+        return (state.load_limit == 80 and not state.cache and not state.errors
+                and state.operator_limit == DEFAULT_OPERATOR_LIMIT
+                and state.availability == "Operative" and not state.deauthorized)
     return (state.availability == "Operative" and not state.deauthorized) or (
         state.load_limit == 80 and not state.cache)
 

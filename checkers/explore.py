@@ -155,7 +155,8 @@ def explore(engine: Engine, config: Any, checks: dict[str, Check] | None = None,
     reached.  `bound` (e.g. `max_errors(2)`) keeps the search to states it accepts: transitions
     into other states are checked but not followed, so the result is exhaustive within the
     bound.  With `predecessors`, the state graph is recorded backwards (state -> the states it
-    is reached from), for properties of the graph such as the absence of dead ends.
+    is reached from), for properties of the graph such as the absence of dead ends; a state
+    beyond the bound is recorded with the states that reach it, though it is not followed.
     `skip_unchanged` spares the step checks the self-loops (the state unchanged, nothing sent),
     which only checks of a change can look at; most events in most states are such self-loops.
     """
@@ -207,7 +208,7 @@ def explore(engine: Engine, config: Any, checks: dict[str, Check] | None = None,
                         msg = chk(config, s, ev, s2, out)
                         if msg is not None:
                             report(name, msg, s, ev, s2)
-            if predecessors is not None and s2 in parent:
+            if predecessors is not None and (s2 in parent or s2 in outside):
                 predecessors.setdefault(s2, set()).add(s)
         if len(result.violations) >= max_violations:
             break

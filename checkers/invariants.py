@@ -245,8 +245,11 @@ def graph_goal(engine: Engine, inv: Any, config: Any) -> Callable[[Any], bool]:
 def dead_ends(predecessors: dict[Any, set[Any]], states: Any, goal: Callable[[Any], bool]
               ) -> list[Any]:
     """The reachable states from which no path leads to a state that meets `goal` (the state
-    graph backwards from the goal states; `predecessors` from `explore`)."""
-    good = {s for s in states if goal(s)}
+    graph backwards from the goal states; `predecessors` from `explore`).  A state beyond the
+    exploration's bound (in `predecessors`, not in `states`) was not followed: it counts as
+    leading to the goal, which the Z3 recovery proof (checkers/recovery.py) shows for every
+    state the state invariants allow."""
+    good = {s for s in states if goal(s)} | {s for s in predecessors if s not in states}
     frontier = list(good)
     while frontier:
         s = frontier.pop()

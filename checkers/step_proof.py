@@ -13,8 +13,9 @@ compiled by the Z3 back end over the state before (`old.x`: the symbolic state),
 after with its observations (`new.x`: the rule's updates applied), the event and the messages
 the step sends.  The messages are the rule's emits (present unless a filter of the
 configuration drops their action) and the notifications, whose presence is left open (a fresh
-Bool, unless dropped): a property proved here holds whichever notifications go out, so the
-proof stays sound though it does not decide when a notification fires.
+Bool, unless dropped) beyond their `when` over the state after the step: a property proved
+here holds whichever notifications go out, so the proof stays sound though it does not decide
+when a notification fires.
 
 A failed query is not necessarily a reachable violation: the state it starts from satisfies the
 state invariants but may be unreachable (the status a state keeps is not constrained by them,
@@ -72,11 +73,14 @@ class Step:
         self.messages = [
             Sent(x.message, x.kind, z3.Not(self.dropped(x.message)), dict(x.fields), old_backend)
             for x in rule.emit if x.message is not None]
-        # notifications: whether one goes out is left open (a fresh Bool), unless dropped; so a
-        # property proved here holds whichever of them the step sends
+        # notifications: whether one goes out is left open (a fresh Bool) beyond what its `when`
+        # demands of the state after the step, unless dropped; so a property proved here holds
+        # whichever of them the step sends
         self.messages += [
             Sent(x.message, x.kind,
-                 z3.And(z3.Bool(f"notify.{n.id}.{k}"), z3.Not(self.dropped(x.message))),
+                 z3.And(z3.Bool(f"notify.{n.id}.{k}"),
+                        z3.BoolVal(True) if n.when is None else new_backend.visit(n.when),
+                        z3.Not(self.dropped(x.message))),
                  dict(x.fields), new_backend)
             for n in m.notify for k, x in enumerate(n.emit) if x.message is not None]
         self.backend = Z3Backend(self.resolve, model.codes)

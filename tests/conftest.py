@@ -142,6 +142,8 @@ def _run_job(index: int) -> dict:
             expected = [via[(s.status, s2.status)], s2.status]
         if silenced:  # Free Charging mode 1: no OCPP at all
             expected = []
+        if s2.registration != "Accepted" and config.connection_type != "NoBackend":
+            expected = []  # nothing but BootNotification until it is accepted
         if sent != expected:
             seen["bad_notifications"].append(
                 f"{out.rule} on {ev.label()}: status {s.status} -> {s2.status}, sent {sent}")

@@ -126,8 +126,10 @@ def test_the_state_invariants_hold_for_every_configuration_by_induction(spec):
 
 def test_a_rule_that_locks_without_a_cable_breaks_the_induction(spec_copy):
     from checkers.induction import prove as induction
-    mutate(spec_copy, "session.yaml", "    to: idle\n    do: {powered: true, card: null}\n",
-           "    to: idle\n    do: {powered: true, card: null, lock: \"'closed'\"}\n")
+    mutate(spec_copy, "session.yaml",
+           "    to: idle\n    do: {powered: true, card: null, registration: \"'Booting'\"}\n",
+           "    to: idle\n    do: {powered: true, card: null, registration: \"'Booting'\",\n"
+           "         lock: \"'closed'\"}\n")
     r = induction(load_spec(spec_copy))
     broken = dict(r.failures)
     assert "lock_needs_cable" in broken
@@ -294,15 +296,16 @@ def test_witnesses_that_do_not_cover_or_do_not_reach_are_not_proved(spec_copy, o
 @pytest.mark.parametrize("old, new, message", [
     ("          - change_availability: {type: Operative}\n          - hard_reset\n",
      "          - change_availability: {type: Operative}\n          - reboot\n",
-     "invariant no_dead_end: witness 2, event 3: unknown event 'reboot'"),
+     "invariant no_dead_end: witness 2, event 5: unknown event 'reboot'"),
     ("          - remote_stop: {transaction: current}\n", "          - remote_stop\n",
-     "witness 1, event 3: event remote_stop takes field(s) ['transaction'], got none"),
+     "witness 1, event 5: event remote_stop takes field(s) ['transaction'], got none"),
     ("          - remote_stop: {transaction: current}\n",
      "          - remote_stop: {transaction: mine}\n",
-     "witness 1, event 3: remote_stop.transaction = 'mine' is not one of"),
+     "witness 1, event 5: remote_stop.transaction = 'mine' is not one of"),
     ("      - when: \"'actuator_not_detected' in errors\"\n",
      "      - when: \"'actuator_not_detected' in errorz\"\n", "witness 2 (when)"),
-    ("    expr: powered and status == 'Available'\n", "    expr: powered and status\n",
+    ("    expr: powered and status == 'Available' and registered\n",
+     "    expr: powered and status and registered\n",
      "invariant no_dead_end (goal)"),
 ])
 def test_a_broken_witness_is_an_error_naming_its_line(spec_copy, old, new, message):
@@ -360,8 +363,9 @@ def test_chargespec_check_full_is_green():
 
 def _violating_transitions(engine, config):
     """Transitions made up to break every step check: a transaction that ends by unplugging
-    with every kind of message sent, the wrong idTags and the wrong reason; an unknown card
-    authorized offline."""
+    with every kind of message sent, the wrong idTags and the wrong reason; the same messages
+    from a charger whose BootNotification is not accepted; an unknown card authorized
+    offline."""
     from chargespec.models.types import Message, Outputs
     s = engine.initial(config)
     tx = s.__class__(**{**s.as_dict(), "session": "transaction", "card": "CARD_A",
@@ -373,8 +377,10 @@ def _violating_transitions(engine, config):
     out = Outputs("made_up", msgs, (), engine.observe(config, idle))
     offline = s.__class__(**{**s.as_dict(), "errors": frozenset({"backend_disconnected"})})
     authorized = s.__class__(**{**offline.as_dict(), "session": "authorized", "card": "NOBODY"})
+    booting = s.__class__(**{**tx.as_dict(), "registration": "Booting"})
     return [(tx, engine.event("unplug"), idle, out),
             (idle, engine.event("plug"), tx, out),
+            (tx, engine.event("power_return"), booting, out),
             (offline, engine.event("rfid", uid="NOBODY"), authorized, out)]
 
 
@@ -409,6 +415,7 @@ def test_the_made_up_transitions_do_break_each_check_that_applies(engine):
                                   "free_charging_mode": "FullFixedRfidWithAuth"},
         "rfid_only_unplug_keeps_transaction": {"stop_transaction_mode": "OnlyByRfidOrRemoteStop"},
         "doubt_off_refuses_unknown_cards": {"if_in_doubt_allow_charging": "Off"},
+        "nothing_but_boot_notification_before_registration": {"connection_type": "GSM"},
     }
     checks = {i.id: explorer_checks(engine)[i.id] for i in engine.machine.invariants
               if i.kind == "step"}
@@ -427,7 +434,7 @@ def test_the_step_invariants_hold_for_every_configuration(spec):
     r = steps(spec)
     step = [i.id for i in spec.machine().invariants if i.kind == "step"]
     assert r.ok, r.failures
-    assert list(r.invariants) == step and len(step) == 8
+    assert list(r.invariants) == step and len(step) == 9
     assert r.queries > 100  # rules x events whose formula is not trivially true
 
 

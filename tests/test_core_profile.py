@@ -43,8 +43,8 @@ def test_an_accepted_answer_keeps_the_energy_whatever_the_setting(run):
     ([("rfid", {"uid": CARD})], "Local"),
     ([("remote_stop", {"transaction": "current"})], "Remote"),
     (["unlock_connector"], "UnlockCommand"),
-    (["hard_reset"], "HardReset"),
-    (["soft_reset"], "SoftReset"),
+    (["hard_reset", ("boot_conf", {"status": "Accepted"})], "HardReset"),
+    (["soft_reset", ("boot_conf", {"status": "Accepted"})], "SoftReset"),
     ([("error_raised", {"error": "rcd_fault"})], "Other"),
 ])
 def test_the_transaction_without_energy_ends_as_usual_and_the_next_one_charges(run, end, reason):

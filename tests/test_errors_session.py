@@ -35,12 +35,16 @@ def idle_plugged(run, **config):
     return r
 
 
+REBOOTS = ("hard_reset", "soft_reset", "power_return")
+
+
 def resolution_path(row):
     """Events that clear `row` in a session where the vehicle is connected."""
     own = [e for e in row.recovery_by if e in SPEC.recovery_events
            and not any(t.event == e for t in row.timers)]
     if own:
-        return [own[0]]
+        # a reset reboots: the backend must accept the BootNotification (BOOT-REGISTRATION)
+        return [own[0], *(["boot_accepted"] if own[0] in REBOOTS else [])]
     if "unplug" in row.recovery_by:
         return ["unplug"]
     if row.timers:
@@ -90,12 +94,18 @@ def check_raised(r, row, status_before, led_before, in_transaction):
 
 
 def check_resolved(r, row):
-    outs = [r(e) for e in resolution_path(row)]
+    path = resolution_path(row)
+    outs = [r("boot_conf", status="Accepted") if e == "boot_accepted" else r(e) for e in path]
     assert row.id not in r.state.errors
     sns = [m.as_dict() for out in outs for m in out.messages if m.action == "StatusNotification"]
-    resolved = [sn for sn in sns if sn.get("info") == row.resolution]
-    assert len(resolved) == 1, sns
-    assert resolved[0]["errorCode"] == "NoError"
+    if path[0] in REBOOTS:
+        # nothing is sent until the BootNotification is accepted; then the status of the
+        # rebooted charger, without the error (and without the resolution's message)
+        assert [sn["errorCode"] for sn in sns] == ["NoError"], sns
+    else:
+        resolved = [sn for sn in sns if sn.get("info") == row.resolution]
+        assert len(resolved) == 1, sns
+        assert resolved[0]["errorCode"] == "NoError"
     assert r.obs.status != "Faulted" and r.obs.led != ERROR_LED
 
 
@@ -198,7 +208,10 @@ def test_stuck_actuator_also_retries_on_hard_reset(run):
     r("error_raised", error="actuator_stuck")
     out = r("hard_reset")
     assert r.state.errors == frozenset() and r.state.session == "idle"
-    assert [m.action for m in out.messages] == ["Reset", "StatusNotification"]
+    # the error ended the transaction already; the reset reboots the charger
+    assert [m.action for m in out.messages] == ["Reset", "BootNotification"]
+    out = r("boot_conf", status="Accepted")
+    assert [m.as_dict()["errorCode"] for m in out.messages] == ["NoError"]
 
 
 def test_plug_locking_failure_clears_on_replug(run):

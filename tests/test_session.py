@@ -270,6 +270,8 @@ def test_power_loss_with_restart_on_resumes_the_same_transaction(run):
     assert r.messages("StatusNotification")[-1].as_dict()["status"] == "Charging"
     out = r("power_return")
     assert r.stop_reasons() == [] and r.obs.status == "Charging"
+    assert [m.action for m in out.messages] == ["BootNotification"]
+    out = r("boot_conf", status="Accepted")
     assert [m.as_dict()["status"] for m in out.messages] == ["Charging"]  # reported after boot
 
 

@@ -13,12 +13,16 @@ from chargespec.checkers.explore import (explore, pairwise_configurations, param
 
 
 def status_check(table, renotify=frozenset()):
-    """The status check over `table`; rules in `renotify` (`renotify: true`: a restart) may
-    notify the status they keep."""
+    """The status check over `table`; rules in `renotify` (`renotify: true`: a restart, the
+    backend accepting the BootNotification) may notify the status they keep."""
     def check(config, s, ev, s2, out):
         if not table.permits_via(s.status, s2.status):
             return f"{s.status} -> {s2.status} is not allowed by OCPP 1.6 §4.9"
         sent = [m.as_dict()["status"] for m in out.messages if m.action == "StatusNotification"]
+        if s2.registration != "Accepted" and config.connection_type != "NoBackend":
+            # nothing but BootNotification until the backend accepts it (BOOT-REGISTRATION);
+            # the status of that moment is sent then
+            return f"StatusNotification {sent} before the registration" if sent else None
         via = table.via.get((s.status, s2.status))
         if via is not None and sent != [via, s2.status]:
             return f"status changed {s.status} -> {s2.status} but StatusNotification sent {sent}"
