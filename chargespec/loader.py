@@ -23,6 +23,7 @@ from .expr import (STEP_FUNCS, TRUE, BoolT, Const, EnumT, Expr, IntT, ListT, Set
 from .specmodel import (Case, Definition, DlmInvariant, DlmSpec, Emit, Invariant, Witness, Erratum, ErrorRow, ErrorTimer, EventDef, Field, Filter,
                         Interpretation, LintCheck, Machine, Notify, Observation, Observed, Parameter, PilotSegment,
                         PilotTable, Policy, PolicyRow, Ref, Rule, Spec, StatusTable, Variable)
+from . import configkeys
 from .octt_cases import OcttCase
 from .rfid import ENTRY_CHECKS
 from .yamlread import MDict, MList, load_json, read_yaml, validate
@@ -67,7 +68,8 @@ def parse(source: Any, where: Where) -> Expr:
 
 SPEC_VERSION = "0.1.0"
 _KINDS = ("manual", "interpretations", "errata", "parameters", "status_transitions",
-          "control_pilot", "errors", "policy", "lint", "machine", "dlm", "octt")
+          "control_pilot", "errors", "policy", "lint", "machine", "dlm", "octt",
+          "configuration_keys")
 
 
 def default_spec_dir() -> Path:
@@ -179,6 +181,11 @@ def load_spec(directory: Path | str | None = None) -> Spec:
     if len(docs["dlm"]) > 1:
         raise SpecError(Where(docs["dlm"][1][0]), "the spec has more than one `kind: dlm` document")
     dlm = b.build_dlm(*docs["dlm"][0]) if docs["dlm"] else None
+    if len(docs["configuration_keys"]) > 1:
+        raise SpecError(Where(docs["configuration_keys"][1][0]),
+                        "the spec has more than one `kind: configuration_keys` document")
+    config_keys = configkeys.build(*docs["configuration_keys"][0], b.parameters,
+                                   b.interpretations) if docs["configuration_keys"] else None
     octt = [OcttCase.build(file, doc["cases"], cid, b.sections, b.parameters)
             for file, doc in docs["octt"] for cid in doc["cases"]]
     for case in octt:
@@ -189,7 +196,8 @@ def load_spec(directory: Path | str | None = None) -> Spec:
                 interpretations=b.interpretations, parameters=b.parameters, machines=machines,
                 status_table=status_table, pilot=pilot, errata=b.errata, errors=errors,
                 recovery_events=recovery_events, constants=b.constants, policies=policies, lint=lint,
-                files=tuple(_display(p) for p in files), dlm=dlm, octt=tuple(octt))
+                files=tuple(_display(p) for p in files), dlm=dlm, octt=tuple(octt),
+                configuration_keys=config_keys)
 
 
 def error_constants(errors: Mapping[str, ErrorRow], recovery_events: Mapping[str, str],

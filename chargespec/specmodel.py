@@ -417,6 +417,7 @@ class Spec:
     files: tuple[str, ...] = field(default=())
     dlm: DlmSpec | None = None
     octt: tuple[Any, ...] = ()  # OcttCase: the OCTT OCPP 1.6 test cases, mirrored or not
+    configuration_keys: Any = None  # configkeys.KeyTable: the OCPP keys GetConfiguration reads
 
     def machine(self, name: str = "session") -> Machine:
         return self.machines[name]

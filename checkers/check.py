@@ -309,7 +309,8 @@ def summary(result: CheckResult) -> str:
     if ind is not None:
         lines.append(f"{'proof':<28} {f'{len(ind.invariants)} state invariants, induction':<34} "
                      f"{_status(ind.failures, ind.unknown):<10} {ind.seconds:6.1f} s  "
-                     f"(every configuration; {ind.queries} Z3 queries)")
+                     f"(every configuration, and every ChangeConfiguration between steps; "
+                     f"{ind.queries} Z3 queries)")
     sp = result.steps
     if sp is not None:
         lines.append(f"{'proof':<28} {f'{len(sp.invariants)} step invariants':<34} "

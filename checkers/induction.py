@@ -9,7 +9,10 @@ many to enumerate).  Here the configuration stays symbolic, so the proof covers 
              event and every rule that applies to them: the state after the rule satisfies
              every state invariant again.
 
-Both together prove the state invariants in every reachable state of every configuration.  The
+Both together prove the state invariants in every reachable state of every configuration.  A
+third query covers the backend changing a setting between two steps (ChangeConfiguration of a
+writable key, chargespec/configkeys.py): from every state that satisfies the state invariants,
+with the writable keys' parameters set to any values, the invariants hold again.  The
 invariants marked `assume: true` in spec/session.yaml are the strengthening that makes the step
 go through (each is itself proved here, and checked by the explorer).  A failed step is not
 necessarily a reachable violation: the state it starts from may be unreachable, and the answer
@@ -36,7 +39,7 @@ from chargespec.specmodel import Spec
 from chargespec.verdicts import Counterexample, Proved, Unknown, Verdict, gave_up
 
 from .determinism import MachineModel
-from .z3_backend import SymSet, Z3Backend
+from .z3_backend import SymSet, Z3Backend, variable
 
 
 @dataclass(frozen=True)
@@ -235,6 +238,24 @@ def prove(spec: Spec, machine: str = "session", timeout_ms: int = 60_000) -> Ind
                        f"rule {rule.id} ({rule.where.file}:{rule.where.line}) breaks it on "
                        + model.describe(mod, [], event)))
             s.pop()
+    # a ChangeConfiguration between steps: the state stays, every writable key's parameter
+    # may take any value of its type (configkeys); the invariants must hold again.  (The
+    # lists of measurands, read by no expression, are left out.)
+    writable = [k.parameter for k in getattr(spec.configuration_keys, "keys", ())
+                if k.parameter is not None and not k.readonly
+                and spec.parameters[k.parameter].kind != "list"]
+    if writable:
+        changed = dict(old)
+        for pid in writable:
+            t = spec.parameters[pid].type
+            term, facts = variable(f"cfg2.{pid}", t, model.codes)
+            s.add(*facts)
+            changed[pid] = (term, t)
+        broken(invariant_terms(model, invariants, changed, stored=True),
+               lambda mod: "a ChangeConfiguration to " + ", ".join(
+                   f"{pid}={model._value(mod, *changed[pid])}" for pid in writable)
+               + " breaks it in state " + model.describe(
+                   mod, [], first_event).split(" in state ", 1)[-1])
     return Induction(machine, tuple(i.id for i in invariants),
                      tuple(sorted(failures.items())), queries, time.perf_counter() - t0,
                      tuple(sorted(unknown.items())))

@@ -18,8 +18,10 @@ from typing import Any, Mapping
 from chargespec.loader import load_spec
 from chargespec.specmodel import Spec
 
+from chargespec import configkeys
+
 from .compiled import CompiledMachine
-from .types import Event, Outputs
+from .types import Event, Message, Outputs, freeze
 
 
 class Engine:
@@ -35,12 +37,16 @@ class Engine:
         self._normalized: dict[tuple[int, int], tuple[Any, list[Event], list]] = {}
         # the value classes know their engine, so the module-level step() can dispatch
         self.compiled.State.engine = self  # type: ignore[attr-defined]
+        self.keys = self.spec.configuration_keys  # the OCPP configuration keys, or None
 
     # ---- values
     def config(self, values: Mapping[str, Any] | None = None, **overrides: Any) -> Any:
         return self.compiled.config(values, **overrides)
 
     def event(self, name: str, **fields: Any) -> Event:
+        if name in configkeys.EVENTS and self.keys is not None:
+            configkeys.check_event(self.keys, name, fields)
+            return Event.of(name, **{k: freeze(v) for k, v in fields.items()})
         return self.compiled.event(name, **fields)
 
     def initial(self, config: Any) -> Any:
@@ -69,6 +75,27 @@ class Engine:
             memo[key] = result
         return result
 
+    def advance(self, config: Any, state: Any, event: Event) -> tuple[Any, Any, Outputs]:
+        """`step`, and the backend's GetConfiguration and ChangeConfiguration (configkeys),
+        which the machine's rules do not see: (configuration, state, outputs) after the event.
+        A change gives the configuration the next events run under; the state is unchanged."""
+        if event.name not in configkeys.EVENTS or self.keys is None:
+            new, out = self.step(config, state, event)
+            return config, new, out
+        fields = event.as_dict()
+        if event.name == "get_configuration":
+            payload = configkeys.get_configuration(self.keys, config, fields["key"])
+            msg = Message("GetConfiguration", "result", tuple(
+                (k, freeze(v)) for k, v in sorted(payload.items())))
+        else:
+            status, changes = configkeys.change_configuration(
+                self.keys, config, fields["key"], fields["value"])
+            if changes:
+                config = self.compiled.Config(**{**config.as_dict(), **{
+                    k: freeze(v) for k, v in changes.items()}})
+            msg = Message("ChangeConfiguration", "result", (("status", status),))
+        return config, state, Outputs(event.name, (msg,), (), self.observe(config, state))
+
     def expand(self, config: Any, state: Any, events: list[Event], changes_only: bool = False
                ) -> tuple[list[tuple[Event, Any, Outputs]], list[str]]:
         """`step` under every event of `events` from one state: [(event, state, outputs)], and
@@ -87,11 +114,12 @@ class Engine:
 
     def run(self, config: Any, events: list[Event], state: Any = None
             ) -> list[tuple[Event, Any, Outputs]]:
-        """Run a sequence of events from `state` (default: initial); (event, state, outputs)."""
+        """Run a sequence of events from `state` (default: initial); (event, state, outputs).
+        A ChangeConfiguration among them changes the configuration of the events after it."""
         s = self.initial(config) if state is None else state
         trace = []
         for ev in events:
-            s, out = self.step(config, s, ev)
+            config, s, out = self.advance(config, s, ev)
             trace.append((ev, s, out))
         return trace
 

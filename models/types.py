@@ -57,7 +57,7 @@ class Message:
         return dict(self.fields)
 
     def to_json(self) -> dict[str, Any]:
-        return {"action": self.action, "kind": self.kind, "fields": self.as_dict()}
+        return {"action": self.action, "kind": self.kind, "fields": to_jsonable(self.as_dict())}
 
     def label(self) -> str:
         body = ", ".join(f"{k}={v}" for k, v in self.fields if v is not None)
@@ -134,15 +134,26 @@ def value_class(name: str, fields: tuple[str, ...]) -> type:
                           namespace=_hash_cached(name, fields))
 
 
+class Record(tuple):
+    """A JSON object frozen as a tuple of (name, value) pairs, so a message that carries
+    objects in a list (GetConfiguration.conf's configurationKey) can be hashed."""
+
+    __slots__ = ()
+
+
 def freeze(value: Any) -> Any:
-    """Lists from YAML/JSON become tuples, so configurations can be hashed."""
+    """Lists from YAML/JSON become tuples and objects Records, so values can be hashed."""
     if isinstance(value, list):
         return tuple(freeze(v) for v in value)
+    if isinstance(value, dict):
+        return Record((k, freeze(v)) for k, v in value.items())
     return value
 
 
 def thaw(value: Any) -> Any:
-    """Back to JSON: tuples become lists, sets sorted lists (a stable rendering)."""
+    """Back to JSON: tuples become lists, Records objects, sets sorted lists (stable)."""
+    if isinstance(value, Record):
+        return {k: thaw(v) for k, v in value}
     if isinstance(value, tuple):
         return [thaw(v) for v in value]
     if isinstance(value, frozenset):
