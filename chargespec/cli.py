@@ -89,6 +89,11 @@ def _parser() -> argparse.ArgumentParser:
     val = spec_sub.add_parser("validate", help="validate a spec directory (default: embedded)")
     val.add_argument("directory", nargs="?", type=Path)
     val.set_defaults(func=cmd_spec_validate)
+    keys = spec_sub.add_parser("keys", help="the OCPP configuration keys the charge point "
+                               "answers: access, values, the setting each reads")
+    keys.add_argument("directory", nargs="?", type=Path)
+    keys.add_argument("--json", action="store_true", help="one JSON object per key")
+    keys.set_defaults(func=cmd_spec_keys)
 
     sim = sub.add_parser("simulate", help="run a scenario and print every step's observations")
     sim.add_argument("scenario", type=Path, help="scenario YAML (a list of events)")
@@ -518,6 +523,40 @@ def cmd_spec_validate(args: argparse.Namespace) -> int:
           f"{len(spec.manual_sections)} manual sections")
     del engine
     print(f"spec {spec.directory}: valid")
+    return 0
+
+
+def cmd_spec_keys(args: argparse.Namespace) -> int:
+    """The key table of spec/configuration_keys.yaml, as a text table or JSON lines."""
+    from . import configkeys
+    from .models.types import thaw
+    spec = load_spec(args.directory)
+    table = spec.configuration_keys
+    if table is None:
+        raise InputError(f"{spec.directory}: the spec has no configuration_keys document")
+    defaults = type("Defaults", (), {p: thaw(v.default) for p, v in spec.parameters.items()})
+    rows = []
+    for k in table.keys:
+        if k.format == "int":
+            values = f"{k.lo}..{k.hi}"
+        elif k.format in ("csl", "rotation"):
+            values = ("members of " if k.format == "csl" else "N.") + "|".join(k.members[:4]) \
+                + ("|..." if len(k.members) > 4 else "")
+        else:
+            values = "true|false" if k.format == "bool" else (
+                "derived" if k.derived_from else "fixed")
+        source = k.parameter or (f"derived from {k.derived_from}" if k.derived_from else "-")
+        rows.append({"key": k.name, "access": "R" if k.readonly else "RW", "profile": k.profile,
+                     "values": values, "default": configkeys.render(k, defaults),
+                     "setting": source, "ocpp": k.ocpp})
+    if args.json:
+        for r in rows:
+            print(json.dumps(r))
+        return 0
+    width = max(len(r["key"]) for r in rows)
+    for r in rows:
+        print(f"{r['key']:<{width}}  {r['access']:<2}  {r['default']:<30.30}  {r['values']:<28.28}"
+              f"  {r['setting']}")
     return 0
 
 

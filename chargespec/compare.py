@@ -3,7 +3,8 @@
 
 A key the implementation cannot show (not in `shown`) is not compared; `messages` follow the
 vectors' messageOrder (FORMAT.md): results in order, calls as a multiset, the transaction
-messages in their relative order (OCPP 1.6 queues and delivers only those in order).
+messages in their relative order (OCPP 1.6 queues and delivers only those in order); the keys
+of a GetConfiguration.conf in any order.
 """
 
 from __future__ import annotations
@@ -16,6 +17,15 @@ TRANSACTION_ACTIONS = ("StartTransaction", "StopTransaction", "MeterValues")
 
 
 def _canon(m: Any) -> str:
+    f = m.get("fields") if isinstance(m, dict) else None
+    if m.get("action") == "GetConfiguration" and isinstance(f, dict):
+        # OCPP 1.6 §6.23 gives configurationKey and unknownKey no order: compared as sets
+        f = dict(f)
+        for name, key in (("configurationKey", lambda i: json.dumps(i, sort_keys=True)),
+                          ("unknownKey", lambda i: json.dumps(i))):
+            if isinstance(f.get(name), list):
+                f[name] = sorted(f[name], key=key)
+        m = {**m, "fields": f}
     return json.dumps(m, sort_keys=True)
 
 

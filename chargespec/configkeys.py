@@ -50,6 +50,7 @@ class ConfigKey:
     reboot_required: bool
     doc: str
     where: Where
+    effect_under: tuple[tuple[str, Any], ...] = ()  # settings under which a change shows
 
 
 @dataclass(frozen=True)
@@ -140,9 +141,15 @@ def _build_key(name: str, k: Any, where: Where, parameters: Mapping[str, Any]) -
             raise fail(f"the map of {derived_from} must give every value {sorted(want)} "
                        f"exactly once, not {sorted(got)}")
         derived_map = tuple((str(a), str(b)) for a, b in derived["map"].items())
+    from .loader import value_fits  # the loader imports this module
+    under = dict(k.get("effect_under") or {})
+    for q, v in under.items():
+        if q not in parameters or not value_fits(parameters[q].type, v):
+            raise fail(f"effect_under: {q} = {v!r} is not a setting of spec/parameters.yaml")
     return ConfigKey(name, k["profile"], k["ocpp"], readonly, fmt, pid, derived_from,
                      derived_map, k.get("value"), members, lo, hi,
-                     bool(k.get("reboot_required", False)), k.get("doc", ""), where)
+                     bool(k.get("reboot_required", False)), k.get("doc", ""), where,
+                     tuple(sorted(under.items())))
 
 
 # ---------------------------------------------------------------- values on the wire

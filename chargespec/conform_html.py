@@ -30,7 +30,7 @@ def path_steps(engine: Any, config: dict[str, Any], events: list[dict[str, Any]]
     for ev in events:
         fields = dict(ev)
         e = engine.event(fields.pop("name"), **fields)
-        s2, o = engine.step(c, s, e)
+        c, s2, o = engine.advance(c, s, e)
         out.append((e.label(), getattr(s, control), o.rule, getattr(s2, control)))
         s = s2
     return out

@@ -324,6 +324,7 @@ def report(engine: Engine, docs: dict[str, dict]) -> dict[str, Any]:
     octt_cases = list(spec.octt)
     mirrored = {t.get("octt") for g in docs.get("octt", {}).get("testGroups", [])
                 for t in g["tests"]}
+    from chargespec import configvectors
     from chargespec.kinds import registered
     from chargespec.checkers.status_relation import status_changes as relation
     table = spec.status_table
@@ -359,6 +360,8 @@ def report(engine: Engine, docs: dict[str, dict]) -> dict[str, Any]:
                                 for c in octt_cases if c.interpretation}},
         **{k.name: k.coverage(docs) for k in registered() if k.coverage is not None},
         "dataValues": data_coverage(engine, docs),
+        "configurationKeys": configvectors.summary(engine, docs.get("configuration", {
+            "testGroups": []})),
         "mutation": {k: v for k, v in docs.get("mutation", {}).get("coverage", {}).items()
                      if k in ("mutants", "byArea", "equivalent", "undecided")},
         "statusChanges": {"allowed": len(allowed), "pinned": len(pinned & allowed),

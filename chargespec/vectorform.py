@@ -11,10 +11,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from chargespec import configkeys
 from chargespec.models.step import Engine
+from chargespec.specmodel import Ref
 from chargespec.models.stdio import observation
 from chargespec.models.types import thaw
 
+# the manual section and interpretation of the steps GetConfiguration / ChangeConfiguration
+KEYS_REF = Ref("§2", "CONFIG-KEYS")
 REFUSALS = {"Rejected", "Invalid", "Blocked", "Occupied", "Faulted", "Expired",
             "NotSupported", "Unavailable"}
 
@@ -44,16 +48,17 @@ def alternatives(engine: Engine) -> dict[str, tuple[str, ...]]:
 def make_test(engine: Engine, config: Any, trace: list[Any], comment: str,
               flag: str | None = None, octt: str | None = None) -> dict[str, Any]:
     """A test (without tcId): the trace replayed on the reference, observations after each step."""
-    rules = {r.id: r for r in engine.machine.rules}
+    refs = {r.id: r.ref for r in engine.machine.rules}
+    refs.update({name: KEYS_REF for name in configkeys.EVENTS})
     choices = alternatives(engine)
     run = engine.run(config, trace)
-    last = rules[run[-1][2].rule]
-    flag = flag or last.ref.interpretation or last.ref.manual or "spec"
+    last = refs[run[-1][2].rule]
+    flag = flag or last.interpretation or last.manual or "spec"
     steps = []
     for ev, st, out in run:
         step: dict[str, Any] = {"event": event_json(ev), "expect": observation(engine.machine, out, st),
                                 "rule": out.rule}
-        interp = rules[out.rule].ref.interpretation
+        interp = refs[out.rule].interpretation
         if interp in choices:
             step["choice"] = interp
         steps.append(step)
@@ -64,9 +69,9 @@ def make_test(engine: Engine, config: Any, trace: list[Any], comment: str,
     test: dict[str, Any] = {
         "comment": comment,
         "flags": [flag],
-        "rules": sorted({out.rule for _, _, out in run}),
-        "manual": sorted({rules[out.rule].ref.manual for _, _, out in run
-                          if rules[out.rule].ref.manual}),
+        "rules": sorted({out.rule for _, _, out in run if out.rule not in configkeys.EVENTS}),
+        "manual": sorted({refs[out.rule].manual for _, _, out in run
+                          if refs[out.rule].manual}),
         "steps": steps,
         "result": ("acceptable" if any("choice" in s for s in steps)
                    else "invalid" if refused else "valid"),

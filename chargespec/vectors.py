@@ -296,6 +296,11 @@ def build(engine: Engine, workers: int | None = None, previous: Path | None = No
         docs[name] = document(engine, name, titles[name], groups)
     docs["octt"] = document(engine, "octt", "The OCTT OCPP 1.6 test cases that apply",
                             octt.groups(engine))
+    from chargespec import configvectors
+    docs["configuration"] = document(
+        engine, "configuration", "GetConfiguration and ChangeConfiguration: every key read, "
+        "every writable key with every class of value, read-only and unknown keys, a change "
+        "taking effect", configvectors.groups(engine))
     extra = coverage.top_up(engine, docs, workers)
     docs["coverage"] = document(engine, "coverage", "Rules under configuration values the "
                                 "concerns above do not reach", extra)
@@ -353,6 +358,11 @@ def readme(docs: dict[str, dict[str, Any]], report: dict[str, Any]) -> str:
         f"- OCTT OCPP 1.6 cases: {len(r['octt']['mirrored'])} mirrored of "
         f"{r['octt']['applicable']} applicable ({r['octt']['listed']} listed; the others do "
         "not apply, with the reason in `coverage-report.json`)",
+        f"- OCPP configuration keys: {r['configurationKeys']['keysRead']} of "
+        f"{r['configurationKeys']['keys']} read, {r['configurationKeys']['writableKeysChanged']}"
+        f" of {r['configurationKeys']['writableKeys']} writable keys changed with every class "
+        f"of value, {r['configurationKeys']['readOnlyKeysRefused']} read-only keys refused, "
+        f"{r['configurationKeys']['effectTests']} changes shown taking effect",
         f"- DLM: {r['dlm'].get('sites', 0)} sites, {r['dlm'].get('ticks', 0)} ticks",
         f"- connector status changes (OCPP 1.6 §4.9): {r['statusChanges']['pinned']} of the "
         f"{r['statusChanges']['allowed']} the table allows are pinned by some test, none it "

@@ -42,7 +42,7 @@ def projection(machine: Any) -> Callable[[Any, Any], dict[str, Any]]:
         return hit[1]
     from operator import attrgetter
 
-    from chargespec.models.types import thaw
+    from chargespec.models.types import to_jsonable
     getters: list[tuple[str, Callable[[Any, Any], Any]]] = []
     for o in machine.observed:
         if o.source == "observation":
@@ -53,7 +53,7 @@ def projection(machine: Any) -> Callable[[Any, Any], dict[str, Any]]:
             getters.append((o.name, lambda out, st, get=get: get(st)))
         elif o.source == "messages":
             getters.append((o.name, lambda out, st: [
-                {"action": m.action, "kind": m.kind, "fields": thaw(m.as_dict())}
+                {"action": m.action, "kind": m.kind, "fields": to_jsonable(m.as_dict())}
                 for m in out.messages]))
         else:
             getters.append((o.name, lambda out, st: [i.name for i in out.indications]))
@@ -128,12 +128,13 @@ class SessionReference:
         memo = (self.config, self.state, ev)
         hit = self._obs.get(memo)
         if hit is not None:
-            self.state = hit[0]
+            self.config, self.state = hit[0]
             return hit[1]  # shared: callers compare, never mutate
-        self.state, out = self.engine.step(self.config, self.state, ev)
+        # advance: a ChangeConfiguration changes the configuration of the steps after it
+        self.config, self.state, out = self.engine.advance(self.config, self.state, ev)
         obs = self._project(out, self.state)
         if len(self._obs) < 200_000:
-            self._obs[memo] = (self.state, obs)
+            self._obs[memo] = ((self.config, self.state), obs)
         return obs
 
 
