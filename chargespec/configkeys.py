@@ -71,9 +71,10 @@ class KeyTable:
 
 
 def build(file: str, doc: Any, parameters: Mapping[str, Any],
-          interpretations: Mapping[str, Any]) -> KeyTable:
+          interpretations: Mapping[str, Any], fits: Any) -> KeyTable:
     """The key table of spec/configuration_keys.yaml (schema-checked), checked against the
-    parameters: SpecError names the file, line and key of anything that does not fit."""
+    parameters (`fits(type, value)`: the loader's check of a value against a parameter's
+    type): SpecError names the file, line and key of anything that does not fit."""
     interp = doc.get("interpretation")
     if interp is not None and interp not in interpretations:
         raise SpecError(Where(file, doc.key_lines.get("interpretation", doc.line)),
@@ -87,7 +88,7 @@ def build(file: str, doc: Any, parameters: Mapping[str, Any],
             raise SpecError(where, f"key {name}: the same key as {lowered[name.lower()]} "
                                    f"(keys are compared case-insensitively)")
         lowered[name.lower()] = name
-        keys.append(_build_key(name, k, where, parameters))
+        keys.append(_build_key(name, k, where, parameters, fits))
     by_param = {k.parameter: k.name for k in keys if k.parameter}
     for pid, p in parameters.items():
         if p.ocpp_key is not None and by_param.get(pid) != p.ocpp_key:
@@ -97,7 +98,8 @@ def build(file: str, doc: Any, parameters: Mapping[str, Any],
     return KeyTable(tuple(keys), int(doc["get_configuration_max_keys"]), file)
 
 
-def _build_key(name: str, k: Any, where: Where, parameters: Mapping[str, Any]) -> ConfigKey:
+def _build_key(name: str, k: Any, where: Where, parameters: Mapping[str, Any],
+               fits: Any) -> ConfigKey:
     def fail(msg: str) -> SpecError:
         return SpecError(where, f"key {name}: {msg}")
     access = k.get("access")
@@ -141,10 +143,9 @@ def _build_key(name: str, k: Any, where: Where, parameters: Mapping[str, Any]) -
             raise fail(f"the map of {derived_from} must give every value {sorted(want)} "
                        f"exactly once, not {sorted(got)}")
         derived_map = tuple((str(a), str(b)) for a, b in derived["map"].items())
-    from .loader import value_fits  # the loader imports this module
     under = dict(k.get("effect_under") or {})
     for q, v in under.items():
-        if q not in parameters or not value_fits(parameters[q].type, v):
+        if q not in parameters or not fits(parameters[q].type, v):
             raise fail(f"effect_under: {q} = {v!r} is not a setting of spec/parameters.yaml")
     return ConfigKey(name, k["profile"], k["ocpp"], readonly, fmt, pid, derived_from,
                      derived_map, k.get("value"), members, lo, hi,

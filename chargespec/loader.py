@@ -185,7 +185,8 @@ def load_spec(directory: Path | str | None = None) -> Spec:
         raise SpecError(Where(docs["configuration_keys"][1][0]),
                         "the spec has more than one `kind: configuration_keys` document")
     config_keys = configkeys.build(*docs["configuration_keys"][0], b.parameters,
-                                   b.interpretations) if docs["configuration_keys"] else None
+                                   b.interpretations, value_fits) \
+        if docs["configuration_keys"] else None
     octt = [OcttCase.build(file, doc["cases"], cid, b.sections, b.parameters)
             for file, doc in docs["octt"] for cid in doc["cases"]]
     for case in octt:

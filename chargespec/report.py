@@ -632,6 +632,15 @@ def _coverage(pg: _Page) -> None:
     crow.append(("OCTT OCPP 1.6 cases mirrored",
                  f"{len(octt.get('mirrored', []))} / {octt.get('applicable', '?')} applicable",
                  f"{len(octt.get('notApplicable', {}))} not applicable, each with its reason"))
+    keys = c.coverage.get("configurationKeys")
+    if keys:
+        crow.append(("OCPP configuration keys read / writable keys changed with every class "
+                     "of value / read-only keys refused / changes shown taking effect",
+                     f"{keys['keysRead']} / {keys['keys']}; {keys['writableKeysChanged']} / "
+                     f"{keys['writableKeys']}; {keys['readOnlyKeysRefused']}; "
+                     f"{keys['effectTests']}", "none" if keys["keysRead"] == keys["keys"]
+                     and keys["writableKeysChanged"] == keys["writableKeys"] else "see "
+                     "coverage-report.json"))
     for key, label in (("uidForms", "card UIDs (4, 7, 10 bytes) x RFID Tag letter case"),
                        ("caseMismatched", "entries in the other letter case, per letter case"),
                        ("limitBoundaries", "current limits at every boundary"),

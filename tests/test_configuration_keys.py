@@ -14,6 +14,7 @@ from hypothesis import given, settings, strategies as st
 
 from chargespec import configkeys
 from chargespec.errors import InputError, SpecError
+from chargespec.expr import names
 from chargespec.loader import load_spec
 from chargespec.models.step import Engine
 from chargespec.models.types import to_jsonable
@@ -311,3 +312,117 @@ def test_a_change_that_breaks_an_invariant_is_found_by_the_proof(spec_copy):
     r = prove(load_spec(spec_copy))
     why = dict(r.failures)["deauthorized_only_in_a_transaction"]
     assert why.startswith("a ChangeConfiguration to ") and "stop_transaction_on_invalid_id=True" in why
+
+
+# ---------------------------------------------------------------- the vectors catch the bugs
+
+VECTORS = SPEC_DIR.parent / "vectors" / "configuration.json"
+
+
+class _Faulty:
+    """The reference with one configuration bug; `observations` as the reference's."""
+
+    name = "faulty"
+    observations = ["status", "messages"]
+
+    def __init__(self):
+        from chargespec.reference import Reference
+        self.ref = Reference()
+
+    def reset(self, config):
+        self.ref.reset(config)
+
+    def step(self, event):
+        return self.ref.step(self.rewrite(event))
+
+    def rewrite(self, event):
+        return event
+
+
+class AcceptsWithoutChanging(_Faulty):
+    """Answers Accepted for a valid value, but keeps the old setting."""
+
+    def step(self, event):
+        if event["name"] != "change_configuration":
+            return self.ref.step(event)
+        obs = self.ref.step({"name": "get_configuration", "key": []})  # a step that changes nothing
+        k = KEYS.find(event["key"])
+        ok = k is not None and not k.readonly and configkeys.parse(k, event["value"]) is not None
+        status = "Accepted" if ok else ("NotSupported" if k is None else "Rejected")
+        return {**obs, "messages": [{"action": "ChangeConfiguration", "kind": "result",
+                                     "fields": {"status": status}}]}
+
+
+class OffByOneBounds(_Faulty):
+    """Takes an integer one past its upper bound as the bound itself."""
+
+    def rewrite(self, event):
+        if event["name"] == "change_configuration":
+            k = KEYS.find(event["key"])
+            if k is not None and k.format == "int" and event["value"] == str((k.hi or 0) + 1):
+                return {**event, "value": str(k.hi)}
+        return event
+
+
+class CaseSensitiveBooleans(_Faulty):
+    """Rejects "TRUE" / "False": only the lower-case spelling is a boolean."""
+
+    def rewrite(self, event):
+        if event["name"] == "change_configuration" and event["value"] in ("TRUE", "False"):
+            return {**event, "value": "maybe"}
+        return event
+
+
+@pytest.mark.parametrize("faulty", ["AcceptsWithoutChanging", "OffByOneBounds",
+                                    "CaseSensitiveBooleans"])
+def test_the_configuration_vectors_catch_a_faulty_charge_point(faulty):
+    from chargespec.conform import InProcess, run_file
+    assert all(o.status == "passed" for o in run_file(InProcess("reference"), VECTORS))
+    outcomes = run_file(InProcess(f"test_configuration_keys:{faulty}"), VECTORS)
+    assert any(o.status == "failed" for o in outcomes), faulty
+
+
+def test_the_configuration_vectors_cover_every_key_and_value_class():
+    import json
+    doc = json.loads(VECTORS.read_text())
+    tried = {(s["event"]["key"], s["event"]["value"]) for g in doc["testGroups"]
+             for t in g["tests"] for s in t["steps"] if s["event"]["name"] == "change_configuration"}
+    from chargespec.configvectors import summary, value_classes
+    for k in KEYS.keys:
+        if k.readonly:
+            assert any(name == k.name for name, _ in tried), k.name
+        else:
+            assert {(k.name, text) for text, _ in value_classes(k)} <= tried, k.name
+    s = summary(ENGINE, doc)
+    assert s["keysRead"] == s["keys"] == len(KEYS.keys)
+    assert s["writableKeysChanged"] == s["writableKeys"]
+    assert s["readOnlyKeysRefused"] == sum(k.readonly for k in KEYS.keys)
+    read = {p for r in ENGINE.machine.rules if r.when is not None for p in names(r.when)}
+    boolean_read = {k.name for k in KEYS.keys
+                    if k.format == "bool" and not k.readonly and k.parameter in read}
+    assert s["effectTests"] == 2 * len(boolean_read) and len(boolean_read) >= 5
+
+
+def test_get_configuration_keys_compare_in_any_order():
+    from chargespec.compare import messages_differ
+    items = [{"key": "A", "readonly": False, "value": "1"}, {"key": "B", "readonly": True,
+                                                             "value": "x"}]
+    want = [{"action": "GetConfiguration", "kind": "result",
+             "fields": {"configurationKey": items, "unknownKey": ["X", "Y"]}}]
+    got = [{"action": "GetConfiguration", "kind": "result",
+            "fields": {"configurationKey": items[::-1], "unknownKey": ["Y", "X"]}}]
+    assert messages_differ(want, got) is None
+    got[0]["fields"]["configurationKey"][0] = {**items[1], "value": "y"}
+    assert messages_differ(want, got) is not None
+
+
+def test_spec_keys_prints_the_table(capsys):
+    from chargespec.cli import main
+    assert main(["spec", "keys"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == len(KEYS.keys)
+    assert any(line.split()[:3] == ["ConnectionTimeOut", "RW", "45"] for line in lines)
+    assert main(["spec", "keys", "--json"]) == 0
+    import json
+    rows = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
+    assert {r["key"]: r["access"] for r in rows}["NumberOfConnectors"] == "R"

@@ -14,8 +14,10 @@ REPO = Path(__file__).resolve().parents[1]
 ROOTS = {"chargespec": REPO / "chargespec", "chargespec.models": REPO / "models",
          "chargespec.checkers": REPO / "checkers"}
 # what the step function may use: the spec's reading and its expression language
-MODELS_MAY_IMPORT = {"chargespec", "chargespec.errors", "chargespec.expr", "chargespec.loader",
-                     "chargespec.rfid", "chargespec.specmodel", "chargespec.yamlread"}
+# (configkeys: the OCPP configuration keys, read with the spec; the engine answers them)
+MODELS_MAY_IMPORT = {"chargespec", "chargespec.configkeys", "chargespec.errors", "chargespec.expr",
+                     "chargespec.loader", "chargespec.rfid", "chargespec.specmodel",
+                     "chargespec.yamlread"}
 
 
 def _modules() -> dict[str, Path]:

@@ -34,7 +34,7 @@ def test_every_vector_is_an_item_and_the_reference_passes(tmp_path):
                    "--chargespec-vectors", str(d), "--collect-only")
     assert p.returncode == 0, p.stdout + p.stderr
     items = [ln for ln in p.stdout.splitlines() if "octt.json::" in ln]
-    assert len(items) == n and items[0].endswith("::1-TC_003 Regular Charging Session - Plugin First")
+    assert len(items) == n and items[0].endswith("::1-TC_001 Cold Boot Charge Point")
     p = pytest_run(tmp_path, "--chargespec-adapter", "reference", "--chargespec-vectors", str(d))
     assert p.returncode == 0 and f"{n} passed" in p.stdout, p.stdout + p.stderr
 
