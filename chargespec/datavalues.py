@@ -159,6 +159,10 @@ def _amps_scenarios(limit: str) -> list[tuple[str, str, list[tuple[str, dict[str
             for a in AMPS]
 
 
+# a reboot ends with the backend accepting the BootNotification (BOOT-REGISTRATION)
+BOOT_ACCEPTED = ("boot_conf", {"status": "Accepted"})
+
+
 def _refusal_plans() -> list[tuple[dict[str, Any], list[tuple[str, str, list[tuple[str, dict[str, Any]]]]]]]:
     """StopTransactionOnInvalidId false: the refused idTag's flag (no energy) is written by a
     StartTransaction.conf that is not Accepted and must be cleared by whatever ends that
@@ -177,12 +181,12 @@ def _refusal_plans() -> list[tuple[dict[str, Any], list[tuple[str, str, list[tup
             ("an error that stops it", [("error_raised", {"error": "rcd_fault"}),
                                         ("rcd_reconnected", {})]),
             ("RemoteStop", [("remote_stop", {"transaction": "current"})]),
-            ("a hard reset", [("hard_reset", {})]),
-            ("a soft reset", [("soft_reset", {})]),
+            ("a hard reset", [("hard_reset", {}), BOOT_ACCEPTED]),
+            ("a soft reset", [("soft_reset", {}), BOOT_ACCEPTED]),
             ("unplugging", [])],
         "NormalModeDRcd": [
             ("the vehicle's state D", [("ev_ventilation", {})]),
-            ("a power loss", [("power_loss", {}), ("power_return", {})])],
+            ("a power loss", [("power_loss", {}), ("power_return", {}), BOOT_ACCEPTED])],
         "StopOnlyByDisconnecting": [
             ("removing the cable from the socket", [("unplug", {}), ("cable_removed", {})])],
         "OnlyByRfidOrRemoteStop": [

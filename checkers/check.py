@@ -104,6 +104,16 @@ class CheckResult:
                 and (self.recovery is None or self.recovery.ok))
 
 
+def answer_only_events(engine: Engine) -> set[str]:
+    """The events whose every rule leaves the state as it was (no `do`, no `to`, no
+    `renotify`): they send an answer, or nothing."""
+    out = set(engine.machine.events)
+    for r in engine.machine.rules:
+        if r.do or r.to is not None or r.renotify:
+            out -= set(r.events)
+    return out
+
+
 def jobs_for(engine: Engine, profile: str) -> tuple[list[Job], float]:
     """The explorations of a profile, and the share of value pairs its configurations cover.
     `tests` is what the test suite's shared record explores: the CI configurations and the
@@ -114,7 +124,12 @@ def jobs_for(engine: Engine, profile: str) -> tuple[list[Job], float]:
         configs = configs[:CI_CONFIGURATIONS]
     elif profile == "smoke":  # the report's own tests: two configurations, nothing else
         configs = configs[:2]
-    jobs = [Job("pairwise", c.as_dict(), session, pairwise_bound) for c in configs]
+    # an event every rule of which only answers (no update, no phase, no renotify) leaves each
+    # state as it is: the pairwise explorations leave it to the proofs and to the error and
+    # authorization models, which step it from every state they reach
+    quiet_answers = answer_only_events(engine)
+    pair = [e for e in session if e.name not in quiet_answers]
+    jobs = [Job("pairwise", c.as_dict(), pair, pairwise_bound) for c in configs]
     coverage = pair_coverage(engine, configs)
     if profile in ("full", "tests"):
         # the error and authorization models leave the limit changes to the pairwise
@@ -142,15 +157,28 @@ DEFAULT_OPERATOR_LIMIT = 32
 def inoperative_bound(state: Any) -> bool:
     """The pairwise explorations expand an Inoperative connector (ChangeAvailability) and a
     transaction going on without energy (StopTransactionOnInvalidId false) only with load
-    management granting everything and an empty cache; a charger whose BootNotification is not
-    yet accepted only so, with the default Operator Current Limit and no error, Operative and
-    not refused besides.  No rule reads availability, the refusal or the registration together
-    with the limits or the cache, and expanding those states under every limit, cache and
-    error would double the exploration (the Z3 proofs cover every combination).  A reboot
+    management granting everything and an empty cache.  A charger whose BootNotification is not
+    yet accepted (Booting or Pending) only so, and with the default Operator Current Limit, no
+    reservation, Operative, not refused, and no error (but the lost backend of an Immediate Plug-in charge that survived the power
+    loss).  A Local Authorization List (SendLocalList) of one entry, at version 1, with the
+    default limits and no error but a lost backend, but with the cache, which the list takes
+    precedence over.  No rule reads availability, the refusal, the registration or
+    the list together with the limits, and expanding those states under every limit, cache
+    and error would double the exploration (the Z3 proofs cover every combination).  A reboot
     leaves the bound (power return, a reset) in the states it does not expand: the transition
     is checked, the state after it is not followed."""
-    if state.registration != "Accepted":
-        return (state.load_limit == 80 and not state.cache and not state.errors
+    if state.registration != "Accepted":  # Rejected acts as Pending does: not followed
+        return (state.registration != "Rejected" and state.reserved_for is None
+                and state.load_limit == 80 and not state.cache
+                and (not state.errors or (state.errors == {"backend_disconnected"}
+                                          and state.session == "provisional"))
+                and state.operator_limit == DEFAULT_OPERATOR_LIMIT
+                and state.availability == "Operative" and not state.deauthorized
+                and state.local_list_version == 0)
+    if state.local_list_version:  # a Local Authorization List: with the cache, not the rest
+        return (state.local_list_version == 1 and state.load_limit == 80
+                and bool(state.local_list) != bool(state.local_list_refused)
+                and state.errors <= {"backend_disconnected"}
                 and state.operator_limit == DEFAULT_OPERATOR_LIMIT
                 and state.availability == "Operative" and not state.deauthorized)
     return (state.availability == "Operative" and not state.deauthorized) or (

@@ -148,3 +148,40 @@ def test_the_data_vectors_catch_a_refusal_flag_that_outlives_its_transaction(eng
         bad = mutate.mutant_engine(engine, m)
         assert any(bad.run(config, run)[-1][2].observation != engine.run(config, run)[-1][2]
                    .observation for config, runs in plans for run in runs), m.id
+
+
+# ---------------------------------------------------------------- sampled MeterValues (METER-VALUES)
+
+def _charging(run, **config):
+    return run(**config).all("plug", ("rfid", {"uid": CARD}),
+                             ("authorize_conf", {"status": "Accepted"}), "ev_request_charge")
+
+
+def test_a_transaction_sends_a_sample_at_each_interval(run):
+    r = _charging(run)
+    out = r("meter_sample_timer")
+    assert [(m.action, m.as_dict()) for m in out.messages] == [("MeterValues", {"connectorId": 1})]
+    r.all("ev_pause", "meter_sample_timer")  # suspended by the vehicle: still a transaction
+    assert len(r.messages("MeterValues")) == 2
+
+
+@pytest.mark.parametrize("config, events", [
+    ({"meter_value_sample_interval": 0}, []),  # 0 switches sampling off
+    ({}, ["unplug"]),  # no transaction: the connector is Finishing
+    ({"free_charging": True, "free_charging_mode": "StatusNotifWithoutAuth"}, []),
+])
+def test_no_sample_without_sampling_or_a_transaction(run, config, events):
+    r = (_charging(run, **config) if not config.get("free_charging")
+         else run(**config).all("plug", ("rfid", {"uid": CARD}), "ev_request_charge"))
+    r.all(*events)
+    assert r("meter_sample_timer").messages == ()
+    assert r.messages("MeterValues") == []
+
+
+def test_no_sample_before_the_backend_accepts_the_charger(run):
+    r = _charging(run, restart_transaction_after_power_loss=True).all("power_loss",
+                                                                      "power_return")
+    assert r.state.session == "transaction"
+    assert r("meter_sample_timer").messages == ()
+    r.all(("boot_conf", {"status": "Accepted"}), "meter_sample_timer")
+    assert len(r.messages("MeterValues")) == 1
