@@ -93,9 +93,9 @@ def test_the_z3_back_end_agrees_with_python(spec, text, env):
 def test_a_dropped_guard_is_a_determinism_counterexample(spec_copy):
     mutate(spec_copy, "session.yaml",
            "      powered and not free_charging and in_service and reservation_allows_uid\n"
-           "      and not uid_listed and online and not (uid_cached and local_pre_authorize)",
+           "      and not uid_listed and online and not (uid_known and local_pre_authorize)",
            "      powered and in_service and reservation_allows_uid\n"
-           "      and not uid_listed and online and not (uid_cached and local_pre_authorize)")
+           "      and not uid_listed and online and not (uid_known and local_pre_authorize)")
     findings = prove(load_spec(spec_copy)).findings
     assert findings and findings[0].kind == "determinism"
     f = findings[0]
@@ -364,8 +364,8 @@ def test_chargespec_check_full_is_green():
 def _violating_transitions(engine, config):
     """Transitions made up to break every step check: a transaction that ends by unplugging
     with every kind of message sent, the wrong idTags and the wrong reason; the same messages
-    from a charger whose BootNotification is not accepted; an unknown card authorized
-    offline."""
+    from a charger whose BootNotification is not accepted; an unknown card, and one the Local
+    Authorization List refuses, authorized offline."""
     from chargespec.models.types import Message, Outputs
     s = engine.initial(config)
     tx = s.__class__(**{**s.as_dict(), "session": "transaction", "card": "CARD_A",
@@ -378,10 +378,13 @@ def _violating_transitions(engine, config):
     offline = s.__class__(**{**s.as_dict(), "errors": frozenset({"backend_disconnected"})})
     authorized = s.__class__(**{**offline.as_dict(), "session": "authorized", "card": "NOBODY"})
     booting = s.__class__(**{**tx.as_dict(), "registration": "Booting"})
+    refused = s.__class__(**{**offline.as_dict(), "local_list_refused": frozenset({"NOBODY"}),
+                             "local_list_version": 1})
     return [(tx, engine.event("unplug"), idle, out),
             (idle, engine.event("plug"), tx, out),
             (tx, engine.event("power_return"), booting, out),
-            (offline, engine.event("rfid", uid="NOBODY"), authorized, out)]
+            (offline, engine.event("rfid", uid="NOBODY"), authorized, out),
+            (refused, engine.event("rfid", uid="NOBODY"), authorized, out)]
 
 
 @settings(max_examples=150, deadline=None)
@@ -415,6 +418,7 @@ def test_the_made_up_transitions_do_break_each_check_that_applies(engine):
                                   "free_charging_mode": "FullFixedRfidWithAuth"},
         "rfid_only_unplug_keeps_transaction": {"stop_transaction_mode": "OnlyByRfidOrRemoteStop"},
         "doubt_off_refuses_unknown_cards": {"if_in_doubt_allow_charging": "Off"},
+        "local_list_refusal_holds_offline": {},
         "nothing_but_boot_notification_before_registration": {"connection_type": "GSM"},
     }
     checks = {i.id: explorer_checks(engine)[i.id] for i in engine.machine.invariants
