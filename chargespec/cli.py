@@ -149,6 +149,11 @@ def _parser() -> argparse.ArgumentParser:
     vec.add_argument("--full", action="store_true",
                      help="regenerate mutation.json even when its recorded inputs are "
                           "unchanged (the mutation analysis: minutes)")
+    vec.add_argument("--quick", action="store_true",
+                     help="with --check: when the inputs recorded at generation "
+                          "(.generated-from: spec, source, library versions) are today's and "
+                          "every file has its recorded bytes, say so without regenerating; "
+                          "else check in full")
     vec.set_defaults(func=cmd_vectors)
 
     con = sub.add_parser("conform", help="run vectors against an implementation "
@@ -196,6 +201,11 @@ def _parser() -> argparse.ArgumentParser:
                      help="the vectors the report reads (vectors/)")
     rep.add_argument("--spec", type=Path, help="spec directory (default: embedded)")
     rep.add_argument("--check", action="store_true", help="compare instead of writing")
+    rep.add_argument("--quick", action="store_true",
+                     help="with --check: when the inputs recorded at generation "
+                          "(.generated-from: spec, source, library versions, dot, the vectors) "
+                          "are today's and every file has its recorded bytes, say so without "
+                          "regenerating; else check in full")
     rep.add_argument("--workers", type=int, help="processes (default: one per core)")
     rep.set_defaults(func=cmd_report)
 
@@ -377,9 +387,17 @@ def default_vectors_dir() -> Path:
 
 
 def cmd_vectors(args: argparse.Namespace) -> int:
+    from . import fingerprint
+    from .loader import default_spec_dir
     from .models.step import Engine
     from .vectors import build, drift, write
 
+    inputs = fingerprint.inputs(default_spec_dir())
+    if args.check and args.quick and not args.full:
+        why = fingerprint.unchanged(args.out, inputs)
+        if why is not None:
+            print(f"{args.out}: {why}; 0 drifting")
+            return 0
     files = build(Engine(load_spec()), previous=None if args.full else args.out)
     if args.check:
         bad = drift(args.out, files)
@@ -388,6 +406,7 @@ def cmd_vectors(args: argparse.Namespace) -> int:
         print(f"{len(files)} files, {len(bad)} drifting")
         return 1 if bad else 0
     write(args.out, files)
+    fingerprint.write_record(args.out, inputs, files)
     tests = sum(f["numberOfTests"] for f in json.loads(files["manifest.json"])["files"].values())
     print(f"wrote {len(files)} files, {tests} tests, to {args.out}")
     return 0
@@ -407,22 +426,31 @@ def cmd_diagrams(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
+    from . import fingerprint
     from .checkers.check import progress_to_stderr
+    from .loader import default_spec_dir
     from .models.step import Engine
     from .report import TIMING_FILE, build, collect
     from .vectors import drift, write
 
+    inputs = fingerprint.inputs(args.spec or default_spec_dir(), [args.vectors], ["dot"])
+    if args.check and args.quick:
+        why = fingerprint.unchanged(args.out, inputs)
+        if why is not None:
+            print(f"{args.out}: {why}; 0 drifting")
+            return 0
     engine = Engine(load_spec(args.spec))
     collected = collect(engine, args.vectors, progress=progress_to_stderr, workers=args.workers)
     files = build(collected)
+    kept = {k: v for k, v in files.items() if k != TIMING_FILE}
     if args.check:
-        bad = drift(args.out, {k: v for k, v in files.items() if k != TIMING_FILE},
-                    command="chargespec report")
+        bad = drift(args.out, kept, command="chargespec report")
         for line in bad:
             print(line, file=sys.stderr)
         print(f"{len(files) - 1} files (all but {TIMING_FILE}), {len(bad)} drifting")
         return 1 if bad else 0
     write(args.out, files)
+    fingerprint.write_record(args.out, inputs, kept)
     index = (args.out / "index.html").resolve()
     print(f"wrote {len(files)} files to {args.out}; open {index.as_uri()}")
     return 0

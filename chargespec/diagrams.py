@@ -437,16 +437,20 @@ def status_jobs(engine: Engine, errors_only: bool = False
     """The explorations whose status changes the OCPP picture shows (besides the projections'):
     the check's CI configurations (unless the caller has them), and the error model under each
     stop mode (one error at a time)."""
-    from chargespec.checkers.check import ERROR_CONFIGS, jobs_for
+    from chargespec.checkers.check import (ERROR_CONFIGS, answer_only_events, jobs_for,
+                                           unregistered_bound)
     from chargespec.checkers.explore import REPRESENTATIVE_ERRORS, error_events, max_errors
     from chargespec.checkers.explore import session_events
 
     jobs, _ = jobs_for(engine, "ci")
     out = [] if errors_only else [(j.values, j.events, j.bound) for j in jobs]
+    # no status changes under an event that only answers, nor (but to send nothing) under an
+    # error before the BootNotification is accepted: the check's error model bounds them so
+    answers = answer_only_events(engine)
     quiet = [e for e in session_events(engine)
-             if e.name not in ("set_operator_limit", "set_load_limit")]
+             if e.name not in ("set_operator_limit", "set_load_limit") and e.name not in answers]
     events = quiet + error_events(engine, REPRESENTATIVE_ERRORS)
-    out += [(c, events, max_errors(1)) for c, _ in ERROR_CONFIGS]
+    out += [(c, events, unregistered_bound(max_errors(1))) for c, _ in ERROR_CONFIGS]
     return out
 
 

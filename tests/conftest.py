@@ -131,24 +131,31 @@ def _run_job(index: int) -> dict:
     rows_seen: set = set()
     before = set(EMITTED)
 
+    checked: set = set()  # what decides the notification check, once per distinct value
+
     def record(config, s, ev, s2, out):
-        seen["status_changes"].add((s.status, s2.status))
-        sent = [m.as_dict()["status"] for m in out.messages if m.action == "StatusNotification"]
         error_note = out.observation.error_info is not None and \
             config.send_error_status_notifications
-        expected = [s2.status] if (s2.status != s.status or error_note or
-                                   renotify[out.rule]) else []
-        if (s.status, s2.status) in via:  # a change the table lacks, reported through `via`
-            expected = [via[(s.status, s2.status)], s2.status]
-        if silenced:  # Free Charging mode 1: no OCPP at all
-            expected = []
-        if s2.registration != "Accepted" and config.connection_type != "NoBackend":
-            expected = []  # nothing but BootNotification until it is accepted
-        if sent != expected:
-            seen["bad_notifications"].append(
-                f"{out.rule} on {ev.label()}: status {s.status} -> {s2.status}, sent {sent}")
-        for m in out.messages:
-            seen["messages"].setdefault((m.action, m.kind, m.fields), (out.rule, ev))
+        decides = (s.status, s2.status, out.rule, out.messages, error_note,
+                   s2.registration != "Accepted")
+        if decides not in checked:
+            checked.add(decides)
+            seen["status_changes"].add((s.status, s2.status))
+            sent = [m.as_dict()["status"] for m in out.messages
+                    if m.action == "StatusNotification"]
+            expected = [s2.status] if (s2.status != s.status or error_note or
+                                       renotify[out.rule]) else []
+            if (s.status, s2.status) in via:  # a change the table lacks, reported through `via`
+                expected = [via[(s.status, s2.status)], s2.status]
+            if silenced:  # Free Charging mode 1: no OCPP at all
+                expected = []
+            if s2.registration != "Accepted" and config.connection_type != "NoBackend":
+                expected = []  # nothing but BootNotification until it is accepted
+            if sent != expected:
+                seen["bad_notifications"].append(
+                    f"{out.rule} on {ev.label()}: status {s.status} -> {s2.status}, sent {sent}")
+            for m in out.messages:
+                seen["messages"].setdefault((m.action, m.kind, m.fields), (out.rule, ev))
         # tables read the previous value of kept observations (status), as the engine does
         key = (s2, tuple(getattr(s, n) for _, n in compiled.kept))
         if key in rows_seen:

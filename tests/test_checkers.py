@@ -221,17 +221,37 @@ WAY_OUT = ("  - id: cable_removal_ends_finishing\n    from: [finishing]\n"
            "    to: idle")
 
 
-def test_a_removed_way_out_is_a_dead_end(spec_copy):
+# The events that cannot lead out of a Finishing connector whose cable is still in: the backend's
+# configuration and maintenance (local list, availability, limits, reservations, the cache) and
+# the events that only answer.  Leaving events out only takes ways out away, so a dead end found
+# with the rest is one with them too only if none of these leads out: the soft reset does
+# (SOFT-RESET), and is left out of both tests; the slow test explores every other event.
+NO_WAY_OUT = {"send_local_list", "change_availability", "set_operator_limit", "set_load_limit",
+              "reserve_now", "cancel_reservation", "reservation_expired", "clear_cache",
+              "cache_expiry_timer"}
+
+
+def _removed_way_out(spec_copy, leave_out: set[str]) -> None:
     mutate(spec_copy, "session.yaml", WAY_OUT, WAY_OUT.replace("to: idle", "to: finishing"))
-    # the backend's soft reset also leaves Finishing (SOFT-RESET): explore without it
     engine = Engine(load_spec(spec_copy))
+    leave_out = leave_out | {"soft_reset"}
     preds: dict = {}
     x = explore(engine, engine.config(), explorer_checks(engine),
-                events=[e for e in session_events(engine) if e.name != "soft_reset"],
+                events=[e for e in session_events(engine) if e.name not in leave_out],
                 predecessors=preds)
     stuck = _stuck(engine, x, preds)
     assert stuck and all(s.session == "finishing" or s.status != "Available" for s in stuck)
     assert len(trace_to(x.parent, stuck[0])) >= 3
+
+
+def test_a_removed_way_out_is_a_dead_end(spec_copy):
+    from chargespec.checkers.check import answer_only_events
+    _removed_way_out(spec_copy, NO_WAY_OUT | answer_only_events(Engine(load_spec(spec_copy))))
+
+
+@pytest.mark.slow  # every event but the soft reset: 40 s
+def test_a_removed_way_out_is_a_dead_end_under_every_other_event(spec_copy):
+    _removed_way_out(spec_copy, set())
 
 
 def test_the_embedded_spec_has_no_dead_end_under_the_default_configuration(engine):
