@@ -193,6 +193,28 @@ def _parser() -> argparse.ArgumentParser:
                      help="directory (reports/diagrams)")
     dia.set_defaults(func=cmd_diagrams)
 
+    vcp = sub.add_parser("virtual-cp", help="the reference model as an OCPP 1.6J charge point "
+                                            "(a virtual Powerstation TWO) connecting to a "
+                                            "central system; physical events as JSON lines "
+                                            "on stdin")
+    vcp.add_argument("--csms", required=True, metavar="URL",
+                     help="the central system's WebSocket URL (ws://HOST:PORT/PATH); the charge "
+                          "point's id is appended as OCPP-J says")
+    vcp.add_argument("--id", default="CP1", help="charge point id (CP1)")
+    vcp.add_argument("--connectors", type=int, choices=[1, 2], default=2,
+                     help="connectors (2: the manual's dual station)")
+    vcp.add_argument("--config", type=Path, help="configuration YAML (parameter: value)")
+    vcp.add_argument("--set", action="append", default=[], metavar="PARAM=VALUE")
+    vcp.add_argument("--spec", type=Path, help="spec directory (default: embedded)")
+    vcp.add_argument("--log", type=Path, help="append every frame here as JSON lines")
+    vcp.add_argument("--time-scale", type=float, default=1.0,
+                     help="multiply the Heartbeat interval by this (tests run it fast)")
+    vcp.add_argument("--connect-timeout", type=seconds, default=10.0,
+                     help="seconds to reach the central system (10)")
+    vcp.add_argument("--no-control", action="store_true",
+                     help="no control channel: serve until the connection closes")
+    vcp.set_defaults(func=cmd_virtual_cp)
+
     rep = sub.add_parser("report", help="reports/: index.html (self-contained), summary.json, "
                                         "diagrams; --check: fail if the committed report "
                                         "drifts from the spec")
@@ -454,6 +476,34 @@ def cmd_report(args: argparse.Namespace) -> int:
     index = (args.out / "index.html").resolve()
     print(f"wrote {len(files)} files to {args.out}; open {index.as_uri()}")
     return 0
+
+
+def cmd_virtual_cp(args: argparse.Namespace) -> int:
+    import asyncio
+    from urllib.parse import urlsplit
+
+    from .models.step import Engine
+    from .virtual_cp import run
+
+    parts = urlsplit(args.csms)
+    if parts.scheme not in ("ws", "wss") or not parts.hostname:
+        raise InputError(f"--csms {args.csms!r}: a ws:// or wss:// URL with a host")
+    if not args.id or "/" in args.id or len(args.id) > 48:
+        raise InputError(f"--id {args.id!r}: 1-48 characters, no '/'")
+    if not 0 < args.time_scale <= 1000:
+        raise InputError(f"--time-scale {args.time_scale}: above 0, at most 1000")
+    if args.log is not None:
+        from .outfiles import check_target
+        check_target(args.log)
+    spec = load_spec(args.spec)
+    values: dict = {}
+    if args.config:
+        values.update(load_config(spec, args.config))
+    values.update(_parse_set(spec, args.set))
+    engine = Engine(spec)
+    return asyncio.run(run(args.csms, args.id, engine, engine.config(values), args.connectors,
+                           args.log, args.time_scale, not args.no_control,
+                           args.connect_timeout))
 
 
 def cmd_export_promela(args: argparse.Namespace) -> int:

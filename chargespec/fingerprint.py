@@ -95,7 +95,8 @@ def inputs(spec_dir: Path, read_dirs: Iterable[Path] = (), tools: Iterable[str] 
 
 def record_bytes(inputs_hash: str, files: dict[str, bytes]) -> bytes:
     body = {"inputs": inputs_hash,
-            "files": {name: hashlib.sha256(data).hexdigest() for name, data in sorted(files.items())}}
+            "files": {name: hashlib.sha256(data).hexdigest()
+                      for name, data in sorted(files.items())}}
     return (json.dumps(body, sort_keys=True, indent=1) + "\n").encode()
 
 
