@@ -147,6 +147,19 @@ class Station:
             st.connectors[n] = Connector(n, state, last=engine.observe(config, state))
         return st
 
+    def reboot(self, config: Any) -> None:
+        """Every connector back to its initial state under `config`, nothing queued, then
+        powered on: BootNotification (BOOT-REGISTRATION)."""
+        self.config = config
+        self.outbox.clear()
+        for c in self.connectors.values():
+            c.state = self.engine.initial(config)
+            c.last = self.engine.observe(config, c.state)
+            c.transaction_id = c.reservation_id = None
+        for n in self.connectors:
+            self.apply([n], "power_loss")
+        self.apply(sorted(self.connectors), "power_return")
+
     def apply(self, targets: list[int], name: str, **fields: Any) -> list[Message]:
         """The event on each connector of `targets`; their CALLs are queued (the station's own
         once), and the results answering the central system are returned (the first
@@ -204,6 +217,7 @@ class VirtualChargePoint(ChargePoint):
         self.heartbeat_interval: float | None = None
         self.lock = asyncio.Lock()
         self.errors: list[str] = []
+        self.inflight: tuple[str, asyncio.Task] | None = None  # the CALL awaiting its answer
 
     # ---- the charge point's CALLs, one at a time
     async def sender(self) -> None:
@@ -213,9 +227,12 @@ class VirtualChargePoint(ChargePoint):
             while self.station.outbox:
                 n, m = self.station.outbox.pop(0)
                 self.busy += 1
+                task = asyncio.create_task(self._send_call(n, m))
+                self.inflight = (m.action, task)
                 try:
-                    await self._send_call(n, m)
+                    await asyncio.wait([task])
                 finally:
+                    self.inflight = None
                     self.busy -= 1
 
     async def _send_call(self, n: int, m: Message) -> None:
@@ -424,6 +441,16 @@ class VirtualChargePoint(ChargePoint):
         if kind == "hello":
             return {"type": "hello", "name": "chargespec virtual-cp",
                     "observations": [*observation_names(self.station.engine), "messages"]}
+        if kind == "reset":  # the runner's driver: this configuration, then a reboot
+            values = request.get("config")
+            try:
+                config = self.station.engine.config(values if isinstance(values, dict) else {})
+            except Exception as exc:  # an unknown parameter, a value out of its domain
+                return {"type": "unsupported", "reason": str(exc)[:300]}
+            async with self.lock:
+                self.station.reboot(config)
+            self.wake.set()
+            return {"type": "ready"}
         if kind == "settle":
             quiet = await self.settle(float(request.get("timeout", 5.0)))
             return {"type": "quiet" if quiet else "busy"}
@@ -439,6 +466,9 @@ class VirtualChargePoint(ChargePoint):
         if not isinstance(event, dict) or not isinstance(event.get("name"), str):
             return {"type": "error", "message": "an event is {\"name\": ..., fields}"}
         fields = {k: v for k, v in event.items() if k != "name"}
+        if event["name"] == "authorize_timeout" and self.inflight is not None \
+                and self.inflight[0] == "Authorize":
+            self.inflight[1].cancel()  # the charge point stops waiting for Authorize.conf
         async with self.lock:
             try:
                 before = len(self.station.outbox)
@@ -517,9 +547,7 @@ async def open_station(url: str, cp_id: str, engine: Engine, config: Any, connec
         raise
     station = Station.start(engine, config, connectors)
     cp = VirtualChargePoint(cp_id, LoggedConnection(ws, frames), station, time_scale)
-    for n in station.connectors:
-        station.apply([n], "power_loss")
-    station.apply(sorted(station.connectors), "power_return")
+    station.reboot(config)
     tasks = [asyncio.create_task(cp.start()), asyncio.create_task(cp.sender()),
              asyncio.create_task(cp.heartbeat())]
     cp.wake.set()

@@ -1,0 +1,147 @@
+"""`--adapter ocppj:...` (chargespec/ocppj.py): the runner as the charge point's central system,
+here with `chargespec virtual-cp` as both the charge point and its driver, over loopback.
+
+Not yet asserted, because it does not hold yet (issue 21 stays open): that every expressible
+vector passes.  A message the model queues behind a CALL that waits for the vector's answer
+(StatusNotification after StartTransaction) reaches the wire one step later than the vector
+expects it, and the runner does not yet carry it over."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+import sys
+
+import pytest
+
+from chargespec.conform import AdapterError, StepUnsupported, make_adapter, parse_adapter
+from chargespec.ocppj import parse
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _free_port() -> int:
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def _adapter(port: int, settle: float = 0.15):
+    driver = (f"{sys.executable} -m chargespec virtual-cp --csms ws://127.0.0.1:{port} "
+              f"--id CP1 --connectors 1")
+    return make_adapter(f"ocppj:listen=127.0.0.1:{port},id=CP1,settle={settle},"
+                        f"driver=stdio:{driver}", timeout=5.0)
+
+
+def test_the_options_are_parsed_and_loopback_is_the_default():
+    o = parse("listen=127.0.0.1:9000,id=CP9,settle=0.5,driver=stdio:my-sim --port 3,fast")
+    assert (o.host, o.port, o.cp_id, o.settle) == ("127.0.0.1", 9000, "CP9", 0.5)
+    assert o.driver == ["my-sim", "--port", "3,fast"]  # the driver's command keeps its commas
+    assert parse_adapter("ocppj:id=CP1")[0] == "ocppj"
+    assert parse("listen=0.0.0.0:9000,remote=yes").host == "0.0.0.0"
+
+
+@pytest.mark.parametrize("bad, says", [
+    ("listen=0.0.0.0:9000", "remote=yes"),
+    ("listen=127.0.0.1", "HOST:PORT"),
+    ("listen=127.0.0.1:99999", "HOST:PORT"),
+    ("id=a/b", "id="),
+    ("colour=red", "unknown option"),
+    ("settle=-1", "settle"),
+    ("settle=soon", "seconds"),
+    ("driver=tcp:host", "driver=stdio"),
+])
+def test_a_malformed_option_is_named(bad, says):
+    with pytest.raises(AdapterError, match=says):
+        parse(bad)
+
+
+def test_a_charge_point_that_never_connects_is_an_adapter_error():
+    port = _free_port()
+    with pytest.raises(AdapterError, match="no charge point connected"):
+        make_adapter(f"ocppj:listen=127.0.0.1:{port},id=CP1,connect=0.5", timeout=1.0)
+
+
+def test_a_card_session_over_the_wire_is_observed_as_the_model_sends_it():
+    adapter = _adapter(_free_port())
+    try:
+        assert "messages" in adapter.observations and "status" in adapter.observations
+        assert adapter.reset({"stop_transaction_mode": "Normal"})
+        assert adapter.step({"name": "plug"})["messages"] == []
+        seen = adapter.step({"name": "rfid", "uid": "CARD_A"})
+        assert seen["messages"] == [{"action": "Authorize", "kind": "call",
+                                     "fields": {"idTag": "CARD_A"}}]
+        assert seen["led"] == "white_rotating"
+        seen = adapter.step({"name": "authorize_conf", "status": "Accepted"})
+        assert seen["messages"][0] == {"action": "StartTransaction", "kind": "call",
+                                       "fields": {"connectorId": 1, "idTag": "CARD_A"}}
+        seen = adapter.step({"name": "start_tx_conf", "status": "Accepted"})
+        # the StatusNotification the model queued behind StartTransaction, one step late
+        assert {"action": "StatusNotification", "kind": "call", "fields": {
+            "connectorId": 1, "status": "Preparing", "errorCode": "NoError"}} in seen["messages"]
+        seen = adapter.step({"name": "remote_stop", "transaction": "current"})
+        assert seen["messages"][0] == {"action": "RemoteStopTransaction", "kind": "result",
+                                       "fields": {"status": "Accepted"}}
+        assert {"action": "StopTransaction", "kind": "call", "fields": {"reason": "Remote"}} \
+            in seen["messages"]
+        # an answer with nothing to answer cannot go over the wire: the test is unsupported
+        with pytest.raises(StepUnsupported, match="no Authorize pending"):
+            adapter.step({"name": "authorize_conf", "status": "Accepted"})
+        # the next test starts from a rebooted, registered charge point
+        assert adapter.reset({})
+        assert adapter.step({"name": "get_local_list_version"})["messages"] == [
+            {"action": "GetLocalListVersion", "kind": "result", "fields": {"listVersion": 0}}]
+    finally:
+        adapter.close()
+
+
+def test_calls_behind_a_waiting_call_are_expected_one_step_later():
+    """The runner's comparison over a wire (conform.held_back): the calls after the CALL that
+    waits for the vector's answer move to the next step; anything else missing still fails."""
+    from chargespec.conform import held_back
+    start = {"action": "StartTransaction", "kind": "call",
+             "fields": {"connectorId": 1, "idTag": "CARD_A"}}
+    prep = {"action": "StatusNotification", "kind": "call",
+            "fields": {"connectorId": 1, "status": "Preparing", "errorCode": "NoError"}}
+    auth = {"action": "Authorize", "kind": "call", "fields": {"idTag": "CARD_A"}}
+    expect = {"messages": [start, prep]}
+    assert held_back(expect, {"messages": [start]}, "StartTransaction") == [prep]
+    assert held_back(expect, {"messages": [start, prep]}, "StartTransaction") == []
+    # a call before the waiting one is not held back by it
+    assert held_back({"messages": [auth, start]}, {"messages": [start]}, "StartTransaction") \
+        == []
+    # the waiting CALL went out in an earlier step: every call of this step waits
+    assert held_back({"messages": [prep]}, {"messages": []}, "StartTransaction") == [prep]
+    # results are answered whatever waits
+    res = {"action": "RemoteStopTransaction", "kind": "result", "fields": {"status": "Accepted"}}
+    assert held_back({"messages": [res, prep]}, {"messages": []}, "StartTransaction") == [prep]
+
+
+def test_a_test_run_over_the_wire_carries_the_held_back_calls(tmp_path):
+    """A vector file through `chargespec conform --adapter ocppj:...` with the virtual
+    charge point: every test passes, or is unsupported for an event the wire cannot carry."""
+    import json
+    from chargespec.cli import main
+    doc = json.loads((REPO / "vectors" / "stop_modes.json").read_text())
+    keep = {"plug", "rfid", "authorize_conf", "start_tx_conf", "remote_stop", "unplug",
+            "ev_request_charge", "cable_removed"}
+    picked = []
+    for g in doc["testGroups"][:1]:
+        tests = [t for t in g["tests"] if {s["event"]["name"] for s in t["steps"]} <= keep]
+        picked.append({**g, "tests": tests[:12]})
+    doc["testGroups"] = picked
+    doc["numberOfTests"] = sum(len(g["tests"]) for g in picked)
+    vec = tmp_path / "some.json"
+    vec.write_text(json.dumps(doc))
+    port = _free_port()
+    driver = (f"{sys.executable} -m chargespec virtual-cp --csms ws://127.0.0.1:{port} "
+              f"--id CP1 --connectors 1")
+    out = tmp_path / "results.json"
+    code = main(["conform", str(vec), "--json", str(out), "--adapter",
+                 f"ocppj:listen=127.0.0.1:{port},id=CP1,settle=0.1,driver=stdio:{driver}"])
+    results = json.loads(out.read_text())
+    assert len(results) == doc["numberOfTests"] >= 8
+    assert code == 0, [r["detail"] for r in results if r["status"] == "failed"]
+    assert sum(r["status"] == "passed" for r in results) >= len(results) - 2
