@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from . import __version__
+from . import ocppj as _ocppj  # noqa: F401 - registers the `ocppj` transport with conform
 from .errors import ChargespecError, InputError, ModelError, SpecError, Where
 from .inputs import coerce_parameter, load_config, load_scenario
 from .loader import default_spec_dir, load_spec

@@ -16,7 +16,7 @@ from typing import Any
 TRANSACTION_ACTIONS = ("StartTransaction", "StopTransaction", "MeterValues")
 
 
-def _canon(m: Any) -> str:
+def canonical(m: Any) -> str:
     f = m.get("fields") if isinstance(m, dict) else None
     if m.get("action") == "GetConfiguration" and isinstance(f, dict):
         # OCPP 1.6 §6.23 gives configurationKey and unknownKey no order: compared as sets
@@ -42,7 +42,7 @@ def messages_differ(expected: list[Any], observed: Any) -> str | None:
             return f"messages: {str(m)[:200]}: fields must be an object and kind a string"
 
     def part(ms, pred):
-        return [_canon(m) for m in ms if pred(m)]
+        return [canonical(m) for m in ms if pred(m)]
     results = (lambda m: m["kind"] == "result")
     calls = (lambda m: m["kind"] != "result")
     tx = (lambda m: m["kind"] != "result" and m["action"] in TRANSACTION_ACTIONS)

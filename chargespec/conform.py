@@ -453,7 +453,7 @@ WAITING = "waitingFor"
 def held_back(expect: dict[str, Any], seen: dict[str, Any], waiting: Any) -> list[Any]:
     """The expected calls that come after the `waiting` CALL and were not seen: those the
     charge point could not send yet."""
-    from chargespec.compare import _canon
+    from chargespec.compare import canonical
     exp = expect.get("messages")
     obs = seen.get("messages")
     if not isinstance(exp, list) or not isinstance(obs, list):
@@ -463,10 +463,10 @@ def held_back(expect: dict[str, Any], seen: dict[str, Any], waiting: Any) -> lis
     # the waiting CALL went out in this step: the calls after it wait; it went out before:
     # every call of this step waits
     first = names.index(waiting) + 1 if waiting in names else 0
-    left = [_canon(m) for m in obs if isinstance(m, dict)]
+    left = [canonical(m) for m in obs if isinstance(m, dict)]
     out = []
     for m in calls[first:]:
-        c = _canon(m)
+        c = canonical(m)
         if c in left:
             left.remove(c)
         else:
@@ -590,7 +590,7 @@ def register_transport(t: Transport) -> Transport:
     return t
 
 
-def _parse_command(rest: str) -> list[str]:
+def parse_command(rest: str) -> list[str]:
     import shlex
     try:
         argv = shlex.split(rest)
@@ -615,7 +615,7 @@ register_transport(Transport(
     "module", _parse_class, lambda target, timeout, max_line: InProcess(target),
     "module:Class, a Python class with reset(config), step(event) and `observations`"))
 register_transport(Transport(
-    "stdio", _parse_command, lambda argv, timeout, max_line: Stdio(argv, timeout, max_line),
+    "stdio", parse_command, lambda argv, timeout, max_line: Stdio(argv, timeout, max_line),
     "stdio:COMMAND, any program speaking the JSON-lines protocol (ADAPTER.md)"))
 
 
@@ -636,7 +636,7 @@ def parse_adapter(spec: str) -> tuple[str, Any]:
     if colon and scheme in TRANSPORTS and scheme not in ("reference", "module"):
         return scheme, TRANSPORTS[scheme].parse(rest)
     if not colon or " " in scheme or "/" in scheme:
-        return "stdio", _parse_command(spec)
+        return "stdio", parse_command(spec)
     try:
         return "module", _parse_class(spec)
     except AdapterError:
@@ -785,6 +785,3 @@ def summary(outcomes: list[Outcome]) -> str:
     if not_obs:
         lines.append(f"not observed (never counted as passed): {', '.join(not_obs)}")
     return "\n".join(lines)
-
-
-from chargespec import ocppj as _ocppj  # noqa: E402,F401 - registers the `ocppj` transport

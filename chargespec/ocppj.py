@@ -45,7 +45,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .conform import (WAITING, AdapterError, StepUnsupported, Stdio, Transport,
-                      _parse_command, register_transport)
+                      parse_command, register_transport)
 
 SETTLE = 0.3  # seconds of a quiet wire that end a step
 CONNECT = 30.0  # seconds for the charge point to connect
@@ -99,7 +99,7 @@ def parse(rest: str) -> Options:
         scheme, colon, cmd = driver.strip().partition(":")
         if scheme != "stdio" or not colon:
             raise AdapterError("ocppj: driver=stdio:COMMAND")
-        command = _parse_command(cmd)
+        command = parse_command(cmd)
     try:
         settle, connect = float(opts.get("settle", SETTLE)), float(opts.get("connect", CONNECT))
     except ValueError:

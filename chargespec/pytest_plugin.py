@@ -85,6 +85,7 @@ _ADAPTERS: dict[int, Any] = {}
 def _adapter(config: Any) -> Any:
     key = id(config)
     if key not in _ADAPTERS:
+        import chargespec.ocppj  # noqa: F401 - registers the `ocppj` transport
         from chargespec.conform import AdapterError, make_adapter
         try:
             _ADAPTERS[key] = make_adapter(config.getoption("--chargespec-adapter"),

@@ -277,7 +277,9 @@ def test_transports_are_registered_by_scheme():
     assert parse_adapter("./my-adapter --fast") == ("stdio", ["./my-adapter", "--fast"])
     assert parse_adapter("pkg.mod:Impl") == ("module", "pkg.mod:Impl")
     with pytest.raises(AdapterError, match="stdio:"):
-        parse_adapter("ocppj:listen=127.0.0.1:9000")  # not registered (yet): the schemes named
+        parse_adapter("mqtt:broker=127.0.0.1")  # not registered: the schemes named
+    import chargespec.ocppj  # noqa: F401 - the OCPP-J transport registers itself
+    assert parse_adapter("ocppj:listen=127.0.0.1:9000,id=CP1")[0] == "ocppj"
 
 
 def test_close_kills_the_adapters_whole_process_group(tmp_path, adapter):
