@@ -23,10 +23,10 @@ accepted and what follows acknowledged, until the wire is quiet).  Per step:
   messages: StatusNotification, StopTransaction, MeterValues and Heartbeat are acknowledged at
   once; Authorize, StartTransaction and BootNotification wait for the vector's answer (OCPP-J's
   one outstanding CALL per direction).  Fields the model does not decide (timestamp, meter,
-  transactionId, an idTag on StopTransaction) are dropped, OCPP's defaults applied (a
-  StopTransaction without reason is Local); connectors other than 1 and actions the spec does
-  not model (DataTransfer from the charge point, FirmwareStatusNotification, ...) are listed on
-  stderr and ignored; Heartbeat and MeterValues count only in a step that asks for them;
+  transactionId; an idTag on StopTransaction where the vector pins none) are dropped, OCPP's
+  defaults applied (a StopTransaction without reason is Local); connectors other than 1 and
+  actions the spec does not model (DataTransfer from the charge point, ...) are listed on stderr
+  and ignored; Heartbeat and MeterValues count only in a step that asks for them;
 - the other observations (status, contactor, ...) are the driver's `observe` answer after the
   wire is quiet, when it has one (chargespec virtual-cp does); else only `messages` is shown.
 
@@ -53,7 +53,7 @@ ANSWERED_LATER = {"Authorize": "authorize_conf", "StartTransaction": "start_tx_c
                   "BootNotification": "boot_conf"}
 # the fields the model decides, per action (OCPP 1.6 edge fields dropped: ocpp16.EDGE_FIELDS)
 MODEL_FIELDS = {"Authorize": ("idTag",), "StartTransaction": ("connectorId", "idTag"),
-                "StopTransaction": ("reason",), "BootNotification": (),
+                "StopTransaction": ("idTag", "reason"), "BootNotification": (),
                 "Heartbeat": (), "MeterValues": ("connectorId",),
                 "StatusNotification": ("connectorId", "status", "errorCode", "info",
                                        "vendorErrorCode"),
@@ -130,6 +130,9 @@ class OcppJ:
         from ocpp.v16 import ChargePoint
 
         self.opts, self.timeout = opts, timeout
+        # fields OCPP lets a charge point add where the vector does not pin them (the runner
+        # drops them then: conform.unpinned)
+        self.optional_fields = {"StopTransaction": {"idTag"}}
         self.name = f"ocppj {opts.cp_id}"
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)

@@ -145,3 +145,58 @@ def test_a_test_run_over_the_wire_carries_the_held_back_calls(tmp_path):
     assert len(results) == doc["numberOfTests"] >= 8
     assert code == 0, [r["detail"] for r in results if r["status"] == "failed"]
     assert sum(r["status"] == "passed" for r in results) >= len(results) - 2
+
+
+def test_a_fault_in_the_charge_point_fails_the_test_that_meets_it(tmp_path):
+    """The virtual charge point running a spec with one fault (RemoteStop's StopTransaction
+    says Local instead of Remote): over the wire, the tests that stop remotely fail on that
+    message, and the others still pass."""
+    import json
+    import shutil
+    from chargespec.cli import main
+    spec = tmp_path / "spec"
+    shutil.copytree(REPO / "spec", spec)
+    session = spec / "session.yaml"
+    text = session.read_text()
+    rule = text.index("  - id: remote_stop_stops_transaction\n")
+    fault = text.index("reason: \"'Remote'\"", rule)
+    session.write_text(text[:fault] + "reason: \"'Local'\"" + text[fault + 18:])
+    # tests made by the reference (the committed vectors stop before StartTransaction.conf,
+    # where no RemoteStop can name the transaction over the wire)
+    from chargespec.loader import load_spec
+    from chargespec.models.step import Engine
+    from chargespec.vectorform import make_test
+    engine = Engine(load_spec(REPO / "spec"))
+    config = engine.config()
+    start = [engine.event("plug"), engine.event("rfid", uid="CARD_A"),
+             engine.event("authorize_conf", status="Accepted"),
+             engine.event("start_tx_conf", status="Accepted"), engine.event("ev_request_charge")]
+    remote = [make_test(engine, config, start + [engine.event("remote_stop",
+                                                              transaction="current")],
+                        "remote stop"),
+              make_test(engine, config, start + [engine.event("ev_pause"),
+                                                 engine.event("remote_stop",
+                                                              transaction="current")],
+                        "remote stop, paused")]
+    other = [make_test(engine, config, start + [engine.event("rfid", uid="CARD_A")],
+                       "the same card stops")]
+    doc = json.loads((REPO / "vectors" / "stop_modes.json").read_text())
+    group = doc["testGroups"][0]
+    for k, t in enumerate(remote + other, 1):
+        t["tcId"] = k
+    doc["testGroups"] = [{**group, "config": {}, "tests": remote + other}]
+    doc["numberOfTests"] = len(remote) + len(other)
+    vec = tmp_path / "some.json"
+    vec.write_text(json.dumps(doc))
+    port = _free_port()
+    driver = (f"{sys.executable} -m chargespec virtual-cp --csms ws://127.0.0.1:{port} "
+              f"--id CP1 --connectors 1 --spec {spec}")
+    out = tmp_path / "results.json"
+    code = main(["conform", str(vec), "--json", str(out), "--adapter",
+                 f"ocppj:listen=127.0.0.1:{port},id=CP1,settle=0.1,driver=stdio:{driver}"])
+    results = {r["tc_id"]: r for r in json.loads(out.read_text())}
+    assert code == 1
+    for t in remote:
+        r = results[t["tcId"]]
+        assert r["status"] == "failed" and "StopTransaction(reason=Local)" in r["detail"], r
+    assert all(results[t["tcId"]]["status"] == "passed" for t in other), results
