@@ -87,6 +87,7 @@ bench: install
 	$(PY) bench/dlm.py
 	$(PY) bench/explore.py
 	$(PY) bench/conform.py
+	$(PY) bench/ocppj.py
 	$(PY) bench/mutation.py
 
 clean:

@@ -156,6 +156,16 @@ class OcppJ:
                 except ValueError:
                     adapter.errors.append(f"a frame that is not JSON: {raw[:120]!r}")
                     return
+                if isinstance(msg, list) and msg[:1] == [2] and len(msg) == 4 and \
+                        isinstance(msg[2], str) and isinstance(msg[3], dict):
+                    # the official schema with RFC 3339 timestamps (ocpp16), which the `ocpp`
+                    # package does not check; a CALL it refuses is answered with a CALLERROR
+                    from . import ocpp16
+                    if ocpp16.schema(msg[2], "call") is not None:
+                        broken = ocpp16.validation_errors(msg[2], "call", msg[3])
+                        if broken:
+                            adapter.errors.append(f"{msg[2]} breaks the OCPP 1.6 schema: "
+                                                  f"{'; '.join(broken)[:300]}")
                 if isinstance(msg, list) and msg[:1] == [2]:
                     # a CALL is handled in its own task: an answer that waits for the vector
                     # must not hold up the CALLRESULTs of the runner's own CALLs
@@ -449,9 +459,11 @@ class OcppJ:
             if server is not None:
                 server.close()
             me = asyncio.current_task()
-            for task in asyncio.all_tasks():
-                if task is not me:
-                    task.cancel()
+            tasks = [t for t in asyncio.all_tasks() if t is not me]
+            for task in tasks:
+                task.cancel()
+            if tasks:  # let them finish their cancellation (a second at most)
+                await asyncio.wait(tasks, timeout=1.0)
         if self.loop.is_running():
             try:
                 self._run(shut(), 5)

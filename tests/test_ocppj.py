@@ -200,3 +200,57 @@ def test_a_fault_in_the_charge_point_fails_the_test_that_meets_it(tmp_path):
         r = results[t["tcId"]]
         assert r["status"] == "failed" and "StopTransaction(reason=Local)" in r["detail"], r
     assert all(results[t["tcId"]]["status"] == "passed" for t in other), results
+
+
+def test_a_frame_breaking_the_schema_costs_the_step_with_the_reason():
+    """A charge point (raw frames here) whose StatusNotification carries a timestamp that is
+    not RFC 3339, and then a frame that is not JSON: each costs its step, named, and the runner
+    goes on."""
+    import asyncio
+    import json
+    import threading
+
+    import websockets
+
+    port = _free_port()
+    bad = {"connectorId": 1, "errorCode": "NoError", "status": "Available",
+           "timestamp": "yesterday"}
+
+    async def charge_point():
+        async with websockets.connect(f"ws://127.0.0.1:{port}/CP1",
+                                      subprotocols=["ocpp1.6"]) as ws:
+            await ws.send(json.dumps([2, "b1", "BootNotification",
+                                      {"chargePointVendor": "x", "chargePointModel": "y"}]))
+            n = 0
+            async for frame in ws:
+                msg = json.loads(frame)
+                if msg[0] != 2:
+                    continue
+                n += 1
+                await ws.send(json.dumps([3, msg[1], {"status": "Accepted"}]))
+                if n == 1:
+                    await ws.send(json.dumps([2, "s1", "StatusNotification", bad]))
+                else:
+                    await ws.send("{not json")
+
+    def serve():
+        import time
+        for _ in range(100):  # until the runner listens
+            try:
+                asyncio.run(charge_point())
+                return
+            except OSError:
+                time.sleep(0.05)
+            except websockets.exceptions.ConnectionClosed:
+                return  # the runner closed at the end of the test
+    threading.Thread(target=serve, daemon=True).start()
+    adapter = make_adapter(f"ocppj:listen=127.0.0.1:{port},id=CP1,settle=0.1,connect=10",
+                           timeout=3.0)
+    try:
+        with pytest.raises(AdapterError, match="StatusNotification breaks the OCPP 1.6 "
+                                               "schema: timestamp"):
+            adapter.step({"name": "clear_cache"})
+        with pytest.raises(AdapterError, match="not JSON"):
+            adapter.step({"name": "clear_cache"})
+    finally:
+        adapter.close()
