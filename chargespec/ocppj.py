@@ -146,6 +146,7 @@ class OcppJ:
         self.transaction_id = 0
         self.reservation_id = 0
         self.ignored: set[str] = set()
+        self.waiting: str | None = None  # the charge point's CALL awaiting the vector's answer
         adapter = self
 
         class Server(ChargePoint):
@@ -169,9 +170,11 @@ class OcppJ:
                 if isinstance(msg, list) and msg[:1] == [2]:
                     # a CALL is handled in its own task: an answer that waits for the vector
                     # must not hold up the CALLRESULTs of the runner's own CALLs
-                    if any(not f.done() for f in adapter.pending.values()):
-                        adapter.errors.append(f"a second CALL while one is outstanding: "
-                                              f"{raw[:120]}")
+                    if adapter.waiting is not None:
+                        adapter.errors.append(f"a second CALL while one is outstanding "
+                                              f"({adapter.waiting}): {raw[:120]}")
+                    if msg[2] in ANSWERED_LATER:
+                        adapter.waiting = msg[2]
                     asyncio.ensure_future(ChargePoint.route_message(self, raw))
                     return
                 await ChargePoint.route_message(self, raw)
@@ -250,6 +253,8 @@ class OcppJ:
         self._run(wait(), self.timeout + 1)
 
     def _answer(self, action: str, body: dict[str, Any]) -> bool:
+        if self.waiting == action:
+            self.waiting = None
         fut = self.pending.pop(action, None)
         if fut is None or fut.done():
             return False
@@ -315,6 +320,7 @@ class OcppJ:
                          {"idTagInfo": {"status": "Invalid"},
                           **({"transactionId": self.transaction_id}
                              if action == "StartTransaction" else {})})
+        self.waiting = None
         self.last_frame = self.loop.time()
         self._quiet()
         if not self.driver.reset(config):
@@ -351,6 +357,8 @@ class OcppJ:
                                       f"its CALL cannot go over OCPP-J")
         elif name == "authorize_timeout":
             fut = self.pending.pop("Authorize", None)  # never answered: the CP gives up
+            if self.waiting == "Authorize":
+                self.waiting = None
             if fut is not None and not fut.done():
                 self.loop.call_soon_threadsafe(fut.cancel)
             self._drive(event)

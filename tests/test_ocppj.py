@@ -204,8 +204,8 @@ def test_a_fault_in_the_charge_point_fails_the_test_that_meets_it(tmp_path):
 
 def test_a_frame_breaking_the_schema_costs_the_step_with_the_reason():
     """A charge point (raw frames here) whose StatusNotification carries a timestamp that is
-    not RFC 3339, and then a frame that is not JSON: each costs its step, named, and the runner
-    goes on."""
+    not RFC 3339, then a frame that is not JSON, then a CALL while its own Authorize waits for
+    the answer: each costs its step, named, and the runner goes on."""
     import asyncio
     import json
     import threading
@@ -230,8 +230,12 @@ def test_a_frame_breaking_the_schema_costs_the_step_with_the_reason():
                 await ws.send(json.dumps([3, msg[1], {"status": "Accepted"}]))
                 if n == 1:
                     await ws.send(json.dumps([2, "s1", "StatusNotification", bad]))
-                else:
+                elif n == 2:
                     await ws.send("{not json")
+                else:  # a CALL while its Authorize still waits for the answer
+                    await ws.send(json.dumps([2, "a1", "Authorize", {"idTag": "CARD_A"}]))
+                    await ws.send(json.dumps([2, "s2", "StatusNotification", {
+                        **bad, "timestamp": "2026-12-01T00:00:00Z"}]))
 
     def serve():
         import time
@@ -251,6 +255,8 @@ def test_a_frame_breaking_the_schema_costs_the_step_with_the_reason():
                                                "schema: timestamp"):
             adapter.step({"name": "clear_cache"})
         with pytest.raises(AdapterError, match="not JSON"):
+            adapter.step({"name": "clear_cache"})
+        with pytest.raises(AdapterError, match="a second CALL while one is outstanding"):
             adapter.step({"name": "clear_cache"})
     finally:
         adapter.close()
