@@ -260,3 +260,54 @@ def test_a_frame_breaking_the_schema_costs_the_step_with_the_reason():
             adapter.step({"name": "clear_cache"})
     finally:
         adapter.close()
+
+
+def test_a_charge_point_that_disconnects_costs_the_step_and_may_come_back():
+    """The charge point closes the connection instead of answering: that step fails, named;
+    when it connects again (and boots), the runner serves it again."""
+    import asyncio
+    import json
+    import threading
+    import time
+
+    import websockets
+
+    port = _free_port()
+
+    async def charge_point(leave: bool):
+        async with websockets.connect(f"ws://127.0.0.1:{port}/CP1",
+                                      subprotocols=["ocpp1.6"]) as ws:
+            await ws.send(json.dumps([2, "b1", "BootNotification",
+                                      {"chargePointVendor": "x", "chargePointModel": "y"}]))
+            async for frame in ws:
+                msg = json.loads(frame)
+                if msg[0] != 2:
+                    continue
+                if leave:
+                    return  # gone, without an answer
+                await ws.send(json.dumps([3, msg[1], {"status": "Accepted"}]))
+
+    def serve():
+        for leave in (True, False):
+            for _ in range(100):
+                try:
+                    asyncio.run(charge_point(leave))
+                    break
+                except OSError:
+                    time.sleep(0.05)
+                except websockets.exceptions.ConnectionClosed:
+                    break
+    threading.Thread(target=serve, daemon=True).start()
+    adapter = make_adapter(f"ocppj:listen=127.0.0.1:{port},id=CP1,settle=0.1,connect=10",
+                           timeout=2.0)
+    try:
+        with pytest.raises(AdapterError, match="ClearCache|disconnected|not connected"):
+            adapter.step({"name": "clear_cache"})
+        deadline = time.monotonic() + 10
+        while adapter.cs is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        adapter._answer_boot(5.0)  # as a reset does after the reboot
+        assert adapter.step({"name": "clear_cache"})["messages"] == [
+            {"action": "ClearCache", "kind": "result", "fields": {"status": "Accepted"}}]
+    finally:
+        adapter.close()
