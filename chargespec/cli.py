@@ -212,6 +212,10 @@ def _parser() -> argparse.ArgumentParser:
                      help="multiply the Heartbeat interval by this (tests run it fast)")
     vcp.add_argument("--connect-timeout", type=seconds, default=10.0,
                      help="seconds to reach the central system (10)")
+    vcp.add_argument("--line-amps", type=int, metavar="AMPS",
+                     help="the station's single power line (§7.3), amperes per phase: the DLM "
+                          "allocator splits it between the connectors charging (default: no "
+                          "shared line)")
     vcp.add_argument("--no-control", action="store_true",
                      help="no control channel: serve until the connection closes")
     vcp.set_defaults(func=cmd_virtual_cp)
@@ -491,6 +495,8 @@ def cmd_virtual_cp(args: argparse.Namespace) -> int:
         raise InputError(f"--csms {args.csms!r}: a ws:// or wss:// URL with a host")
     if not args.id or "/" in args.id or len(args.id) > 48:
         raise InputError(f"--id {args.id!r}: 1-48 characters, no '/'")
+    if args.line_amps is not None and not 6 <= args.line_amps <= 1000:
+        raise InputError(f"--line-amps {args.line_amps}: 6 to 1000 amperes")
     if not 0 < args.time_scale <= 1000:
         raise InputError(f"--time-scale {args.time_scale}: above 0, at most 1000")
     if args.log is not None:
@@ -504,7 +510,7 @@ def cmd_virtual_cp(args: argparse.Namespace) -> int:
     engine = Engine(spec)
     return asyncio.run(run(args.csms, args.id, engine, engine.config(values), args.connectors,
                            args.log, args.time_scale, not args.no_control,
-                           args.connect_timeout))
+                           args.connect_timeout, args.line_amps))
 
 
 def cmd_export_promela(args: argparse.Namespace) -> int:

@@ -138,6 +138,10 @@ class Station:
     connectors: dict[int, Connector] = field(default_factory=dict)
     outbox: list[tuple[int, Message]] = field(default_factory=list)
     clock: Callable[[], float] = time.monotonic  # seconds; tests give their own
+    site: Any = None  # the shared power line (§7.3) as a DLM site, or None
+    arrival: dict[int, int] = field(default_factory=dict)  # connector -> when it began to want
+    served: frozenset[int] = frozenset()  # connectors the last DLM tick gave current
+    ticks: int = 0
 
     @classmethod
     def start(cls, engine: Engine, config: Any, count: int) -> "Station":
@@ -184,6 +188,31 @@ class Station:
                 self.outbox.append((n, m))
         return results
 
+    def rebalance(self) -> None:
+        """One DLM tick over the shared line (§7.3): the allocator (chargespec.dlm) splits the
+        line between the connectors with a transaction, and each gets its share as the model's
+        `set_load_limit` (the grant it reads); idle connectors keep theirs."""
+        if self.site is None:
+            return
+        from .dlm.allocator import Tick, Vehicle
+        from .dlm.allocator import allocate
+        numbers = sorted(self.connectors)
+        wanting = [n for n in numbers if self.connectors[n].state.session == "transaction"]
+        for n in wanting:
+            self.arrival.setdefault(n, self.ticks)
+        for n in list(self.arrival):
+            if n not in wanting:
+                del self.arrival[n]
+        self.ticks += 1
+        tick = Tick(tuple(Vehicle() if n in wanting else None for n in numbers),
+                    served=frozenset(numbers.index(n) for n in self.served),
+                    arrival=tuple(self.arrival.get(n, 0) for n in numbers))
+        amps = allocate(self.site, tick).amps
+        self.served = frozenset(n for n, a in zip(numbers, amps) if a > 0)
+        for n, a in zip(numbers, amps):
+            if n in wanting and self.connectors[n].state.load_limit != a:
+                self.apply([n], "set_load_limit", amps=min(a, 80))
+
     def payload(self, n: int, m: Message) -> dict[str, Any]:
         """The full OCPP payload of a model CALL from connector `n`."""
         c = self.connectors[n]
@@ -194,6 +223,18 @@ class Station:
         edge = ocpp16.Edge(timestamp=now(), meter_wh=c.meter_wh,
                            transaction_id=c.transaction_id if c.transaction_id is not None else 0)
         return ocpp16.to_payload(m.action, "call", fields, edge)
+
+
+def line_site(engine: Engine, connectors: int, amps: int) -> Any:
+    """The station's single power line (§7.3) as a DLM site: one station, `connectors`
+    connectors, `amps` per phase for the line (the EVSE sub-distribution limit)."""
+    from .dlm.site import site_from_doc
+    from .yamlread import parse_yaml
+    where = "(virtual-cp --line-amps)"
+    text = (f"site: virtual Powerstation TWO\nevse_sub_distribution_limit: "
+            f"[{amps}, {amps}, {amps}]\nstations:\n  - name: PS2\n    connectors:\n"
+            + "".join(f"      - {{name: C{n}}}\n" for n in range(1, connectors + 1)))
+    return site_from_doc(engine.spec, parse_yaml(text, where), where)
 
 
 def thaw_fields(m: Message) -> dict[str, Any]:
@@ -252,6 +293,7 @@ class VirtualChargePoint(ChargePoint):
         body = snake_to_camel_case(_as_dict(answer))
         async with self.lock:
             self._conf(n, m, body)
+            self.station.rebalance()
         self.wake.set()
 
     def _conf(self, n: int, m: Message, body: dict[str, Any]) -> None:
@@ -291,6 +333,7 @@ class VirtualChargePoint(ChargePoint):
     # ---- the central system's CALLs
     def _request(self, targets: list[int], name: str, **fields: Any) -> dict[str, Any]:
         results = self.station.apply(targets, name, **fields)
+        self.station.rebalance()
         self.wake.set()
         return result_payload(results[0] if results else None)
 
@@ -473,6 +516,7 @@ class VirtualChargePoint(ChargePoint):
             try:
                 before = len(self.station.outbox)
                 self.station.apply([n], event["name"], **fields)
+                self.station.rebalance()
             except Exception as exc:  # an unknown event, a field out of its domain
                 return {"type": "error", "message": str(exc)}
             sent = [{"action": m.action, "kind": m.kind, "fields": thaw_fields(m)}
@@ -527,7 +571,7 @@ async def control_loop(cp: VirtualChargePoint, reader: asyncio.StreamReader,
 
 async def open_station(url: str, cp_id: str, engine: Engine, config: Any, connectors: int = 2,
                        log: Path | None = None, time_scale: float = 1.0,
-                       connect_timeout: float = 10.0
+                       connect_timeout: float = 10.0, line_amps: int | None = None
                        ) -> tuple[VirtualChargePoint, Any, list[asyncio.Task], FrameLog]:
     """Connect to the central system at `url` + "/" + `cp_id` (OCPP-J: the path ends with the
     charge point's id; subprotocol ocpp1.6), power the station on (the model's power return
@@ -546,6 +590,8 @@ async def open_station(url: str, cp_id: str, engine: Engine, config: Any, connec
         frames.close()
         raise
     station = Station.start(engine, config, connectors)
+    if line_amps is not None:
+        station.site = line_site(engine, connectors, line_amps)
     cp = VirtualChargePoint(cp_id, LoggedConnection(ws, frames), station, time_scale)
     station.reboot(config)
     tasks = [asyncio.create_task(cp.start()), asyncio.create_task(cp.sender()),
@@ -556,7 +602,7 @@ async def open_station(url: str, cp_id: str, engine: Engine, config: Any, connec
 
 async def run(url: str, cp_id: str, engine: Engine, config: Any, connectors: int = 2,
               log: Path | None = None, time_scale: float = 1.0, control: bool = True,
-              connect_timeout: float = 10.0) -> int:
+              connect_timeout: float = 10.0, line_amps: int | None = None) -> int:
     """`chargespec virtual-cp`: serve until the control channel closes (stdin's end or `bye`)
     or the connection does.  Exit 0, 1 on a failure of the connection, 2 when the central
     system cannot be reached."""
@@ -564,7 +610,7 @@ async def run(url: str, cp_id: str, engine: Engine, config: Any, connectors: int
 
     try:
         cp, ws, tasks, frames = await open_station(url, cp_id, engine, config, connectors, log,
-                                                   time_scale, connect_timeout)
+                                                   time_scale, connect_timeout, line_amps)
     except (OSError, asyncio.TimeoutError, websockets.exceptions.WebSocketException) as exc:
         print(f"chargespec virtual-cp: cannot connect to {url.rstrip('/')}/{cp_id}: "
               f"{exc or type(exc).__name__}", file=sys.stderr)

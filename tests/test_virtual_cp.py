@@ -348,3 +348,29 @@ def test_the_command_serves_a_central_system_with_physical_events_on_stdin(tmp_p
     assert seen[:1] == ["BootNotification"] and "Authorize" in seen
     frames = [json.loads(x) for x in log.read_text().splitlines()]
     assert json.loads(frames[0]["frame"])[2] == "BootNotification"
+
+
+def test_the_shared_line_is_split_when_the_second_connector_starts(engine):
+    """The dual station on one 32 A line (§7.3, `--line-amps 32`): connector 1 charges alone at
+    32 A; when connector 2 starts, a DLM tick lowers connector 1 to 16 A and gives 2 the other
+    16 A; when 2 stops, 1 gets the line back."""
+    from chargespec.virtual_cp import Station, line_site
+    st = Station.start(engine, engine.config(), 2)
+    st.site = line_site(engine, 2, 32)
+
+    def start(n: int) -> None:
+        for name, fields in (("plug", {}), ("rfid", {"uid": f"CARD_{'AB'[n - 1]}"}),
+                             ("authorize_conf", {"status": "Accepted"}),
+                             ("start_tx_conf", {"status": "Accepted"}),
+                             ("ev_request_charge", {})):
+            st.apply([n], name, **fields)
+            st.rebalance()
+    start(1)
+    c1, c2 = st.connectors[1], st.connectors[2]
+    assert c1.last.offered_current == 32 and c1.last.supplying
+    start(2)
+    assert (c1.last.offered_current, c2.last.offered_current) == (16, 16)
+    assert c1.state.load_limit == 16
+    st.apply([2], "unplug")
+    st.rebalance()
+    assert c1.last.offered_current == 32
