@@ -75,9 +75,9 @@ mutate: install
 	$(PY) -m chargespec mutate
 
 # every input surface (YAML, spec, configuration, scenario, DLM site and scenario, --set,
-# --adapter, vector files, adapter answers, reference-adapter requests) with 100,000 hostile
-# inputs each (the whole spec: 2,000, a third of a second each); prints inputs, clean errors
-# and failures per surface, exit 1 on any failure
+# --adapter, vector files, adapter answers, reference-adapter requests, virtual-cp control
+# lines) with 100,000 hostile inputs each (the whole spec: 2,000, a third of a second each);
+# prints inputs, clean errors and failures per surface, exit 1 on any failure
 fuzz: install
 	$(PY) tests/inputfuzz.py --examples 100000
 

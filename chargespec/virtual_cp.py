@@ -495,7 +495,11 @@ class VirtualChargePoint(ChargePoint):
             self.wake.set()
             return {"type": "ready"}
         if kind == "settle":
-            quiet = await self.settle(float(request.get("timeout", 5.0)))
+            wait = request.get("timeout", 5.0)
+            if isinstance(wait, bool) or not isinstance(wait, (int, float)) \
+                    or not 0 <= wait <= 60:
+                return {"type": "error", "message": "settle's timeout: 0 to 60 seconds"}
+            quiet = await self.settle(float(wait))
             return {"type": "quiet" if quiet else "busy"}
         n = request.get("connector", 1)
         if not isinstance(n, int) or isinstance(n, bool) or n not in self.station.connectors:
@@ -558,8 +562,11 @@ async def control_loop(cp: VirtualChargePoint, reader: asyncio.StreamReader,
             return
         try:
             request = json.loads(line)
-        except ValueError as exc:
+        except ValueError as exc:  # also not UTF-8
             write(json.dumps({"type": "error", "message": f"not JSON: {exc}"}))
+            continue
+        except RecursionError:
+            write(json.dumps({"type": "error", "message": "JSON nested too deep"}))
             continue
         if not isinstance(request, dict):
             write(json.dumps({"type": "error", "message": "a request is a JSON object"}))

@@ -422,11 +422,55 @@ def surface_requests(rng: random.Random) -> str:
     return clean(go)
 
 
+class _Sent(list):
+    """An outbox whose CALLs leave at once (no central system in the fuzz)."""
+
+    def append(self, item: Any) -> None:
+        pass
+
+
+def surface_control(rng: random.Random) -> str:
+    """`chargespec virtual-cp`'s control channel (stdin): fuzzed JSON lines through its loop;
+    every line gets one JSON object back, never a crash."""
+    import asyncio
+
+    from chargespec.virtual_cp import (CONTROL_LINE_LIMIT, Station, VirtualChargePoint,
+                                       control_loop)
+    seeds = [{"type": "hello"}, {"type": "reset", "config": {}},
+             {"type": "reset", "config": {"stop_transaction_mode": "Normal"}},
+             {"type": "event", "connector": 1, "event": {"name": "plug"}},
+             {"type": "event", "connector": 2, "event": {"name": "rfid", "uid": "CARD_A"}},
+             {"type": "observe", "connector": 1}, {"type": "settle", "timeout": 0.01}]
+    lines = [json_text(mutate_json(rng.choice(seeds), rng) if rng.random() < 0.7
+                       else rng.choice(seeds), rng) for _ in range(rng.randint(1, 6))]
+    lines = [ln.replace("\n", " ") for ln in lines if ln.strip()]
+    answers: list[str] = []
+
+    async def session() -> None:
+        engine = _engine()
+        station = Station.start(engine, engine.config(), 2)
+        station.outbox = _Sent()
+        cp = VirtualChargePoint("CP1", None, station)
+        reader = asyncio.StreamReader(limit=CONTROL_LINE_LIMIT)
+        reader.feed_data("".join(ln + "\n" for ln in lines).encode("utf-8", "replace"))
+        reader.feed_eof()
+        await asyncio.wait_for(control_loop(cp, reader, answers.append), TIME_LIMIT)
+
+    def go() -> None:
+        asyncio.run(session())
+        for a in answers:
+            if not isinstance(json.loads(a), dict):
+                raise Failed(f"an answer that is not an object: {a[:100]}")
+        if len(answers) > len(lines):
+            raise Failed("more answers than requests")
+    return clean(go)
+
+
 SURFACES: dict[str, Callable[[random.Random], str]] = {
     "yaml": surface_yaml, "spec": surface_spec, "config": surface_config,
     "scenario": surface_scenario, "site": surface_site, "dlm-scenario": surface_dlm_scenario,
     "set": surface_set, "adapter-name": surface_adapter_name, "vectors": surface_vectors,
-    "answers": surface_answers, "requests": surface_requests,
+    "answers": surface_answers, "requests": surface_requests, "control": surface_control,
 }
 
 
