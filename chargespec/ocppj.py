@@ -41,10 +41,11 @@ import datetime as dt
 import json
 import sys
 import threading
+import time
 from dataclasses import dataclass
 from typing import Any
 
-from .conform import (WAITING, AdapterError, StepUnsupported, Stdio, Transport,
+from .conform import (LOST, WAITING, AdapterError, StepUnsupported, Stdio, Transport,
                       parse_command, register_transport)
 
 SETTLE = 0.3  # seconds of a quiet wire that end a step
@@ -59,6 +60,7 @@ MODEL_FIELDS = {"Authorize": ("idTag",), "StartTransaction": ("connectorId", "id
                                        "vendorErrorCode"),
                 "DiagnosticsStatusNotification": ("status",),
                 "FirmwareStatusNotification": ("status",)}
+REBOOTING = {"power_loss", "power_return", "soft_reset", "hard_reset"}  # may reconnect
 ASKED_FOR = {"Heartbeat": ("heartbeat_timer", "trigger_message"),
              "MeterValues": ("meter_sample_timer", "trigger_message")}
 
@@ -143,6 +145,11 @@ class OcppJ:
         self.pending: dict[str, asyncio.Future] = {}  # action -> the answer it waits for
         self.errors: list[str] = []
         self.last_frame = 0.0
+        self.calls_in = 0  # CALL frames read from the charge point (the quiescence count)
+        # a step that cuts the power or reboots (and a reset between tests) may close the
+        # connection: a charger that is off has none; a CALL to it goes unanswered
+        self.may_disconnect = True
+        self.lost: str | None = None  # the CALL awaiting its answer when the connection closed
         self.transaction_id = 0
         self.reservation_id = 0
         self.ignored: set[str] = set()
@@ -168,6 +175,7 @@ class OcppJ:
                             adapter.errors.append(f"{msg[2]} breaks the OCPP 1.6 schema: "
                                                   f"{'; '.join(broken)[:300]}")
                 if isinstance(msg, list) and msg[:1] == [2]:
+                    adapter.calls_in += 1
                     # a CALL is handled in its own task: an answer that waits for the vector
                     # must not hold up the CALLRESULTs of the runner's own CALLs
                     if adapter.waiting is not None:
@@ -206,13 +214,23 @@ class OcppJ:
             if ws.request.path.strip("/") != opts.cp_id:
                 await ws.close(1008, "unknown charge point id")
                 return
-            self.cs = Server(opts.cp_id, ws, response_timeout=timeout)
+            server = self.cs = Server(opts.cp_id, ws, response_timeout=timeout)
             self.connected.set()
             try:
-                await self.cs.start()
+                await server.start()
             except websockets.exceptions.ConnectionClosed:
-                self.errors.append("the charge point disconnected")
-                self.cs = None
+                if self.cs is server:  # not replaced by a newer connection
+                    self.cs = None
+                    # its unanswered CALLs went with it
+                    waited = [a for a, fut in self.pending.items() if not fut.done()]
+                    if waited and self.lost is None:
+                        self.lost = waited[0]
+                    for fut in self.pending.values():
+                        fut.cancel()
+                    self.pending.clear()
+                    self.waiting = None
+                    if not self.may_disconnect:
+                        self.errors.append("the charge point disconnected")
 
         async def listen() -> Any:
             return await websockets.serve(serve, opts.host, opts.port,
@@ -252,6 +270,56 @@ class OcppJ:
                 await asyncio.sleep(self.opts.settle - idle)
         self._run(wait(), self.timeout + 1)
 
+    def _reconnect(self) -> None:
+        """Without a quiescence signal: wait (at most `connect` seconds) for a charge point
+        that closed its connection to power off or reboot to connect again."""
+        async def back() -> None:
+            end = self.loop.time() + self.opts.connect
+            while self.cs is None and self.loop.time() < end:
+                await asyncio.sleep(0.01)
+        self._run(back(), self.opts.connect + 1)
+        self.last_frame = self.loop.time()
+
+    def _settle(self) -> None:
+        """The end of a step: the driver's quiescence signal when it has one, else a quiet
+        wire for `settle` seconds.  With the signal, the charge point says how many CALLs it
+        has written and which one (if any) awaits its answer; the step is over once the runner
+        has read them all and that answer is one the runner holds back for the vector
+        (Authorize, StartTransaction, BootNotification).  A CALL answered at once (a
+        StatusNotification) means the charge point goes on: ask again."""
+        if self.driver is None or not self.driver.quiescence:
+            self._quiet()
+            return
+        deadline = time.monotonic() + self.timeout
+
+        async def read_up_to(count: int, left: float) -> bool:
+            end = self.loop.time() + left
+            while self.calls_in < count:
+                if self.loop.time() > end:
+                    return False
+                await asyncio.sleep(0.001)
+            return True
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            answer = self.driver._ask({"type": "settle", "timeout": round(min(left, 60), 3),
+                                       "answered": False}, left + 1)
+            sent, waiting = answer.get("sent"), answer.get("waiting")
+            if answer.get("type") != "quiet" or not isinstance(sent, int):
+                if answer.get("type") == "busy":
+                    break
+                raise AdapterError(f"settle answered {str(answer)[:200]!r}")
+            if not self._run(read_up_to(sent, max(left, 0.01)), left + 1):
+                break
+            if waiting is None:
+                return
+            fut = self.pending.get(waiting)
+            if fut is not None and not fut.done():
+                return
+            time.sleep(0.0005)  # the answer is on its way to the charge point
+        raise AdapterError(f"the charge point did not settle within {self.timeout:g} s")
+
     def _answer(self, action: str, body: dict[str, Any]) -> bool:
         if self.waiting == action:
             self.waiting = None
@@ -273,14 +341,23 @@ class OcppJ:
                     return True
                 await asyncio.sleep(0.01)
             return False
-        if not self._run(boot_pending(), wait + 1):
+        if self.driver is not None and self.driver.quiescence:
+            # the charge point says when it is quiet: with no BootNotification then, it has
+            # no backend to register with (Connection Type no backend, Free Charging without
+            # OCPP) and every step shows that it sends nothing
+            self._settle()
+            if "BootNotification" not in self.pending:
+                self.inbox.clear()
+                self.errors.clear()
+                return
+        elif not self._run(boot_pending(), wait + 1):
             raise AdapterError(f"no BootNotification within {wait:g} s of the (re)boot")
         for _ in range(50):
             if not self._answer("BootNotification", {"status": "Accepted",
                                                      "currentTime": _now(), "interval": 300}):
                 break
             self.last_frame = self.loop.time()
-            self._quiet()
+            self._settle()
         self.inbox.clear()
         self.errors.clear()
 
@@ -311,18 +388,29 @@ class OcppJ:
     def reset(self, config: dict[str, Any]) -> bool:
         if self.driver is None:
             return False  # nothing can set the configuration or reboot the charge point
-        # the previous test's unanswered CALL: answered (Invalid), so the charge point is not
-        # left waiting for it after its reboot; then the wire goes quiet
-        self.transaction_id += 1
-        for action in list(self.pending):
-            self._answer(action, {"status": "Accepted", "currentTime": _now(), "interval": 300}
-                         if action == "BootNotification" else
-                         {"idTagInfo": {"status": "Invalid"},
-                          **({"transactionId": self.transaction_id}
-                             if action == "StartTransaction" else {})})
-        self.waiting = None
+        # the previous test's unanswered CALLs: answered (Invalid; a BootNotification
+        # Accepted), so the charge point is not left waiting after its reboot; what it sends
+        # then is answered the same way, until the wire goes quiet
+        self.may_disconnect = True
         self.last_frame = self.loop.time()
-        self._quiet()
+        self._settle()
+        for _ in range(20):
+            if not self.pending:
+                break
+            self.transaction_id += 1
+            for action in list(self.pending):
+                self._answer(action, {"status": "Accepted", "currentTime": _now(),
+                                      "interval": 300}
+                             if action == "BootNotification" else
+                             {"idTagInfo": {"status": "Invalid"},
+                              **({"transactionId": self.transaction_id}
+                                 if action == "StartTransaction" else {})})
+            self.waiting = None
+            self.last_frame = self.loop.time()
+            self._settle()
+        else:
+            raise AdapterError("the charge point kept sending after the test's end")
+        self.waiting = None
         if not self.driver.reset(config):
             return False
         self._answer_boot(max(self.timeout, 5.0))
@@ -331,15 +419,26 @@ class OcppJ:
     def step(self, event: dict[str, Any]) -> dict[str, Any]:
         name = event.get("name")
         self.inbox.clear()
+        self.lost = None
         self.last_frame = self.loop.time()  # the quiet window counts from the step's start
+        # offline since an earlier power cut: its CALLs go unanswered until the power returns
+        offline = self.cs is None and self.may_disconnect
+        if not offline:
+            self.may_disconnect = name in REBOOTING
         results: list[dict[str, Any]] = []
         call = self._central_call(event)
-        if call is not None:
+        if call is not None and offline:
+            # a charge point that is off, or speaks no OCPP, has no connection: what the
+            # model does with the request (nothing when off; a reset without OCPP is the web
+            # interface's) cannot be asked over the wire
+            raise StepUnsupported(f"{name}: the charge point has no OCPP-J connection (it is "
+                                  f"off, or its configuration speaks no OCPP)")
+        elif call is not None:
             body = self._call(call)
             action = type(call).__name__
             results.append({"action": action, "kind": "result",
-                            "fields": {k: v for k, v in body.items()
-                                       if k in ("status", "listVersion", "configurationKey",
+                            "fields": {k: v for k, v in body.items() if v is not None
+                                       and k in ("status", "listVersion", "configurationKey",
                                                 "unknownKey")}})
         elif name in ("authorize_conf", "start_tx_conf", "boot_conf"):
             action = next(a for a, e in ANSWERED_LATER.items() if e == name)
@@ -364,7 +463,10 @@ class OcppJ:
             self._drive(event)
         else:
             self._drive(event)
-        self._quiet()
+        if self.cs is None and name in ("power_return", "soft_reset", "hard_reset") \
+                and not (self.driver is not None and self.driver.quiescence):
+            self._reconnect()
+        self._settle()
         if self.errors:
             problems, self.errors = self.errors[:], []
             raise AdapterError("; ".join(problems)[:600])
@@ -375,6 +477,8 @@ class OcppJ:
         waiting = [a for a, fut in self.pending.items() if not fut.done()]
         if waiting:
             out[WAITING] = waiting[0]
+        elif self.lost is not None:
+            out[WAITING], out[LOST] = self.lost, True
         return out
 
     def _drive(self, event: dict[str, Any]) -> None:

@@ -61,6 +61,7 @@ STATION_CALLS = {"BootNotification", "Heartbeat", "DataTransfer", "DiagnosticsSt
 # central-system requests addressed to the station: applied to every connector, answered once
 STATION_REQUESTS = {"clear_cache", "soft_reset", "hard_reset", "data_transfer",
                     "get_local_list_version", "send_local_list"}
+POWER_EVENTS = {"power_loss", "power_return"}  # control events for every connector at once
 # the CALLRESULT of a charge point's CALL -> the model's event (None: acknowledged only)
 CONF_EVENTS = {"Authorize": "authorize_conf", "StartTransaction": "start_tx_conf",
                "BootNotification": "boot_conf"}
@@ -91,12 +92,14 @@ class FrameLog:
 class LoggedConnection:
     """The websocket as `ocpp.ChargePoint` uses it (`send`, `recv`), each frame logged."""
 
-    def __init__(self, ws: Any, log: FrameLog):
-        self.ws, self.log = ws, log
+    def __init__(self, ws: Any, log: FrameLog, on_call: Callable[[], None] = lambda: None):
+        self.ws, self.log, self.on_call = ws, log, on_call
 
     async def send(self, frame: str) -> None:
         self.log.write("send", frame)
         await self.ws.send(frame)
+        if frame.lstrip().startswith("[2"):
+            self.on_call()  # the quiescence signal counts the CALLs on the wire
 
     async def recv(self) -> str:
         frame = await self.ws.recv()
@@ -259,15 +262,24 @@ class VirtualChargePoint(ChargePoint):
         self.lock = asyncio.Lock()
         self.errors: list[str] = []
         self.inflight: tuple[str, asyncio.Task] | None = None  # the CALL awaiting its answer
+        self.inflight_mark = 0  # CALL frames written before the one in flight
+        self.calls = 0  # CALL frames written so far, over every connection
+        self.linking = False  # a connection being opened or closed
+        self.offline = False  # closed on purpose: the station is off or speaks no OCPP
+        self.link: Callable[[], Any] | None = None  # opens a connection (open_station's)
+        self.reader: asyncio.Task | None = None  # the task reading the connection
+        self.closed_by_peer: asyncio.Future | None = None  # set when the central system
+        # closes the connection (the end of `run`); our own closing is not that
 
     # ---- the charge point's CALLs, one at a time
     async def sender(self) -> None:
         while True:
             await self.wake.wait()
             self.wake.clear()
-            while self.station.outbox:
+            while self.station.outbox and not self.offline and not self.linking:
                 n, m = self.station.outbox.pop(0)
                 self.busy += 1
+                self.inflight_mark = self._calls_written()
                 task = asyncio.create_task(self._send_call(n, m))
                 self.inflight = (m.action, task)
                 try:
@@ -320,14 +332,86 @@ class VirtualChargePoint(ChargePoint):
                 self.station.apply([1], "heartbeat_timer")
             self.wake.set()
 
-    async def settle(self, timeout: float) -> bool:
-        """Wait until nothing is queued or in flight (True), or `timeout` seconds (False)."""
+    def _calls_written(self) -> int:
+        return self.calls
+
+    def _count_call(self) -> None:
+        self.calls += 1
+
+    def should_be_online(self) -> bool:
+        """The station keeps its OCPP-J connection while some connector is powered and it
+        speaks OCPP (not Free Charging mode 1, "No OCPP"); a station that is off or silent has
+        none, as a real one, so a central system's CALL then goes unanswered."""
+        st = self.station
+        silent = st.config.free_charging and st.engine.spec.policies["free_charging"].rows[
+            st.config.free_charging_mode].values["ocpp"] == "none"
+        return not silent and any(c.state.powered for c in st.connectors.values())
+
+    async def relink(self) -> None:
+        """Open or close the connection as `should_be_online` says (after every change of
+        the model's state).  Going offline drops what was queued and the CALL in flight: an
+        unpowered charger's queue is in its memory (the model queues the StopTransaction of a
+        transaction cut by the power loss at the power return)."""
+        want = self.should_be_online()
+        if want == (not self.offline) or self.linking or self.link is None:
+            return
+        self.linking = True
+        try:
+            if not want:
+                self.offline = True
+                self.station.outbox.clear()
+                if self.inflight is not None:
+                    self.inflight[1].cancel()
+                if self.reader is not None:
+                    self.reader.cancel()
+                    await asyncio.wait([self.reader], timeout=1.0)
+                    self.reader = None
+                await self._connection.ws.close()
+            else:
+                try:
+                    ws = await self.link()
+                except Exception as exc:  # the central system cannot be reached again
+                    self.errors.append(f"cannot connect again: {exc or type(exc).__name__}")
+                    if self.closed_by_peer is not None and not self.closed_by_peer.done():
+                        self.closed_by_peer.set_exception(exc)
+                    return
+                self._connection = LoggedConnection(ws, self._connection.log, self._count_call)
+                self.reader = asyncio.create_task(self.read())
+                self.offline = False
+        finally:
+            self.linking = False
+            self.wake.set()
+
+    async def read(self) -> None:
+        """Read the connection until it closes; a close the station did not ask for ends
+        `run` (the central system went away)."""
+        import websockets
+        try:
+            await self.start()
+        except websockets.exceptions.ConnectionClosed as exc:
+            if not self.offline and self.closed_by_peer is not None \
+                    and not self.closed_by_peer.done():
+                self.closed_by_peer.set_exception(exc)
+
+    def waiting_for(self) -> str | None:
+        """The action of the CALL in flight once its frame is on the wire (the charge point
+        then does nothing more until the central system answers), else None."""
+        if self.inflight is None or self._calls_written() <= self.inflight_mark:
+            return None
+        return self.inflight[0]
+
+    async def settle(self, timeout: float, answered: bool = True) -> bool:
+        """Wait until nothing is queued or in flight (True), or `timeout` seconds (False).
+        With `answered=False` a CALL on the wire awaiting the central system's answer counts
+        as quiet too: the charge point can do nothing more without input."""
         loop = asyncio.get_running_loop()
         end = loop.time() + timeout
-        while self.station.outbox or self.busy:
+        while self.linking or (self.station.outbox and not self.offline) or self.busy:
+            if not answered and self.waiting_for() is not None:
+                return True
             if loop.time() > end:
                 return False
-            await asyncio.sleep(0.005)
+            await asyncio.sleep(0.002)
         return True
 
     # ---- the central system's CALLs
@@ -482,7 +566,7 @@ class VirtualChargePoint(ChargePoint):
     async def control(self, request: dict[str, Any]) -> dict[str, Any]:
         kind = request.get("type")
         if kind == "hello":
-            return {"type": "hello", "name": "chargespec virtual-cp",
+            return {"type": "hello", "name": "chargespec virtual-cp", "quiescence": True,
                     "observations": [*observation_names(self.station.engine), "messages"]}
         if kind == "reset":  # the runner's driver: this configuration, then a reboot
             values = request.get("config")
@@ -490,8 +574,11 @@ class VirtualChargePoint(ChargePoint):
                 config = self.station.engine.config(values if isinstance(values, dict) else {})
             except Exception as exc:  # an unknown parameter, a value out of its domain
                 return {"type": "unsupported", "reason": str(exc)[:300]}
+            if self.inflight is not None:
+                self.inflight[1].cancel()  # a reboot forgets the CALL awaiting its answer
             async with self.lock:
                 self.station.reboot(config)
+            await self.relink()
             self.wake.set()
             return {"type": "ready"}
         if kind == "settle":
@@ -499,8 +586,14 @@ class VirtualChargePoint(ChargePoint):
             if isinstance(wait, bool) or not isinstance(wait, (int, float)) \
                     or not 0 <= wait <= 60:
                 return {"type": "error", "message": "settle's timeout: 0 to 60 seconds"}
-            quiet = await self.settle(float(wait))
-            return {"type": "quiet" if quiet else "busy"}
+            # "answered": false (the runner's) - a CALL awaiting the central system's answer
+            # counts as quiet; by default settle waits for the answer too
+            answered = request.get("answered", True) is not False
+            quiet = await self.settle(float(wait), answered=answered)
+            # the quiescence signal: how many CALLs are on the wire, and the one awaiting its
+            # answer; the runner is settled once it has read that many and holds that answer
+            return {"type": "quiet" if quiet else "busy", "sent": self._calls_written(),
+                    "waiting": self.waiting_for() if quiet else None}
         n = request.get("connector", 1)
         if not isinstance(n, int) or isinstance(n, bool) or n not in self.station.connectors:
             return {"type": "error", "message": f"no connector {n!r}"}
@@ -519,12 +612,16 @@ class VirtualChargePoint(ChargePoint):
         async with self.lock:
             try:
                 before = len(self.station.outbox)
-                self.station.apply([n], event["name"], **fields)
+                # the supply is the station's: a power cut or return reaches every connector
+                targets = sorted(self.station.connectors) if event["name"] in POWER_EVENTS \
+                    else [n]
+                self.station.apply(targets, event["name"], **fields)
                 self.station.rebalance()
             except Exception as exc:  # an unknown event, a field out of its domain
                 return {"type": "error", "message": str(exc)}
             sent = [{"action": m.action, "kind": m.kind, "fields": thaw_fields(m)}
                     for _, m in self.station.outbox[before:]]
+        await self.relink()
         self.wake.set()
         return {"type": "observation", "connector": n,
                 "observation": {**_observation(c.last), "messages": sent}}
@@ -600,8 +697,18 @@ async def open_station(url: str, cp_id: str, engine: Engine, config: Any, connec
     if line_amps is not None:
         station.site = line_site(engine, connectors, line_amps)
     cp = VirtualChargePoint(cp_id, LoggedConnection(ws, frames), station, time_scale)
+    cp._connection.on_call = cp._count_call
+
+    async def link() -> Any:
+        return await asyncio.wait_for(websockets.connect(
+            target, subprotocols=["ocpp1.6"], open_timeout=connect_timeout,
+            max_size=FRAME_LIMIT), connect_timeout + 1)
+    cp.link = link
+    cp.closed_by_peer = asyncio.get_running_loop().create_future()
     station.reboot(config)
-    tasks = [asyncio.create_task(cp.start()), asyncio.create_task(cp.sender()),
+    cp.reader = asyncio.create_task(cp.read())
+    await cp.relink()  # a station that speaks no OCPP closes the connection at once
+    tasks = [asyncio.ensure_future(cp.closed_by_peer), asyncio.create_task(cp.sender()),
              asyncio.create_task(cp.heartbeat())]
     cp.wake.set()
     return cp, ws, tasks, frames
@@ -634,7 +741,9 @@ async def run(url: str, cp_id: str, engine: Engine, config: Any, connectors: int
     done, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
     for t in pending:
         t.cancel()
-    await ws.close()
+    if cp.reader is not None:
+        cp.reader.cancel()
+    await cp._connection.ws.close()
     frames.close()
     for line in cp.errors:
         print(f"chargespec virtual-cp: {line}", file=sys.stderr)

@@ -120,6 +120,25 @@ def test_free_charging_never_asks_the_backend_and_rejects_remote_start(run, mode
     assert "Authorize" not in actions(r)
 
 
+@pytest.mark.parametrize("mode", ["NoOcpp", "StatusNotifWithoutAuth", "StatusNotifWithAuth",
+                                  "FullFixedRfidWithAuth", "FullFixedRfidWithoutAuth",
+                                  "FullAnyRfid"])
+@pytest.mark.parametrize("restart", ["power", "soft_reset", "hard_reset"])
+def test_every_mode_charges_again_after_a_restart(run, mode, restart):
+    """§5.2, "After the restart, everyone can charge freely": a power cut or a reset, then (a
+    backend answering the BootNotification, if the mode speaks OCPP at all) the vehicle
+    charges.  Mode 1 sends no BootNotification and waits for no answer (BOOT-REGISTRATION);
+    found when the virtual charge point, rebooted per test, never charged in mode 1."""
+    r = free(run, mode)
+    out = r.all("power_loss", "power_return") if restart == "power" else r(restart)
+    booted = "BootNotification" in actions(r)
+    assert booted == (mode != "NoOcpp")
+    if booted:
+        r("boot_conf", status="Accepted")
+    r.all("plug", ("rfid", {"uid": "ANY_CARD"}), "ev_request_charge")
+    assert r.obs.status == "Charging" and r.obs.contactor == "closed", (mode, restart, out)
+
+
 def test_free_charging_off_ignores_the_mode(run):
     r = run(free_charging=False, free_charging_mode="NoOcpp")
     r.all("plug", "ev_request_charge")
