@@ -9,8 +9,11 @@ only with `remote=yes`), starts the driver, and waits for the charge point (`con
 side is an `ocpp.v16.ChargePoint` whose `@on` handlers record each CALL the charge point sends.
 
 Per test: the driver (`driver=stdio:COMMAND`, a program speaking the JSON-lines protocol of
-ADAPTER.md) takes the configuration (`reset`: the charge point reboots; its BootNotification is
-accepted and what follows acknowledged, until the wire is quiet).  Per step:
+ADAPTER.md) takes the parameters without a writable OCPP key (`reset`: the charge point reboots;
+its BootNotification is accepted and what follows acknowledged, until the wire is quiet); the
+keyed ones off their default go as ChangeConfiguration (`keys=ocpp`, the default; `keys=driver`
+gives the driver everything).  A step ends on the driver's quiescence signal when its hello
+offers one (`_settle`), else after a quiet wire.  Per step:
 
 - a central-system event becomes its CALL (remote_start -> RemoteStartTransaction on connector
   1, reserve_now -> ReserveNow, clear_cache -> ClearCache, soft_reset -> Reset Soft, ...); the
@@ -19,8 +22,9 @@ accepted and what follows acknowledged, until the wire is quiet).  Per step:
   vector's status (a step with no such CALL pending fails: the charge point did not send it);
 - every other event (plug, card, pilot, power, errors, timers) goes to the driver; a driver
   that answers `unsupported` makes the test unsupported;
-- the charge point's CALLs until the wire is quiet (`settle=SECONDS`, 0.3) are the step's
-  messages: StatusNotification, StopTransaction, MeterValues and Heartbeat are acknowledged at
+- the charge point's CALLs until it is quiet (the quiescence signal, or `settle=SECONDS` of a
+  quiet wire, 0.3) are the step's messages: StatusNotification, StopTransaction, MeterValues
+  and Heartbeat are acknowledged at
   once; Authorize, StartTransaction and BootNotification wait for the vector's answer (OCPP-J's
   one outstanding CALL per direction).  Fields the model does not decide (timestamp, meter,
   transactionId; an idTag on StopTransaction where the vector pins none) are dropped, OCPP's
@@ -73,6 +77,7 @@ class Options:
     driver: list[str] | None
     settle: float
     connect: float
+    keys: str = "ocpp"  # parameters with an OCPP key: set by ChangeConfiguration, or "driver"
 
 
 def parse(rest: str) -> Options:
@@ -84,9 +89,11 @@ def parse(rest: str) -> Options:
         if not part.strip():
             continue
         key, eq, value = part.partition("=")
-        if not eq or key.strip() not in ("listen", "id", "settle", "connect", "remote"):
+        if not eq or key.strip() not in ("listen", "id", "settle", "connect", "remote",
+                                            "keys"):
             raise AdapterError(f"ocppj: unknown option {part.strip()[:40]!r} (listen=HOST:PORT,"
-                               f" id=ID, settle=S, connect=S, remote=yes, driver=stdio:CMD)")
+                               f" id=ID, settle=S, connect=S, remote=yes, keys=ocpp|driver, "
+                               f"driver=stdio:CMD)")
         opts[key.strip()] = value.strip()
     host, _, port = opts.get("listen", "127.0.0.1:9000").rpartition(":")
     if not port.isdigit() or not 0 <= int(port) < 65536 or not host:
@@ -108,7 +115,11 @@ def parse(rest: str) -> Options:
         raise AdapterError("ocppj: settle and connect are seconds") from None
     if not (0 < settle <= 60 and 0 < connect <= 3600):
         raise AdapterError("ocppj: settle in (0, 60], connect in (0, 3600] seconds")
-    return Options(host, int(port), cp_id, command, settle, connect)
+    keys = opts.get("keys", "ocpp")
+    if keys not in ("ocpp", "driver"):
+        raise AdapterError("ocppj: keys=ocpp (ChangeConfiguration for the parameters with an "
+                           "OCPP key) or keys=driver (the driver sets every parameter)")
+    return Options(host, int(port), cp_id, command, settle, connect, keys)
 
 
 def _now() -> str:
@@ -135,6 +146,8 @@ class OcppJ:
         # fields OCPP lets a charge point add where the vector does not pin them (the runner
         # drops them then: conform.unpinned)
         self.optional_fields = {"StopTransaction": {"idTag"}}
+        self.engine: Any = None  # the embedded spec's, for the OCPP keys (keys=ocpp)
+        self.defaults: Any = None
         self.name = f"ocppj {opts.cp_id}"
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
@@ -411,10 +424,66 @@ class OcppJ:
         else:
             raise AdapterError("the charge point kept sending after the test's end")
         self.waiting = None
-        if not self.driver.reset(config):
+        rest, keyed = self._split(config)
+        if not self.driver.reset(rest):
             return False
         self._answer_boot(max(self.timeout, 5.0))
+        if keyed:
+            self._change_configuration(keyed)
         return True
+
+    def _split(self, config: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
+        """The parameters the driver sets, and the OCPP keys ChangeConfiguration sets (key ->
+        value on the wire): with `keys=ocpp`, each writable key's parameter (its value other
+        than the spec's default; the driver's reset restores the defaults)."""
+        if self.opts.keys != "ocpp":
+            return config, {}
+        from .configkeys import render
+        from .conform import embedded_spec
+        from .models.step import Engine
+        if self.engine is None:
+            self.engine = Engine(embedded_spec())
+            self.defaults = self.engine.config({})
+        table = self.engine.spec.configuration_keys
+        try:
+            full = self.engine.config(config)
+        except Exception:  # noqa: BLE001 - a parameter the spec does not know: the driver's
+            return config, {}
+        rest, keyed = {}, {}
+        for name, value in config.items():
+            key = table.by_parameter().get(name) if table is not None else None
+            if key is None or key.readonly:
+                rest[name] = value
+            elif getattr(full, name) != getattr(self.defaults, name):
+                keyed[key.name] = render(key, full)
+        return rest, keyed
+
+    def _change_configuration(self, keyed: dict[str, str]) -> None:
+        """Each key by ChangeConfiguration; RebootRequired: a soft Reset after the last one.  A
+        charge point without a connection, or one that does not accept a value the spec
+        allows, cannot take the test's configuration: unsupported."""
+        from ocpp.v16 import call
+        if self.cs is None:
+            raise StepUnsupported(f"the configuration sets {', '.join(sorted(keyed))} by "
+                                  f"ChangeConfiguration, and the charge point is not connected")
+        reboot = False
+        for key, value in keyed.items():
+            status = self._call(call.ChangeConfiguration(key=key, value=value)).get("status")
+            if status == "RebootRequired":
+                reboot = True
+            elif status != "Accepted":
+                raise StepUnsupported(f"ChangeConfiguration({key}={value}) answered {status}: "
+                                      f"the charge point does not take the test's "
+                                      f"configuration")
+        self.last_frame = self.loop.time()
+        self._settle()
+        if reboot:
+            self._call(call.Reset(type="Soft"))
+            self._answer_boot(max(self.timeout, 5.0))
+        self.inbox.clear()
+        if self.errors:
+            problems, self.errors = self.errors[:], []
+            raise AdapterError("while configuring: " + "; ".join(problems)[:600])
 
     def step(self, event: dict[str, Any]) -> dict[str, Any]:
         name = event.get("name")

@@ -27,10 +27,10 @@ def _free_port() -> int:
     return port
 
 
-def _adapter(port: int, settle: float = 0.15):
+def _adapter(port: int, settle: float = 0.15, extra: str = "", log: Path | None = None):
     driver = (f"{sys.executable} -m chargespec virtual-cp --csms ws://127.0.0.1:{port} "
-              f"--id CP1 --connectors 1")
-    return make_adapter(f"ocppj:listen=127.0.0.1:{port},id=CP1,settle={settle},"
+              f"--id CP1 --connectors 1" + (f" --log {log}" if log else ""))
+    return make_adapter(f"ocppj:listen=127.0.0.1:{port},id=CP1,settle={settle},{extra}"
                         f"driver=stdio:{driver}", timeout=5.0)
 
 
@@ -445,5 +445,47 @@ def test_a_station_without_ocpp_has_no_connection_and_charges_on_plug_in():
         adapter.step({"name": "plug"})
         assert adapter.step({"name": "rfid", "uid": "CARD_A"})["messages"] == [
             {"action": "Authorize", "kind": "call", "fields": {"idTag": "CARD_A"}}]
+    finally:
+        adapter.close()
+
+
+def test_parameters_with_an_ocpp_key_are_set_by_change_configuration(tmp_path):
+    """keys=ocpp (the default): the driver's reset gets the parameters without a writable key,
+    and each keyed parameter that differs from its default goes over the wire as
+    ChangeConfiguration; keys=driver hands the driver everything."""
+    import json
+    log = tmp_path / "frames.jsonl"
+    config = {"send_authorize_for_remote_start": False, "vehicle_connection_timeout": 90,
+              "stop_transaction_mode": "Normal", "heartbeat_interval": 900}
+    adapter = _adapter(_free_port(), log=log)
+    try:
+        rest, keyed = adapter._split(config)
+        assert keyed == {"AuthorizeRemoteTxRequests": "false", "ConnectionTimeOut": "90"}
+        assert rest == {"stop_transaction_mode": "Normal"}  # heartbeat_interval: the default
+        assert adapter.reset(config)
+        seen = adapter.step({"name": "get_configuration",
+                             "key": ["AuthorizeRemoteTxRequests", "ConnectionTimeOut"]})
+        assert [(k["key"], k["value"]) for k in seen["messages"][0]["fields"][
+            "configurationKey"]] == [("AuthorizeRemoteTxRequests", "false"),
+                                     ("ConnectionTimeOut", "90")]
+    finally:
+        adapter.close()
+    changes = [json.loads(json.loads(line)["frame"]) for line in log.read_text().splitlines()]
+    changes = [f[3] for f in changes if f[0] == 2 and f[2] == "ChangeConfiguration"]
+    assert changes == [{"key": "AuthorizeRemoteTxRequests", "value": "false"},
+                       {"key": "ConnectionTimeOut", "value": "90"}]
+    assert parse("keys=driver").keys == "driver"
+    with pytest.raises(AdapterError, match="keys=ocpp"):
+        parse("keys=maybe")
+
+
+def test_a_keyed_setting_for_a_station_without_connection_is_unsupported():
+    """Free Charging mode 1 has no OCPP connection, so a keyed parameter off its default cannot
+    be set: the test is unsupported, with the reason."""
+    adapter = _adapter(_free_port())
+    try:
+        with pytest.raises(StepUnsupported, match="ConnectionTimeOut.*not connected"):
+            adapter.reset({"free_charging": True, "free_charging_mode": "NoOcpp",
+                           "vehicle_connection_timeout": 90})
     finally:
         adapter.close()
