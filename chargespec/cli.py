@@ -220,6 +220,24 @@ def _parser() -> argparse.ArgumentParser:
                      help="no control channel: serve until the connection closes")
     vcp.set_defaults(func=cmd_virtual_cp)
 
+    trc = sub.add_parser("trace", help="judge an OCPP-J log against the spec: the first frame "
+                         "no behaviour explains, or the inferred run")
+    trc.add_argument("log", type=Path, help="the log: JSON lines (virtual-cp --log), the ocpp "
+                     "package's logger lines, or timestamp / direction / frame lines")
+    trc.add_argument("--format", choices=("jsonl", "text"), help="the log's form (sniffed)")
+    trc.add_argument("--config", type=Path, help="the charger's configuration YAML")
+    trc.add_argument("--set", action="append", default=[], metavar="PARAM=VALUE",
+                     help="one parameter of the charger's configuration (repeatable)")
+    trc.add_argument("--spec", type=Path, help="spec directory (default: embedded)")
+    trc.add_argument("--strict", action="store_true",
+                     help="a line that cannot be read is fatal (exit 2), not skipped")
+    trc.add_argument("--depth", type=int, default=3,
+                     help="physical events the search may infer between two frames (3)")
+    trc.add_argument("--scenario", type=Path, help="write the inferred run of the first "
+                     "connector as a scenario `chargespec simulate` replays")
+    trc.add_argument("--json", action="store_true", help="print the verdicts as JSON")
+    trc.set_defaults(func=cmd_trace)
+
     rep = sub.add_parser("report", help="reports/: index.html (self-contained), summary.json, "
                                         "diagrams; --check: fail if the committed report "
                                         "drifts from the spec")
@@ -658,6 +676,92 @@ def _parse_set(spec: Any, items: list[str]) -> dict[str, Any]:
             value = raw  # On/Off/yes/no stay strings; coerce_parameter reads On/Off
         out[key] = coerce_parameter(spec, key, value, Where(f"--set {item}"))
     return out
+
+
+def cmd_trace(args: argparse.Namespace) -> int:
+    """Exit 0 when every connector's frames are explained, 1 when one is not, 2 bad input."""
+    from chargespec.models.step import Engine
+    from .outfiles import check_target, write_file
+    from .trace.check import check
+    from .trace.readers import read_log
+
+    if not 0 <= args.depth <= 6:
+        raise InputError("--depth: 0 to 6 hidden events between two frames")
+    if args.scenario is not None:
+        check_target(args.scenario)
+    spec = load_spec(args.spec)
+    engine = Engine(spec)
+    values = load_config(spec, args.config) if args.config else {}
+    values.update(_parse_set(spec, args.set))
+    config = engine.config(values)
+    try:
+        log = read_log(args.log, args.format)
+    except FileNotFoundError:
+        raise InputError(f"{args.log}: log not found") from None
+    except (OSError, ValueError) as exc:
+        raise InputError(f"{args.log}: {exc}") from None
+    for problem in log.problems[:50]:
+        print(f"chargespec trace: {problem}", file=sys.stderr)
+    if len(log.problems) > 50:
+        print(f"chargespec trace: ... {len(log.problems) - 50} more lines not read",
+              file=sys.stderr)
+    if log.problems and args.strict:
+        return 2
+    verdicts, skipped, notes = check(engine, config, log, args.depth)
+    if args.scenario is not None and verdicts:
+        write_file(args.scenario, _scenario_yaml(args.log, verdicts[0]))
+    ok = all(v.explained for v in verdicts)
+    if args.json:
+        print(json.dumps({
+            "log": str(args.log), "format": log.format, "frames": len(log.frames),
+            "problems": [{"line": p.line, "message": p.message} for p in log.problems],
+            "skipped": skipped, "notes": notes, "config": values, "explained": ok,
+            "connectors": [{
+                "connector": v.connector, "explained": v.explained, "frames": v.frames,
+                "events": [e.name if not e.as_dict() else {e.name: _plain(e.as_dict())}
+                           for _, e in v.events],
+                "bounded": v.bounded,
+                **({} if v.frame is None else {
+                    "line": v.frame.line, "time": v.frame.time, "why": v.why,
+                    "allowed": v.allowed})} for v in verdicts]}, indent=2, default=str))
+        return 0 if ok else 1
+    shown = ", ".join(f"{k} {n}" for k, n in sorted(skipped.items()))
+    print(f"log: {args.log} ({log.format}, {len(log.frames)} frames"
+          + (f"; not modelled, skipped: {shown}" if shown else "")
+          + (f"; {len(log.problems)} lines not read" if log.problems else "") + ")")
+    for note in notes[:10]:
+        print(f"note: {note}")
+    for v in verdicts:
+        run = ", ".join(label for label, _ in v.events)
+        if v.explained:
+            print(f"connector {v.connector}: explained ({v.frames} frames)"
+                  + (" [search bounded]" if v.bounded else ""))
+            print(f"  run: {run}")
+            continue
+        assert v.frame is not None
+        print(f"connector {v.connector}: NOT explained at {args.log}:{v.frame.line}"
+              + (f" ({v.frame.time})" if v.frame.time else ""))
+        print(f"  {v.why}")
+        print(f"  explained up to it by: {run or '(nothing)'}")
+        if v.allowed:
+            print("  the spec allowed there:")
+            for a in v.allowed:
+                print(f"    {a}")
+    return 0 if ok else 1
+
+
+def _plain(fields: Any) -> dict[str, Any]:
+    from chargespec.models.types import thaw
+    return {k: thaw(v) for k, v in dict(fields).items()}
+
+
+def _scenario_yaml(log: Path, verdict: Any) -> str:
+    import yaml
+    steps = [e.name if not e.as_dict() else {e.name: _plain(e.as_dict())} for _, e in verdict.events]
+    head = (f"# inferred by chargespec trace from {log} (connector {verdict.connector}"
+            + ("" if verdict.explained else f", up to line {verdict.frame.line}") + ")\n")
+    return head + yaml.safe_dump({"title": f"the run behind {log.name}", "steps": steps},
+                                 sort_keys=False, allow_unicode=True)
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:

@@ -1,0 +1,458 @@
+"""Judge an OCPP-J log against the spec: is there a run of the model, under the configuration,
+that sends exactly the charge point's CALLs of the log, in order, given the central system's
+frames as they came?
+
+The log is split per connector (`split`): the central system's CALLs become the model's events
+(RemoteStartTransaction -> `remote_start`, Reset -> `soft_reset`, ...; station requests reach
+every connector), the CALLRESULTs that answer the charge point's Authorize, StartTransaction and
+BootNotification become `authorize_conf`, `start_tx_conf`, `boot_conf`, and the charge point's
+CALLs are what the model must send.  Which connector a frame is for: its connectorId; a
+StopTransaction by the transactionId its StartTransaction got; an Authorize goes to the
+connector of the next StartTransaction with that idTag (else connector 1); BootNotification to
+every connector.  Actions the spec does not model (Heartbeat, MeterValues, DataTransfer,
+DiagnosticsStatusNotification, FirmwareStatusNotification, StatusNotification of connector 0)
+are skipped and counted, and the model's messages of those actions are not expected.
+
+Physical events never appear on the wire, so the search infers them (`HIDDEN`: plug, unplug,
+cable out, pilot changes, a card with an idTag the log names, power loss and return, the
+timers, the error table's conditions and recoveries): a set of nodes (configuration, model
+state, CALLs the model sent that the log has not shown yet) advances frame by frame; before a
+frame, up to `depth` hidden events may happen, those that send something only when what they
+send is what the log shows next.  OCPP-J sends one CALL at a time, so the model's CALLs of a
+step may reach the wire later, interleaved with the central system's frames, but always in the
+model's order.
+
+A charge point's CALL that no node can send, or a central system's CALLRESULT that no node
+answers alike, is **the first frame no behaviour explains**: reported with what the spec allowed
+there (the messages the surviving nodes could send next and the rules that send them).  Else the
+log is **explained**, and the inferred events of one run are a scenario `chargespec simulate`
+replays.  A mutation is flagged at the mutated frame, or at the first later frame where every
+run that could have explained it has been ruled out (a dropped StatusNotification shows when
+the next one comes).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+from ..models.types import Message, thaw
+from .readers import Frame, Log
+
+SKIPPED = frozenset({"Heartbeat", "MeterValues", "DataTransfer", "DiagnosticsStatusNotification",
+                     "FirmwareStatusNotification"})
+DEPTH = 3  # hidden events before one frame
+MAX_NODES = 4000  # nodes kept per frame (the search is bounded, and says so)
+# hidden events without fields
+PHYSICAL = ("plug", "unplug", "cable_removed", "ev_request_charge", "ev_pause", "ev_ventilation",
+            "pilot_short", "pilot_restored", "authorize_timeout", "connection_timeout",
+            "hlc_timer", "power_loss", "power_return", "reservation_expired",
+            "cache_expiry_timer", "boot_retry_timer", "vehicle_error_cleared", "mcb_rearmed",
+            "rcd_reconnected", "spd_replaced", "contactor_repaired", "backend_online",
+            "ocpp_meter_recovered", "external_meter_recovered", "reader_recovered",
+            "rcmb_reset_timer")
+MODEL_FIELDS = {"Authorize": ("idTag",), "StartTransaction": ("connectorId", "idTag"),
+                "StopTransaction": ("idTag", "reason"), "BootNotification": (),
+                "StatusNotification": ("connectorId", "status", "errorCode", "info",
+                                       "vendorErrorCode")}
+
+
+@dataclass(frozen=True)
+class Item:
+    """One frame of a connector's log, as the search reads it."""
+
+    frame: Frame
+    event: Any = None  # the model's event (central-system CALL, or a result of the CP's CALL)
+    label: str = ""
+    result: dict[str, Any] | None = None  # the CALLRESULT a central-system CALL got
+    call: tuple[str, dict[str, Any]] | None = None  # a charge point's CALL: action, fields
+
+
+@dataclass(frozen=True)
+class Node:
+    config: Any
+    state: Any
+    pending: tuple[tuple[str, tuple], ...]  # CALLs sent by the model, not yet on the wire
+    trail: Any = None  # (event label, event, parent trail): the inferred run, newest first
+
+
+@dataclass
+class Verdict:
+    connector: int
+    explained: bool
+    frames: int  # the connector's frames read
+    events: list[tuple[str, Any]] = field(default_factory=list)  # the run: (label, event)
+    frame: Frame | None = None  # the first unexplained one
+    why: str = ""
+    allowed: list[str] = field(default_factory=list)  # what the spec allowed there
+    bounded: bool = False  # the node set was cut at MAX_NODES somewhere
+
+
+def _fields(action: str, payload: dict[str, Any]) -> dict[str, Any]:
+    out = {k: payload[k] for k in MODEL_FIELDS.get(action, ()) if k in payload}
+    if action == "StopTransaction":
+        out.setdefault("reason", "Local")  # OCPP 1.6 §7.43: absent means Local
+    return out
+
+
+def _label(action: str, fields: dict[str, Any]) -> str:
+    inner = ", ".join(f"{k}={v}" for k, v in sorted(fields.items()))
+    return f"{action}({inner})"
+
+
+def split(engine: Any, log: Log) -> tuple[dict[int, list[Item]], dict[str, int], list[str]]:
+    """Each connector's items, the count of skipped actions, and notes (frames the split could
+    not place)."""
+    ev = engine.event
+    frames = log.frames
+    results = {f.uid: f for f in frames if f.kind in (3, 4) and f.origin == "cp"}
+    connectors = sorted({f.payload.get("connectorId") for f in frames if f.kind == 2
+                         and f.action in ("StatusNotification", "StartTransaction")
+                         and isinstance(f.payload.get("connectorId"), int)
+                         and f.payload.get("connectorId") > 0} or {1})
+    items: dict[int, list[Item]] = {c: [] for c in connectors}
+    skipped: dict[str, int] = {}
+    notes: list[str] = []
+    tx_of: dict[Any, int] = {}  # transactionId -> connector
+    current_tx: dict[int, Any] = {}  # connector -> its running transactionId
+    auth_at: dict[str, int] = {}  # Authorize uid -> connector
+    start_at: dict[str, int] = {}  # StartTransaction uid -> connector
+
+    def skip(action: str) -> None:
+        skipped[action] = skipped.get(action, 0) + 1
+
+    def add(cs: Iterable[int], item: Item) -> None:
+        for c in cs:
+            if c in items:
+                items[c].append(item)
+
+    for i, f in enumerate(frames):
+        if f.kind == 2 and f.origin == "cp":
+            a, p = f.action or "", f.payload
+            if a in SKIPPED or (a == "StatusNotification" and p.get("connectorId") == 0):
+                skip(a if a != "StatusNotification" else "StatusNotification (connector 0)")
+                continue
+            if a not in MODEL_FIELDS:
+                skip(a)
+                continue
+            fields = _fields(a, p)
+            if a in ("StatusNotification", "StartTransaction"):
+                targets = [p.get("connectorId")]
+                fields["connectorId"] = 1  # the model's connector is always 1
+                if a == "StartTransaction":
+                    start_at[f.uid] = p.get("connectorId")
+            elif a == "StopTransaction":
+                c = tx_of.get(p.get("transactionId"))
+                if c is None:
+                    c = connectors[0]
+                    if len(connectors) > 1:
+                        notes.append(f"line {f.line}: StopTransaction of transaction "
+                                     f"{p.get('transactionId')!r}, which no StartTransaction "
+                                     f"in the log got: taken for connector {c}")
+                targets = [c]
+            elif a == "Authorize":
+                c = next((g.payload.get("connectorId") for g in frames[i + 1:]
+                          if g.kind == 2 and g.action == "StartTransaction"
+                          and g.payload.get("idTag") == p.get("idTag")), connectors[0])
+                auth_at[f.uid] = c if c in items else connectors[0]
+                targets = [auth_at[f.uid]]
+            else:  # BootNotification: the station's
+                targets = connectors
+            add(targets, Item(f, call=(a, fields), label=_label(a, fields)))
+        elif f.kind == 3 and f.origin == "cs":  # the central system answers the CP
+            a, p = f.action, f.payload
+            status = (p.get("idTagInfo") or {}).get("status") if a != "BootNotification" \
+                else p.get("status")
+            if a == "Authorize":
+                add([auth_at.get(f.uid, connectors[0])],
+                    Item(f, ev("authorize_conf", status=status), f"authorize_conf({status})"))
+            elif a == "StartTransaction":
+                c = start_at.get(f.uid, connectors[0])
+                tx_of[p.get("transactionId")] = c
+                current_tx[c] = p.get("transactionId")
+                add([c], Item(f, ev("start_tx_conf", status=status), f"start_tx_conf({status})"))
+            elif a == "BootNotification":
+                add(connectors, Item(f, ev("boot_conf", status=status), f"boot_conf({status})"))
+        elif f.kind == 2 and f.origin == "cs":
+            got = _central_event(engine, f, connectors, current_tx)
+            if got is None:
+                skip(f.action or "?")
+                continue
+            targets, event, label = got
+            answer = results.get(f.uid)
+            result = answer.payload if answer is not None and answer.kind == 3 else None
+            add(targets, Item(f, event, label, result=result))
+        # CALLERRORs and results of skipped CALLs: nothing for the model
+    return items, skipped, notes
+
+
+def _central_event(engine: Any, f: Frame, connectors: list[int], current_tx: dict[int, Any]
+                   ) -> tuple[list[int], Any, str] | None:
+    """The model's event for a central-system CALL, and the connectors it reaches."""
+    a, p, ev = f.action, f.payload, engine.event
+    conn = p.get("connectorId")
+    one = [conn] if conn in connectors else [connectors[0]]
+    every = list(connectors)
+    try:
+        if a == "RemoteStartTransaction":
+            return one, ev("remote_start", id_tag=p.get("idTag")), \
+                f"remote_start({p.get('idTag')})"
+        if a == "RemoteStopTransaction":
+            tx = p.get("transactionId")
+            hit = [c for c, t in current_tx.items() if t == tx]
+            return (hit or [connectors[0]]), ev("remote_stop", transaction="current" if hit
+                                                else "other"), f"remote_stop({tx})"
+        if a == "ReserveNow":
+            return one, ev("reserve_now", id_tag=p.get("idTag")), f"reserve_now({p.get('idTag')})"
+        if a == "CancelReservation":
+            return every, ev("cancel_reservation", reservation="current"), "cancel_reservation"
+        if a == "Reset":
+            name = "hard_reset" if p.get("type") == "Hard" else "soft_reset"
+            return every, ev(name), name
+        if a == "ClearCache":
+            return every, ev("clear_cache"), "clear_cache"
+        if a == "ChangeAvailability":
+            return (every if conn == 0 else one), ev("change_availability", type=p.get("type")), \
+                f"change_availability({p.get('type')})"
+        if a == "UnlockConnector":
+            return one, ev("unlock_connector"), "unlock_connector"
+        if a == "TriggerMessage":
+            return (one if conn else [connectors[0]]), \
+                ev("trigger_message", requested=p.get("requestedMessage")), \
+                f"trigger_message({p.get('requestedMessage')})"
+        if a == "GetConfiguration":
+            return [connectors[0]], ev("get_configuration", key=list(p.get("key") or [])), \
+                "get_configuration"
+        if a == "ChangeConfiguration":
+            return every, ev("change_configuration", key=p.get("key"), value=p.get("value")), \
+                f"change_configuration({p.get('key')}={p.get('value')})"
+        if a == "GetLocalListVersion":
+            return [connectors[0]], ev("get_local_list_version"), "get_local_list_version"
+    except Exception:  # noqa: BLE001 - a field out of the model's domain: not modelled
+        return None
+    return None  # SendLocalList, charging profiles, diagnostics, firmware: not modelled here
+
+
+class Checker:
+    """The search over one connector's items under one configuration."""
+
+    def __init__(self, engine: Any, config: Any, id_tags: Iterable[str], depth: int = DEPTH):
+        self.engine, self.config, self.depth = engine, config, depth
+        self._moves: dict[tuple[Any, Any], list] = {}
+        ev = engine.event
+        self.hidden = [(n, ev(n)) for n in PHYSICAL if n in engine.machine.events]
+        for tag in sorted(set(id_tags)):
+            try:
+                self.hidden.append((f"rfid({tag})", ev("rfid", uid=tag)))
+            except Exception:  # noqa: BLE001 - an idTag the model's card field cannot hold
+                continue
+        for name in _error_names(engine):
+            self.hidden.append((f"error_raised({name})", ev("error_raised", error=name)))
+
+    def start(self) -> list[Node]:
+        c = self.config
+        on = self.engine.initial(c)
+        _, off, _ = self.engine.advance(c, on, self.engine.event("power_loss"))
+        return [Node(c, on, ()), Node(c, off, (), ("power_loss", self.engine.event("power_loss"),
+                                                     None))]
+
+    def _sent(self, out: Any) -> tuple[tuple[str, tuple], ...]:
+        return tuple((m.action, m.fields) for m in out.messages
+                     if m.kind == "call" and m.action not in SKIPPED)
+
+    def _step(self, node: Node, label: str, event: Any) -> tuple[Node, Any]:
+        config, state, out = self.engine.advance(node.config, node.state, event)
+        return Node(config, state, node.pending + self._sent(out), (label, event, node.trail)), out
+
+    def moves(self, config: Any, state: Any) -> list[tuple[str, Any, Any, Any, tuple]]:
+        """The hidden events that do something from `state`: (label, event, configuration,
+        state, CALLs sent), computed once per (configuration, state)."""
+        key = (config, state)
+        got = self._moves.get(key)
+        if got is None:
+            got = []
+            for label, event in self.hidden:
+                cfg, new, out = self.engine.advance(config, state, event)
+                sent = self._sent(out)
+                if sent or new != state or cfg != config:
+                    got.append((label, event, cfg, new, sent))
+            if len(self._moves) > 200_000:
+                self._moves.clear()
+            self._moves[key] = got
+        return got
+
+    def closure(self, nodes: list[Node], want: tuple[str, dict] | None) -> list[Node]:
+        """The nodes, and those `depth` hidden events away whose sent CALLs, queued behind the
+        node's, stay consistent with `want` (the CALL the log shows next; None: an event comes
+        next, so only silent hidden events)."""
+        seen = {(n.config, n.state, n.pending) for n in nodes}
+        out, frontier = list(nodes), list(nodes)
+        for _ in range(self.depth):
+            nxt = []
+            for node in frontier:
+                if node.pending:
+                    continue  # its queued CALLs go out first: the log must show them
+                for label, event, cfg, state, sent in self.moves(node.config, node.state):
+                    if sent and (want is None or not _matches(sent[0], want)):
+                        continue
+                    new = Node(cfg, state, sent, (label, event, node.trail))
+                    key = (new.config, new.state, new.pending)
+                    if key in seen:
+                        continue
+                    seen.add(key)
+                    out.append(new)
+                    if not new.pending:
+                        nxt.append(new)
+                    if len(out) >= MAX_NODES:
+                        return out
+            frontier = nxt
+        return out
+
+    def feed(self, nodes: list[Node], item: Item) -> list[Node]:
+        """The nodes that explain `item`."""
+        if item.call is not None:
+            out = []
+            for node in self.closure(nodes, item.call):
+                if node.pending and _matches(node.pending[0], item.call):
+                    out.append(Node(node.config, node.state, node.pending[1:], node.trail))
+            return _dedup(out)
+        out = []
+        for node in self.closure(nodes, None):
+            new, outputs = self._step(node, item.label, item.event)
+            if item.result is not None:
+                res = next((m for m in outputs.messages if m.kind == "result"), None)
+                if res is None or not _result_matches(res, item.result):
+                    continue
+            out.append(new)
+        return _dedup(out)
+
+    def allowed(self, nodes: list[Node], item: Item) -> list[str]:
+        """What the spec allowed at `item`: the next CALLs the nodes could send (queued or after
+        a hidden event, with its rule and manual section), or the answers to the event."""
+        seen: dict[str, None] = {}
+        spec_rules = {r.id: r for r in getattr(self.engine.machine, "rules", ())}
+
+        def rule_note(rule: str) -> str:
+            r = spec_rules.get(rule)
+            ref = getattr(r, "ref", None)
+            manual = getattr(ref, "manual", None) or getattr(r, "manual", None)
+            return f"rule {rule}" + (f", {manual}" if manual else "")
+
+        for node in nodes[:200]:
+            if node.pending:
+                seen[f"{_label(node.pending[0][0], dict(thaw_pairs(node.pending[0][1])))} "
+                     f"(already queued)"] = None
+                continue
+            if item.call is None and item.event is not None:
+                _, out = self._step(node, item.label, item.event)
+                res = next((m for m in out.messages if m.kind == "result"), None)
+                if res is not None:
+                    seen[f"{res.label()} ({rule_note(out.rule)})"] = None
+                continue
+            for label, event in self.hidden:
+                _, out = self._step(node, label, event)
+                sent = self._sent(out)
+                if sent:
+                    seen[f"{_label(sent[0][0], dict(thaw_pairs(sent[0][1])))} after {label} "
+                         f"({rule_note(out.rule)})"] = None
+            if len(seen) > 40:
+                break
+        return list(seen)[:12]
+
+    def run(self, connector: int, items: list[Item]) -> Verdict:
+        nodes = self.start()
+        bounded = False
+        for k, item in enumerate(items):
+            after = self.feed(nodes, item)
+            if len(after) >= MAX_NODES:
+                bounded = True
+                after = after[:MAX_NODES]
+            if not after:
+                what = (f"the charge point sent {item.label}" if item.call is not None else
+                        f"{item.label}: the charge point answered {item.result}")
+                best = min(nodes, key=lambda n: len(n.pending))
+                return Verdict(connector, False, k, _events(best.trail), item.frame,
+                               f"no behaviour explains this frame: {what}",
+                               self.allowed(nodes, item), bounded)
+            nodes = after
+        best = min(nodes, key=lambda n: len(n.pending))
+        return Verdict(connector, True, len(items), _events(best.trail), bounded=bounded)
+
+
+def thaw_pairs(pairs: tuple) -> list[tuple[str, Any]]:
+    return [(k, thaw(v)) for k, v in pairs if v is not None]
+
+
+def _matches(sent: tuple[str, tuple], want: tuple[str, dict[str, Any]]) -> bool:
+    action, pairs = sent
+    if action != want[0]:
+        return False
+    model = dict(thaw_pairs(pairs))
+    if action == "StopTransaction" and "idTag" not in model:
+        return {k: v for k, v in want[1].items() if k != "idTag"} == model
+    if action == "StatusNotification":  # info and vendorErrorCode: compared when the model sets them
+        return all(want[1].get(k) == v for k, v in model.items()) and \
+            want[1].get("status") == model.get("status")
+    return model == want[1]
+
+
+def _result_matches(res: Message, payload: dict[str, Any]) -> bool:
+    model = dict(thaw_pairs(res.fields))
+    for k, v in model.items():
+        got = payload.get(k)
+        if k == "configurationKey" and isinstance(got, list):
+            strip = [{"key": x.get("key"), "readonly": x.get("readonly"), "value": x.get("value")}
+                     for x in got if isinstance(x, dict)]
+            if strip != v:
+                return False
+        elif got != v:
+            return False
+    return True
+
+
+def _dedup(nodes: list[Node]) -> list[Node]:
+    seen, out = set(), []
+    for n in nodes:
+        key = (n.config, n.state, n.pending)
+        if key not in seen:
+            seen.add(key)
+            out.append(n)
+    return out
+
+
+def _events(trail: Any) -> list[tuple[str, Any]]:
+    out = []
+    while trail is not None:
+        label, event, trail = trail
+        out.append((label, event))
+    return out[::-1]
+
+
+def _error_names(engine: Any) -> list[str]:
+    """The error table's rows (the values of error_raised's field)."""
+    d = engine.machine.events.get("error_raised")
+    for f in getattr(d, "fields", ()):
+        values = getattr(f.type, "values", None)
+        if f.name == "error" and values:
+            return [str(v) for v in values]
+    return []
+
+
+def id_tags(log: Log) -> set[str]:
+    """The idTags the log names (the cards the hidden `rfid` events may present)."""
+    tags = set()
+    for f in log.frames:
+        if isinstance(f.payload, dict):
+            for k in ("idTag",):
+                v = f.payload.get(k)
+                if isinstance(v, str) and 0 < len(v) <= 20:
+                    tags.add(v)
+    return tags
+
+
+def check(engine: Any, config: Any, log: Log, depth: int = DEPTH
+          ) -> tuple[list[Verdict], dict[str, int], list[str]]:
+    """Every connector's verdict, the skipped actions, the split's notes."""
+    items, skipped, notes = split(engine, log)
+    checker = Checker(engine, config, id_tags(log), depth)
+    return [checker.run(c, its) for c, its in sorted(items.items())], skipped, notes

@@ -1,0 +1,253 @@
+"""OCPP-J logs as frames: the three forms `chargespec trace` reads, each line to one `Frame`.
+
+- `jsonl`: the JSON-lines log of `chargespec virtual-cp --log` (and of anything writing the same
+  objects): `{"time": ..., "direction": "send" | "receive", "frame": "[2, ...]"}`, the frame as
+  a JSON string or as the array itself;
+- `text`: any line holding an OCPP-J array (`[2, id, action, {...}]`, `[3, id, {...}]`,
+  `[4, id, code, description, {...}]`) after a prefix that may carry a timestamp and a direction
+  word or arrow: the `ocpp` package's logger (`INFO:ocpp:CP1: send [2, ...]`,
+  `CP1: receive message [3, ...]`), and the generic `2026-12-01T10:00:00Z -> [2, ...]`,
+  `CP->CS`, `sent`, `received`, ... forms.
+
+Who sent a frame does not depend on the log's perspective: every OCPP 1.6 action but
+DataTransfer goes one way only (`CP_ACTIONS`), and a CALLRESULT or CALLERROR comes from the side
+that received its CALL.  A DataTransfer's origin comes from its direction word, read from the
+perspective the log's other CALLs give away.
+
+A line that is none of these, a frame that is not valid JSON or not an OCPP-J array: a
+`Problem` with the file and line, and the line is skipped.  Limits: `MAX_BYTES` per log,
+`MAX_LINE` per line; JSON nested too deep is a problem, not a crash.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+MAX_BYTES = 512 << 20  # bytes of one log
+MAX_LINE = 1 << 20  # bytes of one line
+# the actions a charge point sends (OCPP 1.6 §4); DataTransfer goes both ways
+CP_ACTIONS = frozenset({"Authorize", "BootNotification", "DiagnosticsStatusNotification",
+                        "FirmwareStatusNotification", "Heartbeat", "MeterValues",
+                        "StartTransaction", "StatusNotification", "StopTransaction"})
+CS_ACTIONS = frozenset({"CancelReservation", "ChangeAvailability", "ChangeConfiguration",
+                        "ClearCache", "ClearChargingProfile", "GetCompositeSchedule",
+                        "GetConfiguration", "GetDiagnostics", "GetLocalListVersion",
+                        "RemoteStartTransaction", "RemoteStopTransaction", "ReserveNow", "Reset",
+                        "SendLocalList", "SetChargingProfile", "TriggerMessage",
+                        "UnlockConnector", "UpdateFirmware"})
+FORMATS = ("jsonl", "text")
+
+_FRAME_START = re.compile(r"\[\s*[234]\s*,")
+_TIME = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:[.,]\d+)?(?:Z|[+-]\d{2}:?\d{2})?")
+# direction words, as the logging side saw the frame: True = it sent it
+_OUT = re.compile(r"(?:^|[\s:\[(])(?:send|sent|sending|out|outgoing|tx|->|>>|=>)(?=$|[\s:\])])",
+                  re.IGNORECASE)
+_IN = re.compile(r"(?:^|[\s:\[(])(?:receive|received|receiving|in|incoming|rx|<-|<<|<=)"
+                 r"(?=$|[\s:\])])", re.IGNORECASE)
+_CP_TO_CS = re.compile(r"\bCP\s*->\s*CS(MS)?\b|\bCS(MS)?\s*<-\s*CP\b", re.IGNORECASE)
+_CS_TO_CP = re.compile(r"\bCS(MS)?\s*->\s*CP\b|\bCP\s*<-\s*CS(MS)?\b", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Frame:
+    """One OCPP-J message of the log."""
+
+    line: int
+    time: str | None
+    kind: int  # 2 CALL, 3 CALLRESULT, 4 CALLERROR
+    uid: str
+    action: str | None  # a CALL's action (a result's: filled in when paired)
+    payload: Any
+    said: str | None  # "out" / "in" as the logging side wrote it, "cp" / "cs" when explicit
+    origin: str | None = None  # "cp" or "cs": who sent it (`Log.resolve`)
+
+
+@dataclass(frozen=True)
+class Problem:
+    file: str
+    line: int
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}: {self.message}"
+
+
+@dataclass
+class Log:
+    file: str
+    format: str
+    frames: list[Frame]
+    problems: list[Problem]
+
+
+def read_log(path: Path, fmt: str | None = None) -> Log:
+    """The frames of the log at `path` (`fmt`: jsonl or text; sniffed when None); OSError
+    when it cannot be read, ValueError when it is too large or of an unknown format."""
+    size = path.stat().st_size
+    if size > MAX_BYTES:
+        raise ValueError(f"{path}: {size} bytes, more than the {MAX_BYTES >> 20} MiB a log may "
+                         f"have")
+    raw = path.read_bytes()
+    text = raw.decode("utf-8", errors="replace")
+    lines = text.splitlines()
+    if fmt is None:
+        fmt = sniff(lines)
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown log format {fmt!r} (one of {', '.join(FORMATS)})")
+    name = str(path)
+    frames: list[Frame] = []
+    problems: list[Problem] = []
+    for n, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        if len(line) > MAX_LINE:
+            problems.append(Problem(name, n, f"a line longer than {MAX_LINE} bytes"))
+            continue
+        try:
+            got = _jsonl_line(line) if fmt == "jsonl" else _text_line(line)
+        except ValueError as exc:
+            problems.append(Problem(name, n, str(exc)))
+            continue
+        if got is None:
+            problems.append(Problem(name, n, "no OCPP-J frame on this line"))
+            continue
+        time, said, msg = got
+        try:
+            frames.append(_frame(n, time, said, msg))
+        except ValueError as exc:
+            problems.append(Problem(name, n, str(exc)))
+    log = Log(name, fmt, frames, problems)
+    resolve(log)
+    return log
+
+
+def sniff(lines: list[str]) -> str:
+    """jsonl when the first non-empty line is a JSON object, else text."""
+    for line in lines[:50]:
+        s = line.strip()
+        if not s:
+            continue
+        if s.startswith("{"):
+            try:
+                if isinstance(json.loads(s), dict):
+                    return "jsonl"
+            except (ValueError, RecursionError):
+                pass
+        return "text"
+    return "text"
+
+
+def _loads(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise ValueError("JSON nested too deep") from None
+    except ValueError as exc:
+        raise ValueError(f"not valid JSON: {exc}") from None
+
+
+def _jsonl_line(line: str) -> tuple[str | None, str | None, Any] | None:
+    obj = _loads(line)
+    if not isinstance(obj, dict) or "frame" not in obj:
+        raise ValueError("a JSON-lines entry is an object with a \"frame\"")
+    frame = obj["frame"]
+    if isinstance(frame, str):
+        frame = _loads(frame)
+    direction = str(obj.get("direction", "")).lower()
+    said = {"send": "out", "sent": "out", "out": "out", "receive": "in", "received": "in",
+            "in": "in", "cp->cs": "cp", "cs->cp": "cs"}.get(direction)
+    time = obj.get("time")
+    return (time if isinstance(time, str) else None), said, frame
+
+
+def _text_line(line: str) -> tuple[str | None, str | None, Any] | None:
+    m = _FRAME_START.search(line)
+    if m is None:
+        return None
+    prefix, body = line[:m.start()], line[m.start():].rstrip()
+    msg = _loads(body)
+    t = _TIME.search(prefix)
+    if _CP_TO_CS.search(prefix):
+        said: str | None = "cp"
+    elif _CS_TO_CP.search(prefix):
+        said = "cs"
+    else:
+        outs, ins = list(_OUT.finditer(prefix)), list(_IN.finditer(prefix))
+        last = max(outs + ins, key=lambda x: x.start(), default=None)
+        said = None if last is None else ("out" if last in outs else "in")
+    return (t.group(0) if t else None), said, msg
+
+
+def _frame(n: int, time: str | None, said: str | None, msg: Any) -> Frame:
+    if not isinstance(msg, list) or not msg or msg[0] not in (2, 3, 4):
+        raise ValueError("not an OCPP-J message (an array starting with 2, 3 or 4)")
+    kind = msg[0]
+    if kind == 2:
+        if len(msg) != 4 or not isinstance(msg[1], str) or not isinstance(msg[2], str) \
+                or not isinstance(msg[3], dict):
+            raise ValueError("a CALL is [2, uniqueId, action, {payload}]")
+        return Frame(n, time, 2, msg[1], msg[2], msg[3], said)
+    if kind == 3:
+        if len(msg) != 3 or not isinstance(msg[1], str) or not isinstance(msg[2], dict):
+            raise ValueError("a CALLRESULT is [3, uniqueId, {payload}]")
+        return Frame(n, time, 3, msg[1], None, msg[2], said)
+    if len(msg) != 5 or not isinstance(msg[1], str) or not isinstance(msg[2], str):
+        raise ValueError("a CALLERROR is [4, uniqueId, errorCode, description, {details}]")
+    return Frame(n, time, 4, msg[1], None, {"errorCode": msg[2], "errorDescription": msg[3]},
+                 said)
+
+
+def resolve(log: Log) -> None:
+    """Who sent each frame, and each result's action: CALLs by their action (DataTransfer by
+    its direction word, read from the log's perspective), results from the other side of
+    their CALL.  A result with no CALL before it, or a second one: a problem, dropped."""
+    votes = {"cp": 0, "cs": 0}  # the logging side, from the one-way CALLs' direction words
+    for f in log.frames:
+        if f.kind == 2 and f.said in ("out", "in"):
+            side = "cp" if f.action in CP_ACTIONS else "cs" if f.action in CS_ACTIONS else None
+            if side is not None:
+                votes[side if f.said == "out" else ("cs" if side == "cp" else "cp")] += 1
+    me = None if votes["cp"] == votes["cs"] else max(votes, key=lambda k: votes[k])
+    calls: dict[tuple[str, str], Frame] = {}  # (origin, uid) -> the CALL awaiting its result
+    out: list[Frame] = []
+    for f in log.frames:
+        if f.kind == 2:
+            origin = "cp" if f.action in CP_ACTIONS else "cs" if f.action in CS_ACTIONS \
+                else _by_word(f.said, me)
+            if origin is None:
+                log.problems.append(Problem(log.file, f.line, f"{f.action}: no direction word "
+                                            f"says who sent it"))
+                continue
+            f = _with(f, origin=origin)
+            calls[(origin, f.uid)] = f
+            out.append(f)
+            continue
+        # a result answers the other side's CALL with the same uniqueId
+        said = _by_word(f.said, me)
+        cands = [o for o in ("cp", "cs") if (o, f.uid) in calls
+                 and (said is None or o != said)]
+        if not cands:
+            what = "CALLRESULT" if f.kind == 3 else "CALLERROR"
+            log.problems.append(Problem(log.file, f.line,
+                                        f"a {what} with no CALL {f.uid!r} before it"))
+            continue
+        call = calls.pop((cands[0], f.uid))
+        out.append(_with(f, action=call.action, origin="cs" if cands[0] == "cp" else "cp"))
+    log.frames = out
+
+
+def _by_word(said: str | None, me: str | None) -> str | None:
+    if said in ("cp", "cs"):
+        return said
+    if said is None or me is None:
+        return None
+    return me if said == "out" else ("cs" if me == "cp" else "cp")
+
+
+def _with(f: Frame, **changes: Any) -> Frame:
+    from dataclasses import replace
+    return replace(f, **changes)
