@@ -88,6 +88,7 @@ bench: install
 	$(PY) bench/explore.py
 	$(PY) bench/conform.py
 	$(PY) bench/ocppj.py
+	$(PY) bench/trace.py
 	$(PY) bench/mutation.py
 
 clean:

@@ -450,9 +450,17 @@ def id_tags(log: Log) -> set[str]:
     return tags
 
 
+_CHECKERS: dict[tuple, Checker] = {}  # by (engine, configuration, idTags, depth): its moves
+
+
 def check(engine: Any, config: Any, log: Log, depth: int = DEPTH
           ) -> tuple[list[Verdict], dict[str, int], list[str]]:
     """Every connector's verdict, the skipped actions, the split's notes."""
     items, skipped, notes = split(engine, log)
-    checker = Checker(engine, config, id_tags(log), depth)
+    key = (id(engine), config, frozenset(id_tags(log)), depth)
+    checker = _CHECKERS.get(key)
+    if checker is None or checker.engine is not engine:
+        if len(_CHECKERS) > 8:
+            _CHECKERS.clear()
+        checker = _CHECKERS[key] = Checker(engine, config, id_tags(log), depth)
     return [checker.run(c, its) for c, its in sorted(items.items())], skipped, notes

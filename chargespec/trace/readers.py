@@ -238,6 +238,7 @@ def resolve(log: Log) -> None:
         call = calls.pop((cands[0], f.uid))
         out.append(_with(f, action=call.action, origin="cs" if cands[0] == "cp" else "cp"))
     log.frames = out
+    log.problems.sort(key=lambda p: p.line)
 
 
 def _by_word(said: str | None, me: str | None) -> str | None:

@@ -1,0 +1,227 @@
+"""`chargespec trace` (chargespec/trace/): logs written by the virtual charge point are
+explained; each mutation of such a log is flagged at the mutated frame or the first frame after
+it that rules out every run (a dropped message shows when the one after it comes); the three
+log forms are read alike and every broken line is reported with its number."""
+
+from __future__ import annotations
+
+import json
+import socket
+import sys
+from pathlib import Path
+
+import pytest
+
+from chargespec.cli import main
+from chargespec.conform import StepUnsupported, make_adapter
+from chargespec.models.step import Engine
+from chargespec.trace.check import check
+from chargespec.trace.readers import read_log
+
+SESSION = [("plug", {}), ("rfid", {"uid": "CARD_A"}), ("authorize_conf", {"status": "Accepted"}),
+           ("start_tx_conf", {"status": "Accepted"}), ("ev_request_charge", {}),
+           ("ev_pause", {}), ("unplug", {}), ("cable_removed", {}),
+           ("plug", {}), ("remote_start", {"id_tag": "CARD_B"}),
+           ("authorize_conf", {"status": "Accepted"}), ("start_tx_conf", {"status": "Accepted"}),
+           ("ev_request_charge", {}), ("remote_stop", {"transaction": "current"}),
+           ("unplug", {}), ("cable_removed", {})]
+
+
+def _free_port() -> int:
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def record(path: Path, steps, config: dict | None = None) -> Path:
+    """The virtual charge point's frame log of `steps`, the runner as its central system."""
+    port = _free_port()
+    extra = "".join(f" --set {k}={('On' if v else 'Off') if isinstance(v, bool) else v}"
+                    for k, v in (config or {}).items())
+    driver = (f"{sys.executable} -m chargespec virtual-cp --csms ws://127.0.0.1:{port} --id CP1"
+              f" --connectors 1 --log {path}{extra}")
+    adapter = make_adapter(f"ocppj:listen=127.0.0.1:{port},id=CP1,keys=driver,"
+                           f"driver=stdio:{driver}", timeout=5.0)
+    try:
+        for name, fields in steps:
+            try:  # an answer to a CALL this configuration does not send: left out
+                adapter.step({"name": name, **fields})
+            except StepUnsupported:
+                continue
+    finally:
+        adapter.close()
+    return path
+
+
+@pytest.fixture(scope="module")
+def engine():
+    return Engine()
+
+
+@pytest.fixture(scope="module")
+def session_log(tmp_path_factory):
+    return record(tmp_path_factory.mktemp("trace") / "session.jsonl", SESSION)
+
+
+def verdict(engine, path: Path, **config):
+    log = read_log(path)
+    assert log.problems == []
+    verdicts, _, _ = check(engine, engine.config(config), log)
+    assert len(verdicts) == 1
+    return verdicts[0], log
+
+
+def test_a_virtual_charge_point_session_is_explained(engine, session_log):
+    v, log = verdict(engine, session_log)
+    assert v.explained, (v.why, v.allowed)
+    run = [label for label, _ in v.events]
+    # the physical events the wire never shows are inferred, in order
+    assert run.index("rfid(CARD_A)") < run.index("authorize_conf(Accepted)")
+    assert "remote_start(CARD_B)" in run and "remote_stop(2)" in run
+    assert log.format == "jsonl"
+
+
+@pytest.mark.parametrize("config", [
+    {"stop_transaction_mode": "OnlyByRfidOrRemoteStop"},
+    {"send_authorize_for_remote_start": False,
+     "status_notification_strategy": "OccupiedOnAuthorizedOrPlugged"},
+])
+def test_logs_under_other_configurations_are_explained_under_them(engine, tmp_path, config):
+    path = record(tmp_path / "log.jsonl", SESSION, config)
+    v, _ = verdict(engine, path, **config)
+    assert v.explained, (v.why, v.allowed)
+
+
+def _frames(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def _write(path: Path, entries: list[dict]) -> Path:
+    path.write_text("".join(json.dumps(e) + "\n" for e in entries))
+    return path
+
+
+def _find(entries, action: str, nth: int = 0, **fields) -> int:
+    hits = [i for i, e in enumerate(entries)
+            if (m := json.loads(e["frame"]))[0] == 2 and m[2] == action
+            and all(m[3].get(k) == v for k, v in fields.items())]
+    return hits[nth]
+
+
+def _edit(entries, i: int, **fields) -> list[dict]:
+    out = [dict(e) for e in entries]
+    m = json.loads(out[i]["frame"])
+    m[3].update(fields)
+    out[i]["frame"] = json.dumps(m)
+    return out
+
+
+def _mutations(entries):
+    """(name, mutated log entries, the 1-based line of the mutated frame)."""
+    fin = _find(entries, "StatusNotification", status="Finishing")
+    stop = _find(entries, "StopTransaction")
+    start = _find(entries, "StartTransaction")
+    charging = _find(entries, "StatusNotification", status="Charging")
+    yield "status swapped", _edit(entries, charging, status="SuspendedEVSE"), charging + 1
+    yield "stop reason changed", _edit(entries, stop, reason="Local"), stop + 1
+    yield "Finishing dropped", entries[:fin] + entries[fin + 2:], fin + 1
+    extra = [dict(e) for e in entries[start:start + 2]]
+    yield "extra StartTransaction", entries[:start + 2] + extra + entries[start + 2:], start + 3
+    yield "idTag changed", _edit(entries, start, idTag="CARD_X"), start + 1
+    # the StopTransaction (and its answer) before the Charging that came before it
+    swapped = entries[:charging] + entries[stop:stop + 2] + entries[charging:stop] \
+        + entries[stop + 2:]
+    yield "frames reordered", swapped, charging + 1
+
+
+def test_every_mutation_of_the_log_is_flagged_at_or_after_the_mutated_frame(engine, session_log,
+                                                                             tmp_path):
+    """Flagged where it becomes certain: the mutated frame itself, or (a dropped frame) the
+    first one after it that no run explains."""
+    entries = _frames(session_log)
+    for name, mutated, line in _mutations(entries):
+        v, log = verdict(engine, _write(tmp_path / "m.jsonl", mutated))
+        assert not v.explained, name
+        assert v.frame.line >= line - 1, (name, v.frame.line, line)
+        assert v.frame.line <= line + 2, (name, v.frame.line, line)
+        assert v.allowed, name  # what the spec allowed there
+
+
+def test_the_ocpp_logger_and_generic_forms_read_as_the_json_lines(engine, session_log,
+                                                                  tmp_path):
+    entries = _frames(session_log)
+    # the central system's ocpp logger (its perspective: it receives the CP's CALLs)
+    logger = tmp_path / "csms.log"
+    logger.write_text("".join(
+        f"{e['time']} INFO:ocpp:CP1: "
+        f"{'receive message' if e['direction'] == 'send' else 'send'} {e['frame']}\n"
+        for e in entries))
+    generic = tmp_path / "generic.log"
+    generic.write_text("".join(
+        f"{e['time']} {'CP->CS' if e['direction'] == 'send' else 'CS->CP'} {e['frame']}\n"
+        for e in entries))
+    arrows = tmp_path / "arrows.log"
+    arrows.write_text("".join(f"[{e['time']}] {'->' if e['direction'] == 'send' else '<-'} "
+                              f"{e['frame']}\n" for e in entries))
+    base = read_log(session_log)
+    for path in (logger, generic, arrows):
+        log = read_log(path)
+        assert log.format == "text" and log.problems == []
+        assert [(f.kind, f.action, f.origin, f.payload) for f in log.frames] == \
+            [(f.kind, f.action, f.origin, f.payload) for f in base.frames]
+        v, _ = verdict(engine, path)
+        assert v.explained
+
+
+def test_broken_lines_are_reported_by_number_and_skipped(tmp_path, engine):
+    path = tmp_path / "broken.log"
+    path.write_text("\n".join([
+        '2026-12-01T10:00:00Z CP->CS [2,"b1","BootNotification",{"chargePointVendor":"x",'
+        '"chargePointModel":"y"}]',
+        "a line with no frame",
+        '2026-12-01T10:00:01Z CS->CP [3,"b1",{"status":"Accepted","currentTime":'
+        '"2026-12-01T10:00:01Z","interval":300}]',
+        '2026-12-01T10:00:02Z CP->CS [2,"h1","Heartbeat",{}',
+        '2026-12-01T10:00:03Z CS->CP [3,"nobody",{}]',
+        '2026-12-01T10:00:04Z CP->CS [2,"x1","FancyVendorThing",{}]',
+        '2026-12-01T10:00:05Z CS->CP [4,"x1","NotImplemented","no",{}]',
+        '2026-12-01T10:00:06Z CP->CS ' + "[" * 5000 + "]" * 5000,
+        '2026-12-01T10:00:07Z CP->CS [2,"s1","StatusNotification",{"connectorId":1,'
+        '"errorCode":"NoError","status":"Available"}]',
+    ]) + "\n")
+    log = read_log(path)
+    assert [p.line for p in log.problems] == [2, 4, 5, 8]
+    assert "no OCPP-J frame" in log.problems[0].message
+    assert "not valid JSON" in log.problems[1].message
+    assert "no CALL 'nobody'" in log.problems[2].message
+    assert "OCPP-J" in log.problems[3].message or "deep" in log.problems[3].message
+    verdicts, skipped, _ = check(engine, engine.config(), log)
+    assert skipped == {"FancyVendorThing": 1}
+    assert verdicts[0].explained
+    # the command: problems on stderr, --strict makes them fatal
+    assert main(["trace", str(path)]) == 0
+    assert main(["trace", str(path), "--strict"]) == 2
+
+
+def test_the_command_exits_as_every_command_and_writes_the_run(session_log, tmp_path, capsys):
+    scenario = tmp_path / "run.yaml"
+    assert main(["trace", str(session_log), "--scenario", str(scenario)]) == 0
+    out = capsys.readouterr().out
+    assert "connector 1: explained" in out
+    # the inferred run replays: the same StopTransaction reasons as the log
+    assert main(["simulate", str(scenario), "--json"]) == 0
+    replay = json.loads(capsys.readouterr().out)
+    reasons = [m["fields"]["reason"] for s in replay["steps"] for m in s["messages"]
+               if m["action"] == "StopTransaction"]
+    assert reasons == ["EVDisconnected", "Remote"]
+    bad = _write(tmp_path / "bad.jsonl", _edit(_frames(session_log),
+                                                _find(_frames(session_log), "StopTransaction"),
+                                                reason="Local"))
+    assert main(["trace", str(bad), "--json"]) == 1
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["explained"] is False and doc["connectors"][0]["line"] > 1
+    assert any("EVDisconnected" in a for a in doc["connectors"][0]["allowed"])
+    assert main(["trace", str(tmp_path / "missing.log")]) == 2
+    assert main(["trace", str(session_log), "--set", "stop_transaction_mode=Sometimes"]) == 2
