@@ -205,6 +205,7 @@ def test_a_case_insensitive_whitelist_fails_the_data_vectors(engine, mutants) ->
             assert mutate.killers(engine, mutate.mutant_engine(engine, m), suite, m), m.id
 
 
+@pytest.mark.slow  # a mutation run (12 s): make test-slow, beside `chargespec mutate`
 def test_the_data_and_mutation_vectors_kill_the_helper_mutants(engine, mutants) -> None:
     suite = mutate.load_suite(engine, [p for p in sorted(VECTORS.glob("*.json"))
                                        if p.name not in mutate.SESSION_FILES_SKIP])
