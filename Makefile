@@ -40,7 +40,6 @@ sysdeps: $(SYSDEPS)
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || python3 -m venv $(VENV)
-	$(PIP) install -q --upgrade pip
 	$(PIP) install -q -e '.[test]'
 	@touch $@
 

@@ -240,8 +240,13 @@ def test_every_status_change_a_configuration_makes_is_pinned():
     assert report["forbiddenPinned"] == [] and report["pinned"] >= 30
     # every change some rule can make under some configuration (Z3) has its test
     assert report["possibleNotPinned"] == [] and report["possible"] == report["pinned"]
-    # the fix undone (the status row falls through to Preparing or Available): the committed
-    # vectors catch it, whichever test pins the change (a backend back or a soft reset)
+
+
+@pytest.mark.slow  # a mutation run over every vector file (8 s): make test-slow
+def test_the_committed_vectors_catch_the_status_fix_undone():
+    """The fix of DOUBT-IMMEDIATE-BACKEND-BACK undone (the status row falls through to
+    Preparing or Available): the committed vectors catch it, whichever test pins the change
+    (a backend back or a soft reset)."""
     from chargespec.checkers import mutate
     from chargespec.checkers.mutants import generate
     from chargespec.loader import load_spec
