@@ -74,7 +74,7 @@ class CentralSystem(ChargePoint):
                 if a == "StatusNotification" and kw["connector_id"] == connector]
 
 
-async def _session(engine, body, connectors: int = 2, log=None, **csms_kw):
+async def _session(engine, body, connectors: int = 2, log=None, line_amps=None, **csms_kw):
     """Serve a CentralSystem on 127.0.0.1 (a free port), connect the virtual charge point,
     run body(cp, csms), close everything."""
     ready: asyncio.Future = asyncio.get_running_loop().create_future()
@@ -91,7 +91,8 @@ async def _session(engine, body, connectors: int = 2, log=None, **csms_kw):
     async with websockets.serve(handler, "127.0.0.1", 0, subprotocols=["ocpp1.6"]) as server:
         port = server.sockets[0].getsockname()[1]
         cp, ws, tasks, frames = await open_station(f"ws://127.0.0.1:{port}", "CP1", engine,
-                                                   engine.config(), connectors, log)
+                                                   engine.config(), connectors, log,
+                                                   line_amps=line_amps)
         original = cp._connection.send
 
         async def spy(frame: str) -> None:
@@ -374,3 +375,32 @@ def test_the_shared_line_is_split_when_the_second_connector_starts(engine):
     st.apply([2], "unplug")
     st.rebalance()
     assert c1.last.offered_current == 32
+
+
+def test_the_shared_line_is_split_over_the_wire(engine):
+    """The same over OCPP-J: two connectors on a 32 A line, a central system answering every
+    Authorize and StartTransaction; connector 2's start lowers connector 1's offered current
+    (its PWM with it), the meter readings never go back, and 2's stop gives the line back."""
+    seen: dict[str, tuple] = {}
+
+    async def offered(cp, n):
+        obs = (await cp.control({"type": "observe", "connector": n}))["observation"]
+        return obs["offered_current"], obs["duty_cycle"]
+
+    async def body(cp, cs):
+        for n, card in ((1, "CARD_A"), (2, "CARD_B")):
+            for name, fields in (("plug", {}), ("rfid", {"uid": card}),
+                                 ("ev_request_charge", {})):
+                await _event(cp, n, name, **fields)
+            seen[f"after {n}"] = (await offered(cp, 1), await offered(cp, 2))
+        await _event(cp, 2, "unplug")
+        seen["after 2 stops"] = (await offered(cp, 1),)
+    cp, cs, _ = run_session(engine, body, line_amps=32)
+    assert seen["after 1"][0][0] == 32
+    assert seen["after 2"][0][0] == 16 and seen["after 2"][1][0] == 16
+    assert seen["after 2"][0][1] < seen["after 1"][0][1]  # a lower duty cycle on the pilot
+    assert seen["after 2 stops"][0][0] == 32
+    assert [a for a in cs.actions() if a == "StartTransaction"] == ["StartTransaction"] * 2
+    stops = [kw for a, kw in cs.calls if a == "StopTransaction"]
+    starts = [kw for a, kw in cs.calls if a == "StartTransaction"]
+    assert stops and all(s["meter_stop"] >= starts[1]["meter_start"] for s in stops)
