@@ -226,3 +226,106 @@ def test_the_command_exits_as_every_command_and_writes_the_run(session_log, tmp_
     assert any("EVDisconnected" in a for a in doc["connectors"][0]["allowed"])
     assert main(["trace", str(tmp_path / "missing.log")]) == 2
     assert main(["trace", str(session_log), "--set", "stop_transaction_mode=Sometimes"]) == 2
+
+
+# ---------------------------------------------------------------- a random run, explained
+CENTRAL = {"remote_start", "remote_stop", "soft_reset", "clear_cache"}
+
+
+def simulated_log(engine, config, events) -> list[dict]:
+    """The frame log (charge point's perspective) of the virtual charge point's Station under
+    `events`, with a central system that accepts everything and answers at once: each queued
+    CALL goes out, is answered, and its answer is the model's event, as `virtual-cp` does."""
+    from chargespec.virtual_cp import CONF_EVENTS, Station
+    st = Station.start(engine, config, 1)
+    st.reboot(config)
+    entries: list[dict] = []
+    uid = iter(range(10**6))
+    tx = iter(range(1, 10**6))
+
+    def frame(direction: str, msg: list) -> None:
+        entries.append({"time": "2026-12-01T00:00:00Z", "direction": direction,
+                        "frame": json.dumps(msg)})
+
+    def flush() -> None:
+        while st.outbox:
+            n, m = st.outbox.pop(0)
+            u = f"c{next(uid)}"
+            frame("send", [2, u, m.action, st.payload(n, m)])
+            body: dict = {}
+            if m.action == "BootNotification":
+                body = {"status": "Accepted", "currentTime": "2026-12-01T00:00:00Z",
+                        "interval": 300}
+            elif m.action == "Authorize":
+                body = {"idTagInfo": {"status": "Accepted"}}
+            elif m.action == "StartTransaction":
+                t = next(tx)
+                st.connectors[n].transaction_id = t
+                body = {"transactionId": t, "idTagInfo": {"status": "Accepted"}}
+            elif m.action == "Heartbeat":
+                body = {"currentTime": "2026-12-01T00:00:00Z"}
+            frame("receive", [3, u, body])
+            if m.action in CONF_EVENTS:
+                st.apply([n], CONF_EVENTS[m.action], status=body.get("status") or "Accepted")
+
+    flush()
+    for name, fields in events:
+        if name in CENTRAL and not any(c.state.powered for c in st.connectors.values()):
+            continue  # a station that is off has no connection: the request never reaches it
+        if name in CENTRAL:
+            u = f"s{next(uid)}"
+            c = st.connectors[1]
+            if name == "remote_start":
+                frame("receive", [2, u, "RemoteStartTransaction",
+                                  {"connectorId": 1, "idTag": fields["id_tag"]}])
+            elif name == "remote_stop":
+                frame("receive", [2, u, "RemoteStopTransaction",
+                                  {"transactionId": c.transaction_id or 999}])
+                fields = {"transaction": "current" if c.transaction_id else "other"}
+            elif name == "soft_reset":
+                frame("receive", [2, u, "Reset", {"type": "Soft"}])
+            else:
+                frame("receive", [2, u, "ClearCache", {}])
+            results = st.apply([1], name, **fields)
+            body = dict(results[0].fields) if results else {}
+            frame("send", [3, u, {k: v for k, v in body.items() if v is not None}])
+        else:
+            st.apply([1], name, **fields)
+        flush()
+    return entries
+
+
+EVENTS = [("plug", {}), ("unplug", {}), ("cable_removed", {}), ("ev_request_charge", {}),
+          ("ev_pause", {}), ("rfid", {"uid": "CARD_A"}), ("rfid", {"uid": "CARD_B"}),
+          ("remote_start", {"id_tag": "CARD_A"}), ("remote_stop", {}), ("power_loss", {}),
+          ("power_return", {}), ("connection_timeout", {}), ("soft_reset", {}),
+          ("clear_cache", {})]
+
+
+@pytest.mark.parametrize("examples", [4, pytest.param(100, marks=pytest.mark.slow)])
+def test_a_random_run_of_the_virtual_charge_point_is_explained_under_its_configuration(
+        engine, tmp_path_factory, examples):
+    """For all configurations of the settings that change what goes on the wire (stop mode,
+    Local Pre Authorize, the StatusNotification strategy, Authorize for remote start) and
+    random physical and central-system events, the run's log is explained (4 examples in
+    make test, 100 in make test-slow: each check takes about half a second).  It found at
+    once that a station that is off must not answer a RemoteStart: its log generator's bug,
+    not the checker's."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    @settings(max_examples=examples, deadline=None, database=None)
+    @given(config=st.fixed_dictionaries({
+        "stop_transaction_mode": st.sampled_from(["Normal", "NormalModeDRcd",
+                                                  "OnlyByRfidOrRemoteStop"]),
+        "local_pre_authorize": st.booleans(),
+        "status_notification_strategy": st.sampled_from(["OccupiedOnCharging",
+                                                         "OccupiedOnAuthorizedOrPlugged"]),
+        "send_authorize_for_remote_start": st.booleans()}),
+        events=st.lists(st.sampled_from(EVENTS), max_size=12))
+    def prop(config, events):
+        path = tmp_path_factory.mktemp("rand") / "log.jsonl"
+        _write(path, simulated_log(engine, engine.config(config), events))
+        v, _ = verdict(engine, path, **config)
+        assert v.explained, (config, events, v.why, v.frame, v.allowed[:3])
+    prop()
