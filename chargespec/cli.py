@@ -236,6 +236,9 @@ def _parser() -> argparse.ArgumentParser:
     trc.add_argument("--scenario", type=Path, help="write the inferred run of the first "
                      "connector as a scenario `chargespec simulate` replays")
     trc.add_argument("--json", action="store_true", help="print the verdicts as JSON")
+    trc.add_argument("--infer-config", action="store_true",
+                     help="which configurations explain the log: the parameters it determines "
+                     "(and the frame that did) and those it leaves open")
     trc.set_defaults(func=cmd_trace)
 
     rep = sub.add_parser("report", help="reports/: index.html (self-contained), summary.json, "
@@ -707,6 +710,8 @@ def cmd_trace(args: argparse.Namespace) -> int:
               file=sys.stderr)
     if log.problems and args.strict:
         return 2
+    if args.infer_config:
+        return _print_inference(args, engine, log, values)
     verdicts, skipped, notes = check(engine, config, log, args.depth)
     if args.scenario is not None and verdicts:
         write_file(args.scenario, _scenario_yaml(args.log, verdicts[0]))
@@ -748,6 +753,41 @@ def cmd_trace(args: argparse.Namespace) -> int:
             for a in v.allowed:
                 print(f"    {a}")
     return 0 if ok else 1
+
+
+def _print_inference(args: argparse.Namespace, engine: Any, log: Any,
+                     given: dict[str, Any]) -> int:
+    """`trace --infer-config`: exit 0 when a configuration explains the log, 1 when none of
+    those searched does."""
+    from .trace.infer import infer
+    res = infer(engine, log, given, args.depth)
+    if args.json:
+        print(json.dumps({"log": str(args.log), "explained": res.config is not None,
+                          "pinned": res.pinned, "changed": res.changed,
+                          "determined": {p: {"value": v, "line": n}
+                                         for p, (v, n) in res.determined.items()},
+                          "open": res.open, "checks": res.checks, "furthest": res.furthest},
+                         indent=2, default=str))
+        return 0 if res.config is not None else 1
+    print(f"log: {args.log} ({len(log.frames)} frames; {res.checks} configurations checked)")
+    if res.pinned:
+        print("given or shown by the log's GetConfiguration: "
+              + ", ".join(f"{p}={v}" for p, v in sorted(res.pinned.items())))
+    if res.config is None:
+        print(f"no configuration searched explains the log (the furthest reached line "
+              f"{res.furthest}); `chargespec trace` without --infer-config shows where the "
+              f"factory defaults fail")
+        return 1
+    print("explained under " + ("the starting configuration with " + ", ".join(
+        f"{p}={v}" for p, v in sorted(res.changed.items())) if res.changed else
+        "the starting configuration (factory defaults, what is given, what the log shows)"))
+    print("determined by the log:")
+    for p, (v, line) in sorted(res.determined.items()):
+        print(f"  {p} = {v}  (every other value fails by line {line})")
+    print("left open:")
+    for p, vs in sorted(res.open.items()):
+        print(f"  {p}: any of {', '.join(map(str, vs))}")
+    return 0
 
 
 def _plain(fields: Any) -> dict[str, Any]:

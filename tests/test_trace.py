@@ -329,3 +329,44 @@ def test_a_random_run_of_the_virtual_charge_point_is_explained_under_its_configu
         v, _ = verdict(engine, path, **config)
         assert v.explained, (config, events, v.why, v.frame, v.allowed[:3])
     prop()
+
+
+def test_get_configuration_answers_pin_the_parameters_they_show(engine, tmp_path):
+    """--infer-config starts from what the log's GetConfiguration answers show (before any
+    ChangeConfiguration): those parameters are not searched."""
+    from chargespec.trace.infer import log_pins
+    path = tmp_path / "getconf.log"
+    path.write_text("\n".join([
+        '2026-12-01T10:00:00Z CS->CP [2,"g1","GetConfiguration",{"key":["ConnectionTimeOut",'
+        '"LocalPreAuthorize","NoSuchKey"]}]',
+        '2026-12-01T10:00:01Z CP->CS [3,"g1",{"configurationKey":[{"key":"ConnectionTimeOut",'
+        '"readonly":false,"value":"90"},{"key":"LocalPreAuthorize","readonly":false,'
+        '"value":"true"}],"unknownKey":["NoSuchKey"]}]',
+        '2026-12-01T10:00:02Z CS->CP [2,"c1","ChangeConfiguration",{"key":"ConnectionTimeOut",'
+        '"value":"30"}]',
+        '2026-12-01T10:00:03Z CP->CS [3,"c1",{"status":"Accepted"}]',
+        '2026-12-01T10:00:04Z CS->CP [2,"g2","GetConfiguration",{"key":["ConnectionTimeOut"]}]',
+        '2026-12-01T10:00:05Z CP->CS [3,"g2",{"configurationKey":[{"key":"ConnectionTimeOut",'
+        '"readonly":false,"value":"30"}]}]']) + "\n")
+    log = read_log(path)
+    assert log.problems == []
+    assert log_pins(engine, log) == {"vehicle_connection_timeout": 90,
+                                     "local_pre_authorize": True}
+
+
+@pytest.mark.slow  # about 40 configurations checked against the log: a minute
+def test_infer_config_narrows_the_stop_mode_to_those_the_log_allows(engine, session_log):
+    """The session log (factory defaults: Normal) ends its first transaction with a
+    StopTransaction(EVDisconnected) at an unplug: the inference explains the log, keeps the
+    true stop mode among the consistent ones and rules out "Only by RFID or RemoteStop" (an
+    unplug never stops there) with the frame that did; what the wire cannot show stays open
+    (Normal and Normal-with-RCD look alike here)."""
+    from chargespec.trace.infer import infer
+    res = infer(engine, read_log(session_log), {}, 3)
+    assert res.config is not None
+    consistent = res.open.get("stop_transaction_mode") or \
+        [res.determined["stop_transaction_mode"][0]]
+    assert "Normal" in consistent and "OnlyByRfidOrRemoteStop" not in consistent
+    # a parameter the log fixes is named with the frame that ruled out its other values
+    assert all(line > 0 for _, line in res.determined.values())
+    assert res.determined["free_charging"][0] is False
