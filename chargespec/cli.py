@@ -236,6 +236,9 @@ def _parser() -> argparse.ArgumentParser:
     trc.add_argument("--scenario", type=Path, help="write the inferred run of the first "
                      "connector as a scenario `chargespec simulate` replays")
     trc.add_argument("--json", action="store_true", help="print the verdicts as JSON")
+    trc.add_argument("--report", type=Path, metavar="DIR",
+                     help="write DIR/index.html: the log as a sequence chart, inferred events "
+                     "dashed, the first unexplained frame marked")
     trc.add_argument("--infer-config", action="store_true",
                      help="which configurations explain the log: the parameters it determines "
                      "(and the frame that did) and those it leaves open")
@@ -715,6 +718,10 @@ def cmd_trace(args: argparse.Namespace) -> int:
     verdicts, skipped, notes = check(engine, config, log, args.depth)
     if args.scenario is not None and verdicts:
         write_file(args.scenario, _scenario_yaml(args.log, verdicts[0]))
+    if args.report is not None:
+        from .outfiles import write_tree
+        from .trace.report import page
+        write_tree(args.report, {"index.html": page(log, verdicts).encode()})
     ok = all(v.explained for v in verdicts)
     if args.json:
         print(json.dumps({

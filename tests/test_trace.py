@@ -370,3 +370,26 @@ def test_infer_config_narrows_the_stop_mode_to_those_the_log_allows(engine, sess
     # a parameter the log fixes is named with the frame that ruled out its other values
     assert all(line > 0 for _, line in res.determined.values())
     assert res.determined["free_charging"][0] is False
+
+
+def test_the_report_draws_the_log_with_the_inferred_events_and_the_bad_frame(session_log,
+                                                                             tmp_path):
+    """--report DIR: one self-contained page; inferred events dashed from the vehicle's
+    lifeline, the first unexplained frame red, what the log holds escaped (an idTag with
+    markup in it stays text)."""
+    entries = _frames(session_log)
+    stop = _find(entries, "StopTransaction")
+    bad = _edit(entries, stop, reason="Local")
+    auth = _find(bad, "Authorize")
+    planted = '<script>alert(1)</script>'
+    bad = _edit(bad, auth, idTag=planted)
+    path = _write(tmp_path / "bad.jsonl", bad)
+    out = tmp_path / "report"
+    assert main(["trace", str(path), "--report", str(out)]) == 1
+    page = (out / "index.html").read_text()
+    assert planted not in page and "&lt;script&gt;" in page
+    assert "<script" not in page.lower()
+    assert 'stroke-dasharray="5,4"' in page  # inferred events
+    assert page.count('stroke="#c00"') == 1  # the one unexplained frame
+    assert "the first frame no behaviour explains" in page
+    assert sorted(p.name for p in out.iterdir()) == ["index.html"]

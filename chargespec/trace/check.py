@@ -73,7 +73,8 @@ class Node:
     config: Any
     state: Any
     pending: tuple[tuple[str, tuple], ...]  # CALLs sent by the model, not yet on the wire
-    trail: Any = None  # (event label, event, parent trail): the inferred run, newest first
+    trail: Any = None  # (event label, event, parent trail, frame line): the inferred run,
+    # newest first; the line is the frame the event came before (hidden) or with (observed)
 
 
 @dataclass
@@ -86,6 +87,7 @@ class Verdict:
     why: str = ""
     allowed: list[str] = field(default_factory=list)  # what the spec allowed there
     bounded: bool = False  # the node set was cut at MAX_NODES somewhere
+    lines: list[int] = field(default_factory=list)  # per event: the frame line it preceded
 
 
 def _fields(action: str, payload: dict[str, Any]) -> dict[str, Any]:
@@ -239,6 +241,7 @@ class Checker:
     def __init__(self, engine: Any, config: Any, id_tags: Iterable[str], depth: int = DEPTH):
         self.engine, self.config, self.depth = engine, config, depth
         self._moves: dict[tuple[Any, Any], list] = {}
+        self.line = 0  # the line of the frame being explained
         ev = engine.event
         self.hidden = [(n, ev(n)) for n in PHYSICAL if n in engine.machine.events]
         for tag in sorted(set(id_tags)):
@@ -254,7 +257,7 @@ class Checker:
         on = self.engine.initial(c)
         _, off, _ = self.engine.advance(c, on, self.engine.event("power_loss"))
         return [Node(c, on, ()), Node(c, off, (), ("power_loss", self.engine.event("power_loss"),
-                                                     None))]
+                                                     None, 0))]
 
     def _sent(self, out: Any) -> tuple[tuple[str, tuple], ...]:
         return tuple((m.action, m.fields) for m in out.messages
@@ -262,7 +265,8 @@ class Checker:
 
     def _step(self, node: Node, label: str, event: Any) -> tuple[Node, Any]:
         config, state, out = self.engine.advance(node.config, node.state, event)
-        return Node(config, state, node.pending + self._sent(out), (label, event, node.trail)), out
+        return Node(config, state, node.pending + self._sent(out),
+                    (label, event, node.trail, self.line)), out
 
     def moves(self, config: Any, state: Any) -> list[tuple[str, Any, Any, Any, tuple]]:
         """The hidden events that do something from `state`: (label, event, configuration,
@@ -295,7 +299,7 @@ class Checker:
                 for label, event, cfg, state, sent in self.moves(node.config, node.state):
                     if sent and (want is None or not _matches(sent[0], want)):
                         continue
-                    new = Node(cfg, state, sent, (label, event, node.trail))
+                    new = Node(cfg, state, sent, (label, event, node.trail, self.line))
                     key = (new.config, new.state, new.pending)
                     if key in seen:
                         continue
@@ -363,6 +367,7 @@ class Checker:
         nodes = self.start()
         bounded = False
         for k, item in enumerate(items):
+            self.line = item.frame.line
             after = self.feed(nodes, item)
             if len(after) >= MAX_NODES:
                 bounded = True
@@ -373,10 +378,11 @@ class Checker:
                 best = min(nodes, key=lambda n: len(n.pending))
                 return Verdict(connector, False, k, _events(best.trail), item.frame,
                                f"no behaviour explains this frame: {what}",
-                               self.allowed(nodes, item), bounded)
+                               self.allowed(nodes, item), bounded, _lines(best.trail))
             nodes = after
         best = min(nodes, key=lambda n: len(n.pending))
-        return Verdict(connector, True, len(items), _events(best.trail), bounded=bounded)
+        return Verdict(connector, True, len(items), _events(best.trail), bounded=bounded,
+                       lines=_lines(best.trail))
 
 
 def thaw_pairs(pairs: tuple) -> list[tuple[str, Any]]:
@@ -423,8 +429,17 @@ def _dedup(nodes: list[Node]) -> list[Node]:
 def _events(trail: Any) -> list[tuple[str, Any]]:
     out = []
     while trail is not None:
-        label, event, trail = trail
+        label, event, trail, _ = trail
         out.append((label, event))
+    return out[::-1]
+
+
+def _lines(trail: Any) -> list[int]:
+    """The frame line each event of the run came before or with (0: before the log)."""
+    out = []
+    while trail is not None:
+        _, _, trail, line = trail
+        out.append(line)
     return out[::-1]
 
 
