@@ -393,3 +393,21 @@ def test_the_report_draws_the_log_with_the_inferred_events_and_the_bad_frame(ses
     assert page.count('stroke="#c00"') == 1  # the one unexplained frame
     assert "the first frame no behaviour explains" in page
     assert sorted(p.name for p in out.iterdir()) == ["index.html"]
+
+
+def test_a_day_in_the_ocpp_loggers_format_is_explained(engine, capsys):
+    """spec/examples/trace_day_ocpp.log: a day of a charger (six sessions of two transactions,
+    a Heartbeat and a MeterValues every few frames) as the central system's `ocpp` logger wrote
+    it, with the websockets server's own lines in between: those are reported by number and
+    skipped, Heartbeat and MeterValues are counted and skipped, the rest is explained."""
+    path = Path(__file__).resolve().parents[1] / "spec" / "examples" / "trace_day_ocpp.log"
+    log = read_log(path)
+    assert log.format == "text"
+    assert [(p.line, p.message) for p in log.problems] == [
+        (1, "no OCPP-J frame on this line"), (2, "no OCPP-J frame on this line")]
+    verdicts, skipped, _ = check(engine, engine.config(), log)
+    assert skipped["Heartbeat"] == skipped["MeterValues"] > 30
+    assert verdicts[0].explained
+    assert sum(label.startswith("remote_stop") for label, _ in verdicts[0].events) == 6
+    assert main(["trace", str(path)]) == 0
+    assert "2: no OCPP-J frame" in capsys.readouterr().err
