@@ -13,9 +13,10 @@ every connector.  Actions the spec does not model (Heartbeat, MeterValues, DataT
 DiagnosticsStatusNotification, FirmwareStatusNotification, StatusNotification of connector 0)
 are skipped and counted, and the model's messages of those actions are not expected.
 
-Physical events never appear on the wire, so the search infers them (`HIDDEN`: plug, unplug,
-cable out, pilot changes, a card with an idTag the log names, power loss and return, the
-timers, the error table's conditions and recoveries): a set of nodes (configuration, model
+Physical events never appear on the wire, so the search infers them (`PHYSICAL`: plug,
+unplug, cable out, pilot changes, a card with an idTag the log names, power loss and return,
+the timers; the error table's conditions and `RECOVERIES` in a second pass, for a connector
+the first leaves unexplained): a set of nodes (configuration, model
 state, CALLs the model sent that the log has not shown yet) advances frame by frame; before a
 frame, up to `depth` hidden events may happen, those that send something only when what they
 send is what the log shows next.  OCPP-J sends one CALL at a time, so the model's CALLs of a
@@ -47,10 +48,11 @@ MAX_NODES = 4000  # nodes kept per frame (the search is bounded, and says so)
 PHYSICAL = ("plug", "unplug", "cable_removed", "ev_request_charge", "ev_pause", "ev_ventilation",
             "pilot_short", "pilot_restored", "authorize_timeout", "connection_timeout",
             "hlc_timer", "power_loss", "power_return", "reservation_expired",
-            "cache_expiry_timer", "boot_retry_timer", "vehicle_error_cleared", "mcb_rearmed",
-            "rcd_reconnected", "spd_replaced", "contactor_repaired", "backend_online",
-            "ocpp_meter_recovered", "external_meter_recovered", "reader_recovered",
-            "rcmb_reset_timer")
+            "cache_expiry_timer", "boot_retry_timer")
+# the error table's recoveries (with `error_raised` of each row: the second pass)
+RECOVERIES = ("vehicle_error_cleared", "mcb_rearmed", "rcd_reconnected", "spd_replaced",
+              "contactor_repaired", "backend_online", "ocpp_meter_recovered",
+              "external_meter_recovered", "reader_recovered", "rcmb_reset_timer")
 MODEL_FIELDS = {"Authorize": ("idTag",), "StartTransaction": ("connectorId", "idTag"),
                 "StopTransaction": ("idTag", "reason"), "BootNotification": (),
                 "StatusNotification": ("connectorId", "status", "errorCode", "info",
@@ -238,7 +240,8 @@ def _central_event(engine: Any, f: Frame, connectors: list[int], current_tx: dic
 class Checker:
     """The search over one connector's items under one configuration."""
 
-    def __init__(self, engine: Any, config: Any, id_tags: Iterable[str], depth: int = DEPTH):
+    def __init__(self, engine: Any, config: Any, id_tags: Iterable[str], depth: int = DEPTH,
+                 errors: bool = True):
         self.engine, self.config, self.depth = engine, config, depth
         self._moves: dict[tuple[Any, Any], list] = {}
         self.line = 0  # the line of the frame being explained
@@ -249,8 +252,10 @@ class Checker:
                 self.hidden.append((f"rfid({tag})", ev("rfid", uid=tag)))
             except Exception:  # noqa: BLE001 - an idTag the model's card field cannot hold
                 continue
-        for name in _error_names(engine):
-            self.hidden.append((f"error_raised({name})", ev("error_raised", error=name)))
+        if errors:
+            self.hidden += [(n, ev(n)) for n in RECOVERIES if n in engine.machine.events]
+            for name in _error_names(engine):
+                self.hidden.append((f"error_raised({name})", ev("error_raised", error=name)))
 
     def start(self) -> list[Node]:
         c = self.config
@@ -472,10 +477,23 @@ def check(engine: Any, config: Any, log: Log, depth: int = DEPTH
           ) -> tuple[list[Verdict], dict[str, int], list[str]]:
     """Every connector's verdict, the skipped actions, the split's notes."""
     items, skipped, notes = split(engine, log)
-    key = (id(engine), config, frozenset(id_tags(log)), depth)
-    checker = _CHECKERS.get(key)
-    if checker is None or checker.engine is not engine:
-        if len(_CHECKERS) > 8:
-            _CHECKERS.clear()
-        checker = _CHECKERS[key] = Checker(engine, config, id_tags(log), depth)
-    return [checker.run(c, its) for c, its in sorted(items.items())], skipped, notes
+    tags = frozenset(id_tags(log))
+
+    def checker(errors: bool) -> Checker:
+        key = (id(engine), config, tags, depth, errors)
+        got = _CHECKERS.get(key)
+        if got is None or got.engine is not engine:
+            if len(_CHECKERS) > 16:
+                _CHECKERS.clear()
+            got = _CHECKERS[key] = Checker(engine, config, tags, depth, errors)
+        return got
+    # two passes: without the error table's conditions and recoveries (some twenty-five hidden
+    # events, most of them silent, that multiply the states the search keeps), then, for a
+    # connector that pass leaves unexplained, with them.  Sound: an explanation found without
+    # them is one; the verdict "unexplained" always comes from the full pass.
+    verdicts = [checker(False).run(c, its) for c, its in sorted(items.items())]
+    if not all(v.explained for v in verdicts):
+        full = checker(True)
+        verdicts = [v if v.explained else full.run(v.connector, items[v.connector])
+                    for v in verdicts]
+    return verdicts, skipped, notes
