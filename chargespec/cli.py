@@ -236,6 +236,9 @@ def _parser() -> argparse.ArgumentParser:
     trc.add_argument("--scenario", type=Path, help="write the inferred run of the first "
                      "connector as a scenario `chargespec simulate` replays")
     trc.add_argument("--json", action="store_true", help="print the verdicts as JSON")
+    trc.add_argument("--lag", type=float, metavar="SECONDS",
+                     help="how long a CALL the model queued may wait before it shows in the "
+                     "log (default: no bound; a charger offline for hours sends its queue late)")
     trc.add_argument("--report", type=Path, metavar="DIR",
                      help="write DIR/index.html: the log as a sequence chart, inferred events "
                      "dashed, the first unexplained frame marked")
@@ -715,7 +718,9 @@ def cmd_trace(args: argparse.Namespace) -> int:
         return 2
     if args.infer_config:
         return _print_inference(args, engine, log, values)
-    verdicts, skipped, notes = check(engine, config, log, args.depth)
+    if args.lag is not None and not 0 <= args.lag <= 10**7:
+        raise InputError("--lag: 0 to 10,000,000 seconds")
+    verdicts, skipped, notes = check(engine, config, log, args.depth, args.lag)
     if args.scenario is not None and verdicts:
         write_file(args.scenario, _scenario_yaml(args.log, verdicts[0]))
     if args.report is not None:

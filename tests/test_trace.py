@@ -411,3 +411,19 @@ def test_a_day_in_the_ocpp_loggers_format_is_explained(engine, capsys):
     assert sum(label.startswith("remote_stop") for label, _ in verdicts[0].events) == 6
     assert main(["trace", str(path)]) == 0
     assert "2: no OCPP-J frame" in capsys.readouterr().err
+
+
+def test_lag_bounds_how_late_a_queued_call_may_go_out(engine):
+    """In the day log frames are minutes apart, so a CALL the model queued behind another (the
+    StatusNotification behind a StartTransaction awaiting its answer) goes out minutes after it
+    was queued: explained without a bound and with --lag of a day, not with --lag 60."""
+    from chargespec.trace.check import seconds
+    assert seconds("2026-11-30 06:02:17,000") == seconds("2026-11-30T06:02:17Z")
+    assert seconds("2026-11-30T07:02:17+01:00") == seconds("2026-11-30T06:02:17Z")
+    assert seconds("yesterday") is None and seconds(None) is None
+    path = Path(__file__).resolve().parents[1] / "spec" / "examples" / "trace_day_ocpp.log"
+    log = read_log(path)
+    assert check(engine, engine.config(), log, lag=86400)[0][0].explained
+    late = check(engine, engine.config(), log, lag=60)[0][0]
+    assert not late.explained and late.frame.action == "StatusNotification"
+    assert main(["trace", str(path), "--lag", "-1"]) == 2

@@ -74,7 +74,8 @@ class Item:
 class Node:
     config: Any
     state: Any
-    pending: tuple[tuple[str, tuple], ...]  # CALLs sent by the model, not yet on the wire
+    pending: tuple[tuple[str, tuple, Any], ...]  # CALLs the model sent, not yet on the wire:
+    # (action, fields, the time they were queued: seconds, or None when the log has no times)
     trail: Any = None  # (event label, event, parent trail, frame line): the inferred run,
     # newest first; the line is the frame the event came before (hidden) or with (observed)
 
@@ -241,10 +242,12 @@ class Checker:
     """The search over one connector's items under one configuration."""
 
     def __init__(self, engine: Any, config: Any, id_tags: Iterable[str], depth: int = DEPTH,
-                 errors: bool = True):
+                 errors: bool = True, lag: float | None = None):
         self.engine, self.config, self.depth = engine, config, depth
         self._moves: dict[tuple[Any, Any], list] = {}
         self.line = 0  # the line of the frame being explained
+        self.now: float | None = None  # ... and its time (seconds), when the log has times
+        self.lag = lag  # seconds a queued CALL may wait before it goes out (None: no bound)
         ev = engine.event
         self.hidden = [(n, ev(n)) for n in PHYSICAL if n in engine.machine.events]
         for tag in sorted(set(id_tags)):
@@ -264,13 +267,16 @@ class Checker:
         return [Node(c, on, ()), Node(c, off, (), ("power_loss", self.engine.event("power_loss"),
                                                      None, 0))]
 
+    def _queued(self, sent: tuple) -> tuple:
+        return tuple((a, f, self.now) for a, f in sent)
+
     def _sent(self, out: Any) -> tuple[tuple[str, tuple], ...]:
         return tuple((m.action, m.fields) for m in out.messages
                      if m.kind == "call" and m.action not in SKIPPED)
 
     def _step(self, node: Node, label: str, event: Any) -> tuple[Node, Any]:
         config, state, out = self.engine.advance(node.config, node.state, event)
-        return Node(config, state, node.pending + self._sent(out),
+        return Node(config, state, node.pending + self._queued(self._sent(out)),
                     (label, event, node.trail, self.line)), out
 
     def moves(self, config: Any, state: Any) -> list[tuple[str, Any, Any, Any, tuple]]:
@@ -304,7 +310,8 @@ class Checker:
                 for label, event, cfg, state, sent in self.moves(node.config, node.state):
                     if sent and (want is None or not _matches(sent[0], want)):
                         continue
-                    new = Node(cfg, state, sent, (label, event, node.trail, self.line))
+                    new = Node(cfg, state, self._queued(sent),
+                               (label, event, node.trail, self.line))
                     key = (new.config, new.state, new.pending)
                     if key in seen:
                         continue
@@ -323,6 +330,10 @@ class Checker:
             out = []
             for node in self.closure(nodes, item.call):
                 if node.pending and _matches(node.pending[0], item.call):
+                    queued = node.pending[0][2]
+                    if self.lag is not None and queued is not None and self.now is not None \
+                            and self.now - queued > self.lag:
+                        continue  # queued too long ago for --lag
                     out.append(Node(node.config, node.state, node.pending[1:], node.trail))
             return _dedup(out)
         out = []
@@ -373,6 +384,7 @@ class Checker:
         bounded = False
         for k, item in enumerate(items):
             self.line = item.frame.line
+            self.now = seconds(item.frame.time)
             after = self.feed(nodes, item)
             if len(after) >= MAX_NODES:
                 bounded = True
@@ -390,12 +402,30 @@ class Checker:
                        lines=_lines(best.trail))
 
 
+def seconds(time: str | None) -> float | None:
+    """A log's timestamp as seconds (RFC 3339, or `YYYY-MM-DD HH:MM:SS[,.]fff` as the Python
+    logger writes it, taken as UTC); None when absent or unreadable."""
+    import datetime as dt
+    if not time:
+        return None
+    text = time.strip().replace(",", ".").replace(" ", "T", 1)
+    if text.endswith(("Z", "z")):
+        text = text[:-1] + "+00:00"
+    try:
+        t = dt.datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    if t.tzinfo is None:
+        t = t.replace(tzinfo=dt.timezone.utc)
+    return t.timestamp()
+
+
 def thaw_pairs(pairs: tuple) -> list[tuple[str, Any]]:
     return [(k, thaw(v)) for k, v in pairs if v is not None]
 
 
-def _matches(sent: tuple[str, tuple], want: tuple[str, dict[str, Any]]) -> bool:
-    action, pairs = sent
+def _matches(sent: tuple, want: tuple[str, dict[str, Any]]) -> bool:
+    action, pairs = sent[0], sent[1]
     if action != want[0]:
         return False
     model = dict(thaw_pairs(pairs))
@@ -473,19 +503,19 @@ def id_tags(log: Log) -> set[str]:
 _CHECKERS: dict[tuple, Checker] = {}  # by (engine, configuration, idTags, depth): its moves
 
 
-def check(engine: Any, config: Any, log: Log, depth: int = DEPTH
+def check(engine: Any, config: Any, log: Log, depth: int = DEPTH, lag: float | None = None
           ) -> tuple[list[Verdict], dict[str, int], list[str]]:
     """Every connector's verdict, the skipped actions, the split's notes."""
     items, skipped, notes = split(engine, log)
     tags = frozenset(id_tags(log))
 
     def checker(errors: bool) -> Checker:
-        key = (id(engine), config, tags, depth, errors)
+        key = (id(engine), config, tags, depth, errors, lag)
         got = _CHECKERS.get(key)
         if got is None or got.engine is not engine:
             if len(_CHECKERS) > 16:
                 _CHECKERS.clear()
-            got = _CHECKERS[key] = Checker(engine, config, tags, depth, errors)
+            got = _CHECKERS[key] = Checker(engine, config, tags, depth, errors, lag)
         return got
     # two passes: without the error table's conditions and recoveries (some twenty-five hidden
     # events, most of them silent, that multiply the states the search keeps), then, for a
