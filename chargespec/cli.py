@@ -773,6 +773,14 @@ def _print_inference(args: argparse.Namespace, engine: Any, log: Any,
     those searched does."""
     from .trace.infer import infer
     res = infer(engine, log, given, args.depth)
+    if args.report is not None:
+        from .outfiles import write_tree
+        from .trace.check import check
+        from .trace.report import page
+        shown = res.config if res.config is not None else given
+        verdicts, _, _ = check(engine, engine.config({**given, **res.pinned, **shown}), log,
+                               args.depth, args.lag)
+        write_tree(args.report, {"index.html": page(log, verdicts, res).encode()})
     if args.json:
         print(json.dumps({"log": str(args.log), "explained": res.config is not None,
                           "pinned": res.pinned, "changed": res.changed,

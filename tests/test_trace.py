@@ -370,6 +370,12 @@ def test_infer_config_narrows_the_stop_mode_to_those_the_log_allows(engine, sess
     # a parameter the log fixes is named with the frame that ruled out its other values
     assert all(line > 0 for _, line in res.determined.values())
     assert res.determined["free_charging"][0] is False
+    # the page shows the configuration: determined (by line) and open
+    out = session_log.parent / "inferred"
+    assert main(["trace", str(session_log), "--infer-config", "--report", str(out)]) == 0
+    page = (out / "index.html").read_text()
+    assert "<td>free_charging</td><td>False</td><td>line " in page
+    assert "<td>stop_transaction_mode</td><td>any of " in page
 
 
 def test_the_report_draws_the_log_with_the_inferred_events_and_the_bad_frame(session_log,
