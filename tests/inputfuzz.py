@@ -466,11 +466,42 @@ def surface_control(rng: random.Random) -> str:
     return clean(go)
 
 
+def surface_trace(rng: random.Random) -> str:
+    """`chargespec trace`: a log (the first frames of the sample, as JSON lines or as the ocpp
+    logger's lines) with its text mutated: read (each bad line a problem with its number) and
+    checked, never a crash."""
+    from chargespec.trace.check import check
+    from chargespec.trace.readers import read_log
+    if "trace-seeds" not in _CACHE:
+        lines = (SPEC / "examples" / "trace_session.jsonl").read_text().splitlines()[:14]
+        text_form = []
+        for ln in lines:
+            e = json.loads(ln)
+            word = "send" if e["direction"] == "send" else "receive message"
+            text_form.append(f"{e['time']} INFO:ocpp:CP1: {word} {e['frame']}")
+        _CACHE["trace-seeds"] = ["\n".join(lines) + "\n", "\n".join(text_form) + "\n"]
+    text = mutate_text(rng.choice(_CACHE["trace-seeds"]), rng)
+    path = _file("fuzz-trace.log", text)
+
+    def go() -> None:
+        log = read_log(path)
+        for problem in log.problems:
+            if problem.line < 1:
+                raise Failed(f"a problem without its line: {problem}")
+        engine = _engine()
+        verdicts, _, _ = check(engine, engine.config(), log, depth=1)
+        for v in verdicts:
+            if not v.explained and v.frame is None:
+                raise Failed("unexplained without the frame")
+    return clean(go, ValueError)
+
+
 SURFACES: dict[str, Callable[[random.Random], str]] = {
     "yaml": surface_yaml, "spec": surface_spec, "config": surface_config,
     "scenario": surface_scenario, "site": surface_site, "dlm-scenario": surface_dlm_scenario,
     "set": surface_set, "adapter-name": surface_adapter_name, "vectors": surface_vectors,
     "answers": surface_answers, "requests": surface_requests, "control": surface_control,
+    "trace": surface_trace,
 }
 
 

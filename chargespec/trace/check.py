@@ -166,8 +166,13 @@ def split(engine: Any, log: Log) -> tuple[dict[int, list[Item]], dict[str, int],
             add(targets, Item(f, call=(a, fields), label=_label(a, fields)))
         elif f.kind == 3 and f.origin == "cs":  # the central system answers the CP
             a, p = f.action, f.payload
-            status = (p.get("idTagInfo") or {}).get("status") if a != "BootNotification" \
-                else p.get("status")
+            info = p.get("idTagInfo")
+            status = (info.get("status") if isinstance(info, dict) else None) \
+                if a != "BootNotification" else p.get("status")
+            if a in ANSWERS and not _answer_ok(engine, a, status):
+                notes.append(f"line {f.line}: {a}.conf with status {status!r}, not one OCPP "
+                             f"1.6 allows: not an answer the model can take (skipped)")
+                continue
             if a == "Authorize":
                 add([auth_at.get(f.uid, connectors[0])],
                     Item(f, ev("authorize_conf", status=status), f"authorize_conf({status})"))
@@ -189,6 +194,18 @@ def split(engine: Any, log: Log) -> tuple[dict[int, list[Item]], dict[str, int],
             add(targets, Item(f, event, label, result=result))
         # CALLERRORs and results of skipped CALLs: nothing for the model
     return items, skipped, notes
+
+
+ANSWERS = {"Authorize": "authorize_conf", "StartTransaction": "start_tx_conf",
+           "BootNotification": "boot_conf"}
+
+
+def _answer_ok(engine: Any, action: str, status: Any) -> bool:
+    try:
+        engine.event(ANSWERS[action], status=status)
+        return True
+    except Exception:  # noqa: BLE001 - a status out of the event's domain
+        return False
 
 
 def _central_event(engine: Any, f: Frame, connectors: list[int], current_tx: dict[int, Any]
