@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
-from .errors import SpecError, Where
+from .errors import InputError, SpecError, Where
 from .loader import event_step, value_fits
 from .specmodel import Spec
 from .yamlread import MDict, MList, load_json, read_yaml, validate
@@ -101,9 +101,28 @@ def load_scenario(spec: Spec, path: Path | str, machine: str = "session") -> Sce
     items: MList = doc["steps"]
     for i, item in enumerate(items):
         where = Where(file, items.item_lines[i])
-        name, fields = event_step(m.events, item, where, f"step {i + 1}")
+        name, fields = _key_request(spec, item, where, f"step {i + 1}") or \
+            event_step(m.events, item, where, f"step {i + 1}")
         steps.append(ScenarioStep(name, fields, where))
     return Scenario(doc.get("title", path.stem), config, tuple(steps), file)
+
+
+def _key_request(spec: Spec, item: Any, where: Where, label: str
+                 ) -> tuple[str, dict[str, Any]] | None:
+    """A GetConfiguration or ChangeConfiguration step (the backend's requests, which the
+    engine answers between the machine's steps: configkeys.EVENTS), checked; None for any
+    other step."""
+    from . import configkeys
+    name = item if isinstance(item, str) else \
+        next(iter(item)) if isinstance(item, Mapping) and len(item) == 1 else None
+    if name not in configkeys.EVENTS or spec.configuration_keys is None:
+        return None
+    fields = dict(item[name] or {}) if isinstance(item, Mapping) else {}
+    try:
+        configkeys.check_event(spec.configuration_keys, name, fields)
+    except InputError as exc:
+        raise SpecError(where, f"{label}: {exc}") from None
+    return name, fields
 
 
 def _schema_dir(spec: Spec) -> Path:

@@ -433,3 +433,147 @@ def test_lag_bounds_how_late_a_queued_call_may_go_out(engine):
     late = check(engine, engine.config(), log, lag=60)[0][0]
     assert not late.explained and late.frame.action == "StatusNotification"
     assert main(["trace", str(path), "--lag", "-1"]) == 2
+
+
+PS2_DAY = Path(__file__).resolve().parents[1] / "spec" / "examples" / "trace_ps2_day.log"
+
+
+def test_a_hand_written_day_of_a_dual_station_is_explained(engine):
+    """spec/examples/trace_ps2_day.log, written by hand from the manual and OCPP 1.6 (not by
+    the virtual charge point): a two-connector station seen from a central system built on the
+    `ocpp` package, 05:58 to 23:30 - boot, GetConfiguration and ChangeConfiguration, two
+    interleaved sessions (card; remote start and stop), a refused 4-byte card then a 10-byte
+    one stopped by the same card, a DataTransfer the central system answers with a CALLERROR,
+    hourly Heartbeats, MeterValues every 15 minutes, a nightly soft Reset after which the
+    charge point numbers its messages from 1 again.  Every connector is explained; the
+    central system's own log lines are reported by number."""
+    log = read_log(PS2_DAY)
+    assert log.format == "text" and len(log.frames) == 212
+    assert [p.line for p in log.problems] == [1, 2, 3, 30, 73, 131, 207, 210, 211, 212, 213]
+    verdicts, skipped, notes = check(engine, engine.config(), log)
+    assert skipped == {"Heartbeat": 17, "MeterValues": 45, "DataTransfer": 1,
+                       "StatusNotification (connector 0)": 2} and notes == []
+    assert [(v.connector, v.explained) for v in verdicts] == [(1, True), (2, True)]
+    one, two = ([label for label, _ in v.events] for v in verdicts)
+    refused = one.index("rfid(5c1e9a03)")
+    assert one[refused + 1] == "authorize_conf(Invalid)"
+    assert one.count("rfid(04d9e8f7a6b5c4d3e2f1)") == 2  # start, then stop with the same card
+    assert "remote_start(APP7F3A9C)" in two and "remote_stop(48212)" in two
+    assert "get_configuration" in one and "get_configuration" not in two  # the station's
+    for run in (one, two):  # an accepted BootNotification.conf's interval is HeartbeatInterval
+        assert run.count("heartbeat_interval(3600)") == 2 and run.count("soft_reset") == 1
+
+
+def _ps2_edit(tmp_path: Path, where: str, old: str | None, new: str | None) -> tuple[Path, int]:
+    """The day log with `old` replaced by `new` on the first line containing `where` (the line
+    and its answer dropped when `new` is None); the edited line's number."""
+    lines = PS2_DAY.read_text().splitlines()
+    n = next(i for i, line in enumerate(lines) if where in line)
+    if new is None:
+        del lines[n:n + 2]
+    else:
+        lines[n] = lines[n].replace(old, new, 1)
+    path = tmp_path / "day.log"
+    path.write_text("\n".join(lines) + "\n")
+    return path, n + 1
+
+
+@pytest.mark.parametrize("where, old, new, connector, shift", [
+    ('"status":"SuspendedEV"', "SuspendedEV", "SuspendedEVSE", 1, 0),  # a status swapped
+    ('"reason":"Remote"', "Remote", "Local", 2, 0),  # a stop reason changed
+    ('"idTag":"5c1e9a03"', "5c1e9a03", "5C1E9A03", 1, 0),  # the letter case broken
+    ('"transactionId":48213,"reason"', "48213", "48299", 1, 0),  # a stop for another tx
+    ('"connectorId":2,"errorCode":"NoError","status":"Finishing"', None, None, 2, 0),  # dropped:
+    # shows at the next StatusNotification of connector 2, which takes the dropped one's line
+])
+def test_mutations_of_the_hand_written_day_are_flagged(engine, tmp_path, where, old, new,
+                                                        connector, shift):
+    path, line = _ps2_edit(tmp_path, where, old, new)
+    verdicts, _, _ = check(engine, engine.config(), read_log(path))
+    bad = [v for v in verdicts if not v.explained]
+    assert [v.connector for v in bad] == [connector]
+    assert bad[0].frame.line == line + shift
+
+
+def test_the_boot_intervals_heartbeat_is_what_get_configuration_then_shows(engine, tmp_path):
+    """The day's GetConfiguration answers HeartbeatInterval 3600, the interval the
+    BootNotification.conf before it gave (OCPP 1.6 §4.2).  With another interval in the
+    BootNotification.conf, that answer is the first frame no behaviour explains, and the report
+    names the key and both values; the letter case the idTags show is one the check honours."""
+    path, _ = _ps2_edit(tmp_path, '"interval":3600', '"interval":3600', '"interval":300')
+    verdicts, _, _ = check(engine, engine.config(), read_log(path))
+    assert not verdicts[0].explained and verdicts[0].frame.action == "GetConfiguration"
+    assert any("HeartbeatInterval='300' (the charge point: '3600')" in a
+               for a in verdicts[0].allowed)
+    log = read_log(PS2_DAY)
+    upper = check(engine, engine.config({"rfid_tag_letter_case": "UpperCase"}), log)[0]
+    assert not upper[0].explained and upper[0].frame.action == "Authorize"
+    reversed_ = check(engine, engine.config({"rfid_tag_letter_case": "LowerCaseReversed"}),
+                      log)[0]
+    assert all(v.explained for v in reversed_)  # the reader saw the bytes the other way round
+    assert "rfid(80e3d2c1b2a304)" in [label for label, _ in reversed_[0].events]
+
+
+def _ps2_insert(tmp_path: Path, after: str, lines: list[str]) -> Path:
+    text = PS2_DAY.read_text().splitlines()
+    k = next(i for i, line in enumerate(text) if after in line)
+    text[k + 2:k + 2] = lines  # after that CALL and its answer
+    path = tmp_path / "day.log"
+    path.write_text("\n".join(text) + "\n")
+    return path
+
+
+def test_a_card_no_transaction_follows_goes_to_the_connector_that_explains_it(engine, tmp_path):
+    """A refused card's Authorize names no connector.  At 14:32 connector 1 is Finishing (no
+    transaction; it ignores cards) and connector 2 idle: tried at connector 1 first (the lower
+    number among those without a transaction), it is explained at connector 2.  At 09:12
+    connector 2 is Finishing and connector 1 charges (another card is ignored then, §5.1):
+    neither explains it, and it is reported where it was tried first."""
+    refused = ['2026-11-30 14:32:00,100 INFO:ocpp:PS2-0042: receive message '
+               '[2,"900","Authorize",{"idTag":"deadbeef"}]',
+               '2026-11-30 14:32:00,300 INFO:ocpp:PS2-0042: send '
+               '[3,"900",{"idTagInfo":{"status":"Invalid"}}]']
+    path = _ps2_insert(tmp_path, '"status":"Finishing","timestamp":"2026-11-30T14:31:18Z"',
+                       refused)
+    verdicts, _, _ = check(engine, engine.config(), read_log(path))
+    assert all(v.explained for v in verdicts)
+    assert "rfid(deadbeef)" in [label for label, _ in verdicts[1].events]
+    assert "rfid(deadbeef)" not in [label for label, _ in verdicts[0].events]
+    path = _ps2_insert(tmp_path, '"status":"Finishing","timestamp":"2026-11-30T09:11:36Z"',
+                       [line.replace("14:32", "09:12") for line in refused])
+    verdicts, _, _ = check(engine, engine.config(), read_log(path))
+    assert [(v.connector, v.explained) for v in verdicts] == [(1, True), (2, False)]
+    assert verdicts[1].frame.payload == {"idTag": "deadbeef"}
+
+
+def test_a_found_run_is_followed_under_another_configuration_without_a_search(engine):
+    """--infer-config confirms a parameter's other value by following the run it found (no
+    search): it holds where the setting changes nothing the log shows, and fails where it does
+    (UpperCase writes the cards' idTags in capitals)."""
+    from chargespec.trace.check import Checker
+    verdicts, _, _ = check(engine, engine.config(), read_log(PS2_DAY))
+
+    def follows(**values):
+        return [Checker(engine, engine.config(values), ()).follow(v) for v in verdicts]
+    assert follows() == [True, True]
+    assert follows(lock_actuator_only_if_authorized=True) == [True, True]
+    assert follows(rfid_tag_letter_case="UpperCase") == [False, False]
+    assert follows(stop_transaction_mode="StopOnlyByDisconnecting")[0] is False  # the card stop
+
+
+def test_the_benchmarks_busy_day_is_explained(engine, tmp_path):
+    """bench/trace.py --day's generator at a tenth of the size: two connectors overlapping,
+    refused cards while the other connector charges, remote sessions: explained."""
+    import importlib.util
+    where = Path(__file__).resolve().parents[1] / "bench" / "trace.py"
+    spec = importlib.util.spec_from_file_location("bench_trace", where)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    busy_day = bench.busy_day
+    path = tmp_path / "day.log"
+    path.write_text(busy_day(transactions=20, sample=120))
+    log = read_log(path)
+    assert log.problems == []
+    verdicts, skipped, _ = check(engine, engine.config(), log)
+    assert [v.explained for v in verdicts] == [True, True]
+    assert sum(f.action == "StartTransaction" for f in log.frames if f.kind == 2) == 20

@@ -8,13 +8,19 @@ every connector), the CALLRESULTs that answer the charge point's Authorize, Star
 BootNotification become `authorize_conf`, `start_tx_conf`, `boot_conf`, and the charge point's
 CALLs are what the model must send.  Which connector a frame is for: its connectorId; a
 StopTransaction by the transactionId its StartTransaction got; an Authorize goes to the
-connector of the next StartTransaction with that idTag (else connector 1); BootNotification to
-every connector.  Actions the spec does not model (Heartbeat, MeterValues, DataTransfer,
+connector of the next StartTransaction with that idTag; one no StartTransaction follows (a
+refused card) to a connector without a running transaction, and, when that connector cannot
+explain it, to the next one that can; a StopTransaction whose transactionId is not its
+connector's running transaction (stopped already, or never given while the log shows every
+start) is a frame no behaviour explains; BootNotification to every connector, and an accepted
+BootNotification.conf's `interval` is a write of HeartbeatInterval (OCPP 1.6 §4.2), which a
+later GetConfiguration shows.  Actions the spec does not model (Heartbeat, MeterValues, DataTransfer,
 DiagnosticsStatusNotification, FirmwareStatusNotification, StatusNotification of connector 0)
 are skipped and counted, and the model's messages of those actions are not expected.
 
 Physical events never appear on the wire, so the search infers them (`PHYSICAL`: plug,
-unplug, cable out, pilot changes, a card with an idTag the log names, power loss and return,
+unplug, cable out, pilot changes, a card with an idTag the connector's next frames name (in
+the reader's byte order the RFID Tag letter case setting implies, §5.3), power loss and return,
 the timers; the error table's conditions and `RECOVERIES` in a second pass, for a connector
 the first leaves unexplained): a set of nodes (configuration, model
 state, CALLs the model sent that the log has not shown yet) advances frame by frame; before a
@@ -34,6 +40,7 @@ the next one comes).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
@@ -43,6 +50,7 @@ from .readers import Frame, Log
 SKIPPED = frozenset({"Heartbeat", "MeterValues", "DataTransfer", "DiagnosticsStatusNotification",
                      "FirmwareStatusNotification"})
 DEPTH = 3  # hidden events before one frame
+HEX_UID = re.compile(r"(?:[0-9A-Fa-f]{2})+")  # a UID the letter case setting rewrites (§5.3)
 MAX_NODES = 4000  # nodes kept per frame (the search is bounded, and says so)
 # hidden events without fields
 PHYSICAL = ("plug", "unplug", "cable_removed", "ev_request_charge", "ev_pause", "ev_ventilation",
@@ -91,6 +99,7 @@ class Verdict:
     allowed: list[str] = field(default_factory=list)  # what the spec allowed there
     bounded: bool = False  # the node set was cut at MAX_NODES somewhere
     lines: list[int] = field(default_factory=list)  # per event: the frame line it preceded
+    items: list[Item] = field(default_factory=list, repr=False)  # the connector's frames
 
 
 def _fields(action: str, payload: dict[str, Any]) -> dict[str, Any]:
@@ -105,9 +114,14 @@ def _label(action: str, fields: dict[str, Any]) -> str:
     return f"{action}({inner})"
 
 
-def split(engine: Any, log: Log) -> tuple[dict[int, list[Item]], dict[str, int], list[str]]:
+def split(engine: Any, log: Log, place: dict[str, int] | None = None,
+          floating: dict[str, list[int]] | None = None
+          ) -> tuple[dict[int, list[Item]], dict[str, int], list[str]]:
     """Each connector's items, the count of skipped actions, and notes (frames the split could
-    not place)."""
+    not place).  An Authorize no StartTransaction follows (a refused card, a card that stopped
+    a transaction) names no connector: it goes to one with no running transaction, else the
+    first, unless `place` (Authorize uid -> connector) says otherwise; `floating` collects
+    such uids with the connectors they may go to, in the order tried."""
     ev = engine.event
     frames = log.frames
     results = {f.uid: f for f in frames if f.kind in (3, 4) and f.origin == "cp"}
@@ -120,6 +134,7 @@ def split(engine: Any, log: Log) -> tuple[dict[int, list[Item]], dict[str, int],
     notes: list[str] = []
     tx_of: dict[Any, int] = {}  # transactionId -> connector
     current_tx: dict[int, Any] = {}  # connector -> its running transactionId
+    started: set[Any] = set()  # connectors whose StartTransaction the log has shown
     auth_at: dict[str, int] = {}  # Authorize uid -> connector
     start_at: dict[str, int] = {}  # StartTransaction uid -> connector
 
@@ -146,21 +161,36 @@ def split(engine: Any, log: Log) -> tuple[dict[int, list[Item]], dict[str, int],
                 fields["connectorId"] = 1  # the model's connector is always 1
                 if a == "StartTransaction":
                     start_at[f.uid] = p.get("connectorId")
+                    started.add(p.get("connectorId"))
             elif a == "StopTransaction":
-                c = tx_of.get(p.get("transactionId"))
-                if c is None:
-                    c = connectors[0]
+                tx = p.get("transactionId")
+                c = tx_of.get(tx)
+                if c is not None and current_tx.get(c) == tx:
+                    del current_tx[c]
+                elif c is None and [k for k in connectors if k not in started]:
+                    # the log may have begun during this transaction
+                    c = [k for k in connectors if k not in started][0]
+                    started.add(c)
                     if len(connectors) > 1:
-                        notes.append(f"line {f.line}: StopTransaction of transaction "
-                                     f"{p.get('transactionId')!r}, which no StartTransaction "
-                                     f"in the log got: taken for connector {c}")
+                        notes.append(f"line {f.line}: StopTransaction of transaction {tx!r}, "
+                                     f"which no StartTransaction in the log got: taken for "
+                                     f"connector {c}")
+                else:  # stopped already, or never given while every start is in the log
+                    c = c if c is not None else next(iter(current_tx), connectors[0])
+                    fields["transactionId"] = f"{tx} (not a running transaction)"
                 targets = [c]
             elif a == "Authorize":
                 c = next((g.payload.get("connectorId") for g in frames[i + 1:]
                           if g.kind == 2 and g.action == "StartTransaction"
-                          and g.payload.get("idTag") == p.get("idTag")), connectors[0])
-                auth_at[f.uid] = c if c in items else connectors[0]
-                targets = [auth_at[f.uid]]
+                          and g.payload.get("idTag") == p.get("idTag")), None)
+                if c not in items:
+                    order = [k for k in connectors if k not in current_tx] + \
+                        [k for k in connectors if k in current_tx]
+                    if floating is not None and len(order) > 1:
+                        floating[f.uid] = order
+                    c = (place or {}).get(f.uid, order[0])
+                auth_at[f.uid] = c
+                targets = [c]
             else:  # BootNotification: the station's
                 targets = connectors
             add(targets, Item(f, call=(a, fields), label=_label(a, fields)))
@@ -183,6 +213,9 @@ def split(engine: Any, log: Log) -> tuple[dict[int, list[Item]], dict[str, int],
                 add([c], Item(f, ev("start_tx_conf", status=status), f"start_tx_conf({status})"))
             elif a == "BootNotification":
                 add(connectors, Item(f, ev("boot_conf", status=status), f"boot_conf({status})"))
+                beat = heartbeat_write(engine, p)
+                if beat is not None:
+                    add(connectors, Item(f, beat, f"heartbeat_interval({p.get('interval')})"))
         elif f.kind == 2 and f.origin == "cs":
             got = _central_event(engine, f, connectors, current_tx)
             if got is None:
@@ -196,6 +229,23 @@ def split(engine: Any, log: Log) -> tuple[dict[int, list[Item]], dict[str, int],
     return items, skipped, notes
 
 
+def heartbeat_write(engine: Any, payload: dict[str, Any]) -> Any:
+    """An accepted BootNotification.conf's `interval` as the write of HeartbeatInterval it is
+    (OCPP 1.6 §4.2: the charge point SHALL adjust its heartbeat interval to it; a later
+    GetConfiguration shows the new value), or None (not accepted, no interval, 0 = the charge
+    point's own choice, or a spec without the key)."""
+    table = getattr(engine.spec, "configuration_keys", None)
+    interval = payload.get("interval")
+    if (table is None or table.find(HEARTBEAT_KEY) is None or payload.get("status") != "Accepted"
+            or isinstance(interval, bool) or not isinstance(interval, int) or interval <= 0):
+        return None
+    try:
+        return engine.event("change_configuration", key=HEARTBEAT_KEY, value=str(interval))
+    except Exception:  # noqa: BLE001 - a value the key cannot hold: left to the answer
+        return None
+
+
+HEARTBEAT_KEY = "HeartbeatInterval"
 ANSWERS = {"Authorize": "authorize_conf", "StartTransaction": "start_tx_conf",
            "BootNotification": "boot_conf"}
 
@@ -261,15 +311,22 @@ class Checker:
     def __init__(self, engine: Any, config: Any, id_tags: Iterable[str], depth: int = DEPTH,
                  errors: bool = True, lag: float | None = None):
         self.engine, self.config, self.depth = engine, config, depth
-        self._moves: dict[tuple[Any, Any], list] = {}
+        self._moves: dict[tuple[Any, Any, Any], list] = {}
         self.line = 0  # the line of the frame being explained
         self.now: float | None = None  # ... and its time (seconds), when the log has times
         self.lag = lag  # seconds a queued CALL may wait before it goes out (None: no bound)
         ev = engine.event
         self.hidden = [(n, ev(n)) for n in PHYSICAL if n in engine.machine.events]
+        # the cards: one per idTag of the log, tried only where the connector's next frames
+        # name it (`window`): a card shows on the wire (Authorize, StartTransaction,
+        # StopTransaction) or changes nothing the log can see, and a log names hundreds
+        self.cards: dict[str, tuple[str, Any]] = {}
+        self.window: tuple[str, ...] = ()
+        letter_case = getattr(config, "rfid_tag_letter_case", None)
         for tag in sorted(set(id_tags)):
+            uid = reader_uid(tag, letter_case)
             try:
-                self.hidden.append((f"rfid({tag})", ev("rfid", uid=tag)))
+                self.cards[tag] = (f"rfid({uid})", ev("rfid", uid=uid))
             except Exception:  # noqa: BLE001 - an idTag the model's card field cannot hold
                 continue
         if errors:
@@ -299,16 +356,25 @@ class Checker:
     def moves(self, config: Any, state: Any) -> list[tuple[str, Any, Any, Any, tuple]]:
         """The hidden events that do something from `state`: (label, event, configuration,
         state, CALLs sent), computed once per (configuration, state)."""
-        key = (config, state)
+        got = self._moves_of(config, state, None)
+        for tag in self.window:
+            got = got + self._moves_of(config, state, tag)
+        return got
+
+    def _moves_of(self, config: Any, state: Any, tag: str | None) -> list:
+        """The moves of the hidden events without a card (None), or of the card `tag`."""
+        key = (config, state, tag)
         got = self._moves.get(key)
         if got is None:
             got = []
-            for label, event in self.hidden:
+            events = self.hidden if tag is None else \
+                [self.cards[tag]] if tag in self.cards else []
+            for label, event in events:
                 cfg, new, out = self.engine.advance(config, state, event)
                 sent = self._sent(out)
                 if sent or new != state or cfg != config:
                     got.append((label, event, cfg, new, sent))
-            if len(self._moves) > 200_000:
+            if len(self._moves) > 400_000:
                 self._moves.clear()
             self._moves[key] = got
         return got
@@ -384,9 +450,12 @@ class Checker:
                 _, out = self._step(node, item.label, item.event)
                 res = next((m for m in out.messages if m.kind == "result"), None)
                 if res is not None:
-                    seen[f"{res.label()} ({rule_note(out.rule)})"] = None
+                    diff = _result_diff(res, item.result or {})
+                    seen[f"{res.action}.conf with {diff} ({rule_note(out.rule)})"
+                         if diff else f"{res.label()} ({rule_note(out.rule)})"] = None
                 continue
-            for label, event in self.hidden:
+            for label, event in self.hidden + [self.cards[t] for t in self.window
+                                               if t in self.cards]:
                 _, out = self._step(node, label, event)
                 sent = self._sent(out)
                 if sent:
@@ -399,7 +468,9 @@ class Checker:
     def run(self, connector: int, items: list[Item]) -> Verdict:
         nodes = self.start()
         bounded = False
+        windows = _windows(items)
         for k, item in enumerate(items):
+            self.window = windows[k]
             self.line = item.frame.line
             self.now = seconds(item.frame.time)
             after = self.feed(nodes, item)
@@ -416,7 +487,57 @@ class Checker:
             nodes = after
         best = min(nodes, key=lambda n: len(n.pending))
         return Verdict(connector, True, len(items), _events(best.trail), bounded=bounded,
-                       lines=_lines(best.trail))
+                       lines=_lines(best.trail), items=items)
+
+    def follow(self, verdict: Verdict) -> bool:
+        """Whether the run an explained verdict found (under another configuration) explains
+        its frames under this one too: the same events at the same frames, the same CALLs in
+        the same order, the same answers.  No search: one step per event (`--infer-config`
+        confirms a parameter value with it before searching anew)."""
+        run = list(zip(verdict.events, verdict.lines))
+        node = self.start()[0]
+        if run and run[0][0][0] == "power_loss" and run[0][1] == 0:
+            node, run = self.start()[1], run[1:]
+        k = 0
+        for item in verdict.items:
+            self.line, self.now = item.frame.line, seconds(item.frame.time)
+            while k < len(run) and run[k][1] == item.frame.line and not (
+                    item.event is not None and run[k][0] == (item.label, item.event)):
+                if node.pending:
+                    return False  # a hidden event while CALLs wait: the search allows none
+                node, _ = self._step(node, *run[k][0])
+                k += 1
+            if item.call is not None:
+                if not node.pending or not _matches(node.pending[0], item.call):
+                    return False
+                queued = node.pending[0][2]
+                if self.lag is not None and queued is not None and self.now is not None \
+                        and self.now - queued > self.lag:
+                    return False
+                node = Node(node.config, node.state, node.pending[1:], node.trail)
+                continue
+            if k >= len(run) or run[k][0] != (item.label, item.event):
+                return False
+            node, out = self._step(node, item.label, item.event)
+            k += 1
+            if item.result is not None:
+                res = next((m for m in out.messages if m.kind == "result"), None)
+                if res is None or not _result_matches(res, item.result):
+                    return False
+        return k == len(run)
+
+
+WINDOW = 16  # items of a connector ahead whose idTags the hidden cards are drawn from
+
+
+def _windows(items: list[Item]) -> list[tuple[str, ...]]:
+    """Per item: the idTags the charge point's CALLs among the next WINDOW items name."""
+    tags = [str(item.call[1].get("idTag")) if item.call is not None
+            and item.call[1].get("idTag") is not None else None for item in items]
+    out = []
+    for k in range(len(items)):
+        out.append(tuple(sorted({t for t in tags[k:k + WINDOW] if t is not None})))
+    return out
 
 
 def seconds(time: str | None) -> float | None:
@@ -468,6 +589,29 @@ def _result_matches(res: Message, payload: dict[str, Any]) -> bool:
     return True
 
 
+def _result_diff(res: Message, payload: dict[str, Any]) -> str:
+    """Where the charge point's answer differs from the model's, in words (configuration keys
+    one by one: a GetConfiguration.conf is long)."""
+    model = dict(thaw_pairs(res.fields))
+    out = []
+    for k, v in model.items():
+        got = payload.get(k)
+        if k == "configurationKey" and isinstance(got, list):
+            theirs = {str(x.get("key")): x for x in got if isinstance(x, dict)}
+            for entry in v:
+                e = dict(entry)
+                t = theirs.get(str(e.get("key")))
+                if t is None:
+                    out.append(f"{e.get('key')}={e.get('value')!r} (the charge point did not "
+                               f"list it)")
+                elif (t.get("value"), t.get("readonly")) != (e.get("value"), e.get("readonly")):
+                    out.append(f"{e.get('key')}={e.get('value')!r} (the charge point: "
+                               f"{t.get('value')!r})")
+        elif got != v:
+            out.append(f"{k}={v!r} (the charge point: {got!r})")
+    return ", ".join(out)
+
+
 def _dedup(nodes: list[Node]) -> list[Node]:
     seen, out = set(), []
     for n in nodes:
@@ -505,6 +649,17 @@ def _error_names(engine: Any) -> list[str]:
     return []
 
 
+def reader_uid(tag: str, letter_case: Any) -> str:
+    """The card, in the reader's byte order, that the charge point writes as `tag` under
+    RFID Tag letter case (§5.3): a hex idTag's bytes reversed back under the Reversed settings;
+    the case is left as the log has it (a rendering that changes it cannot explain the frame,
+    and the search finds that)."""
+    if isinstance(letter_case, str) and letter_case.endswith("Reversed") \
+            and HEX_UID.fullmatch(tag):
+        return "".join(tag[i:i + 2] for i in range(len(tag) - 2, -1, -2))
+    return tag
+
+
 def id_tags(log: Log) -> set[str]:
     """The idTags the log names (the cards the hidden `rfid` events may present)."""
     tags = set()
@@ -523,7 +678,6 @@ _CHECKERS: dict[tuple, Checker] = {}  # by (engine, configuration, idTags, depth
 def check(engine: Any, config: Any, log: Log, depth: int = DEPTH, lag: float | None = None
           ) -> tuple[list[Verdict], dict[str, int], list[str]]:
     """Every connector's verdict, the skipped actions, the split's notes."""
-    items, skipped, notes = split(engine, log)
     tags = frozenset(id_tags(log))
 
     def checker(errors: bool) -> Checker:
@@ -538,9 +692,35 @@ def check(engine: Any, config: Any, log: Log, depth: int = DEPTH, lag: float | N
     # events, most of them silent, that multiply the states the search keeps), then, for a
     # connector that pass leaves unexplained, with them.  Sound: an explanation found without
     # them is one; the verdict "unexplained" always comes from the full pass.
-    verdicts = [checker(False).run(c, its) for c, its in sorted(items.items())]
-    if not all(v.explained for v in verdicts):
-        full = checker(True)
-        verdicts = [v if v.explained else full.run(v.connector, items[v.connector])
-                    for v in verdicts]
-    return verdicts, skipped, notes
+    def judge(c: int, its: list[Item]) -> Verdict:
+        v = checker(False).run(c, its)
+        return v if v.explained else checker(True).run(c, its)
+
+    floating: dict[str, list[int]] = {}
+    items, skipped, notes = split(engine, log, floating=floating)
+    verdicts = {c: judge(c, its) for c, its in sorted(items.items())}
+    # an Authorize that names no connector, where it is the first frame its connector cannot
+    # explain: tried at each other connector it may belong to, kept where it is explained (the
+    # two connectors judged anew); where none explains it, it stays, and is reported, at the
+    # first connector
+    place: dict[str, int] = {}
+    tried: set[str] = set()
+    while True:
+        bad = next((v for v in verdicts.values() if not v.explained and v.frame is not None
+                    and v.frame.action == "Authorize" and v.frame.uid in floating
+                    and v.frame.uid not in tried), None)
+        if bad is None:
+            break
+        uid = bad.frame.uid
+        tried.add(uid)
+        for other in floating[uid]:
+            if other == bad.connector:
+                continue
+            again, _, _ = split(engine, log, {**place, uid: other})
+            trial = {c: judge(c, again[c]) for c in (bad.connector, other)}
+            moved = trial[other]
+            if moved.explained or moved.frame is None or moved.frame.uid != uid:
+                place[uid] = other
+                verdicts.update(trial)
+                break
+    return [verdicts[c] for c in sorted(verdicts)], skipped, notes

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..models.types import thaw
-from .check import check
+from .check import HEARTBEAT_KEY, Checker, Verdict, check, heartbeat_write
 from .readers import Log
 
 BEAM = 4  # configurations kept per round
@@ -43,17 +43,20 @@ def log_pins(engine: Any, log: Log) -> dict[str, Any]:
     from ..configkeys import parse
     table = engine.spec.configuration_keys
     out: dict[str, Any] = {}
+    written: set[str] = set()
     if table is None:
         return out
     for f in log.frames:
         if f.kind == 2 and f.origin == "cs" and f.action == "ChangeConfiguration":
             break  # from here on the values may be the central system's
+        if f.kind == 3 and f.action == "BootNotification" and heartbeat_write(engine, f.payload):
+            written.add(HEARTBEAT_KEY.lower())  # the central system's value from here on
         if f.kind == 3 and f.action == "GetConfiguration":
             for entry in f.payload.get("configurationKey") or []:
                 if not isinstance(entry, dict):
                     continue
                 key = table.find(str(entry.get("key", "")))
-                if key is None or key.parameter is None or not isinstance(entry.get("value"),
+                if key is None or key.parameter is None or key.name.lower() in written or not isinstance(entry.get("value"),
                                                                            str):
                     continue
                 value = parse(key, entry["value"])
@@ -62,9 +65,16 @@ def log_pins(engine: Any, log: Log) -> dict[str, Any]:
     return out
 
 
-def _outcome(engine: Any, values: dict[str, Any], log: Log, depth: int) -> tuple[bool, int]:
-    """(explained, the line of the first unexplained frame or a line past the end)."""
-    verdicts, _, _ = check(engine, engine.config(values), log, depth)
+def _outcome(engine: Any, values: dict[str, Any], log: Log, depth: int,
+             witness: list[Verdict] | None = None) -> tuple[bool, int]:
+    """(explained, the line of the first unexplained frame or a line past the end).  With
+    `witness` (the verdicts of a configuration that explains the log), its runs are tried
+    first: when they explain the log under `values` too, no search is needed."""
+    config = engine.config(values)
+    if witness is not None and all(Checker(engine, config, (), depth).follow(v)
+                                   for v in witness):
+        return True, 1 << 30
+    verdicts, _, _ = check(engine, config, log, depth)
     bad = [v.frame.line for v in verdicts if not v.explained and v.frame is not None]
     return (not bad), (min(bad) if bad else 1 << 30)
 
@@ -72,15 +82,20 @@ def _outcome(engine: Any, values: dict[str, Any], log: Log, depth: int) -> tuple
 def infer(engine: Any, log: Log, given: dict[str, Any], depth: int) -> Inference:
     from ..checkers.check import parameter_values, parameters_read
     pins = {**log_pins(engine, log), **given}
-    params = [p for p in parameters_read(engine) if p not in pins
+    rendering = {f.render for d in engine.machine.events.values()
+                 for f in getattr(d, "fields", ()) if getattr(f, "render", None)}
+    read = set(parameters_read(engine)) | rendering  # the idTag's letter case shows on the wire
+    params = [p for p in engine.spec.parameters if p in read and p not in pins
               and len(parameter_values(engine, p)) > 1]
     start = dict(pins)
     res = Inference(None, {}, pinned=pins)
 
+    witness: list[Verdict] | None = None
+
     def run(values: dict[str, Any]) -> tuple[bool, int]:
         res.checks += 1
         try:
-            return _outcome(engine, values, log, depth)
+            return _outcome(engine, values, log, depth, witness)
         except Exception:  # noqa: BLE001 - a combination the model refuses: no explanation
             return False, 0
 
@@ -120,6 +135,7 @@ def infer(engine: Any, log: Log, given: dict[str, Any], depth: int) -> Inference
         res.furthest = max([res.furthest, line] + [b[1] for b in beam]) if beam else line
         return res
     full = engine.config(found)
+    witness = check(engine, full, log, depth)[0]
     base = engine.config(start)
     res.config = {p: thaw(getattr(full, p)) for p in params}
     res.changed = {p: thaw(getattr(full, p)) for p in params
