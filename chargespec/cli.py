@@ -19,6 +19,7 @@ from . import ocppj as _ocppj  # noqa: F401 - registers the `ocppj` transport wi
 from .errors import ChargespecError, InputError, ModelError, SpecError, Where
 from .inputs import coerce_parameter, load_config, load_scenario
 from .loader import default_spec_dir, load_spec
+from .outfiles import write_file
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -103,6 +104,10 @@ def _parser() -> argparse.ArgumentParser:
                      help="override one parameter (repeatable)")
     sim.add_argument("--spec", type=Path, help="spec directory (default: embedded)")
     sim.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    sim.add_argument("--svg", type=Path, metavar="FILE",
+                     help="also write the run as a message sequence chart (SVG)")
+    sim.add_argument("--mermaid", type=Path, metavar="FILE",
+                     help="also write the run as a Mermaid sequenceDiagram")
     sim.set_defaults(func=cmd_simulate)
 
     lnt = sub.add_parser("lint", help="check a configuration against the manual's warnings")
@@ -190,8 +195,18 @@ def _parser() -> argparse.ArgumentParser:
     dia = sub.add_parser("diagrams", help="graphviz DOT and SVG: the session machine, its "
                                           "projection per configuration class, the OCPP status "
                                           "transitions, the DLM sites' phases")
-    dia.add_argument("--out", type=Path, default=Path("reports/diagrams"),
-                     help="directory (reports/diagrams)")
+    dia.add_argument("--out", type=Path, default=None,
+                     help="directory (reports/diagrams); with --sequence: the file (default: "
+                          "standard output)")
+    dia.add_argument("--sequence", metavar="VECTORS.json#TCID|SCENARIO.yaml",
+                     help="a message sequence chart of one test of a vector file, or of a "
+                          "scenario run by the model (--config/--set apply to a scenario)")
+    dia.add_argument("--format", choices=["svg", "mermaid"], default="svg",
+                     help="svg (graphviz DOT and SVG for the pictures; our own SVG for a "
+                          "chart) or mermaid (stateDiagram-v2 / sequenceDiagram, for Markdown)")
+    dia.add_argument("--config", type=Path, help="with a scenario: configuration YAML")
+    dia.add_argument("--set", action="append", default=[], metavar="PARAM=VALUE",
+                     help="with a scenario: one parameter (repeatable)")
     dia.set_defaults(func=cmd_diagrams)
 
     vcp = sub.add_parser("virtual-cp", help="the reference model as an OCPP 1.6J charge point "
@@ -467,16 +482,68 @@ def cmd_vectors(args: argparse.Namespace) -> int:
 
 
 def cmd_diagrams(args: argparse.Namespace) -> int:
-    from .diagrams import build
+    from .diagrams import build, mermaid_files
     from .models.step import Engine
     from .report import example_sites
     from .vectors import write
 
     spec = load_spec()
-    files = build(Engine(spec), example_sites(spec))
-    write(args.out, {k: v.encode() for k, v in files.items()})
-    print(f"wrote {len(files)} files ({len(files) // 2} diagrams, DOT and SVG) to {args.out}")
+    engine = Engine(spec)
+    if args.sequence is not None:
+        return _sequence(engine, args)
+    out = args.out if args.out is not None else Path("reports/diagrams")
+    if args.format == "mermaid":
+        files = mermaid_files(engine)
+        write(out, {k: v.encode() for k, v in files.items()})
+        print(f"wrote {len(files)} Mermaid files to {out}")
+        return 0
+    files = build(engine, example_sites(spec))
+    write(out, {k: v.encode() for k, v in files.items()})
+    pictures = sum(k.endswith(".svg") for k in files)
+    print(f"wrote {len(files)} files ({pictures} diagrams: DOT and SVG; the readable views also "
+          f"as Mermaid and their rules as JSON) to {out}")
     return 0
+
+
+def _sequence(engine: Any, args: argparse.Namespace) -> int:
+    """`diagrams --sequence`: one test of a vector file (FILE#TCID) or a scenario's run."""
+    from . import sequence
+    ref = str(args.sequence)
+    if "#" in ref and ref.rsplit("#", 1)[0].endswith(".json"):
+        from .conform import load_vectors
+        file, _, tc = ref.rpartition("#")
+        doc = load_vectors(Path(file))
+        found = [(g, t) for g in doc.get("testGroups", ()) for t in g.get("tests", ())
+                 if str(t.get("tcId")) == tc]
+        if not found:
+            raise InputError(f"{file}: no test with tcId {tc!r} "
+                             f"({doc.get('numberOfTests', 0)} tests)")
+        chart = sequence.from_test(engine, *found[0],
+                                   title=f"{Path(file).name}#{tc}: {found[0][1].get('comment', '')}")
+    else:
+        scenario = load_scenario(engine.spec, Path(ref))
+        values = dict(scenario.config)
+        if args.config:
+            values.update(load_config(engine.spec, args.config))
+        values.update(_parse_set(engine.spec, args.set))
+        chart = _scenario_chart(engine, scenario, values)
+    text = sequence.svg(chart) if args.format == "svg" else sequence.mermaid(chart)
+    if args.out is None:
+        sys.stdout.write(text)
+    else:
+        write_file(args.out, text)
+        print(f"wrote {args.out}")
+    return 0
+
+
+def _scenario_chart(engine: Any, scenario: Any, values: dict[str, Any]) -> Any:
+    from . import sequence
+    config = engine.config(values)
+    events = [engine.event(s.event, **s.fields) for s in scenario.steps]
+    trace = engine.run(config, events)
+    setting = ", ".join(f"{k}={v}" for k, v in values.items())
+    title = scenario.title + (f" ({setting})" if setting else "")
+    return sequence.from_run(engine, title, values, trace, engine.initial(config))
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -839,6 +906,13 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     trace = engine.run(config, events)
     from .tracetable import render, to_json
 
+    if args.svg is not None or args.mermaid is not None:
+        from . import sequence
+        chart = _scenario_chart(engine, scenario, values)
+        if args.svg is not None:
+            write_file(args.svg, sequence.svg(chart))
+        if args.mermaid is not None:
+            write_file(args.mermaid, sequence.mermaid(chart))
     if args.json:
         print(json.dumps({"scenario": scenario.title, "config": values,
                           "steps": to_json(trace)}, indent=2, sort_keys=True))

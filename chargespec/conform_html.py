@@ -36,6 +36,32 @@ def path_steps(engine: Any, config: dict[str, Any], events: list[dict[str, Any]]
     return out
 
 
+def sequence_pair(engine: Any, o: Any) -> str:
+    """The failing test's run up to the divergence as two message sequence charts: what the
+    reference does (expected) and, the same but for the last step, what the implementation
+    did (observed)."""
+    from chargespec.sequence import Message, Step, from_run, side_by_side as pair
+    config = engine.config(o.config)
+    events = []
+    for ev in o.path:
+        fields = dict(ev)
+        events.append(engine.event(fields.pop("name"), **fields))
+    expected = from_run(engine, f"{o.file}#{o.tc_id} expected", o.config,
+                        engine.run(config, events), engine.initial(config))
+    seen = o.observed if isinstance(o.observed, dict) else {}
+    said = seen.get("messages") if isinstance(seen.get("messages"), list) else []
+    last = expected.steps[-1]
+    messages = tuple(Message(str(m.get("kind", "call")), str(m.get("action", "?")),
+                             m.get("fields") if isinstance(m.get("fields"), dict) else {})
+                     for m in said if isinstance(m, dict))
+    observation = {k: v for k, v in seen.items() if k != "messages"} or last.observation
+    observed = type(expected)(f"{o.file}#{o.tc_id} observed", expected.config,
+                              expected.initial, expected.steps[:-1] + (
+                                  Step(last.event, last.fields, None, None, messages,
+                                       observation),))
+    return pair(expected, observed, f"step {o.step} on the wire: expected and observed")
+
+
 def highlight(engine: Any, steps: list[tuple[str, str, str, str]]
               ) -> dict[tuple[str, str], list[int]]:
     """The edges of machine_dot the path takes, with the step numbers taking each."""
@@ -137,6 +163,7 @@ def render(outcomes: list[Any], adapter: str, vectors: dict[str, dict[str, Any]]
             parts.append("<p>events: " + esc(" -> ".join(o.events)) + "</p>")
         parts.append(side_by_side(o.expected, o.observed))
         if steps and k < DIAGRAMS:
+            parts.append(sequence_pair(engine, o))
             dot = machine_dot(engine, highlight(engine, steps))
             parts.append(figure(svg(dot, f"failure {k}"), f"path-{anchor}",
                                 "The session machine with the path to the divergence in red "

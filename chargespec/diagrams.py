@@ -19,6 +19,7 @@ conformance report's failing path) is the one thing that marks edges.
 
 from __future__ import annotations
 
+import json
 import subprocess
 from html import escape as html_escape
 import textwrap
@@ -217,7 +218,8 @@ def machine_dot(engine: Engine, highlight: Mapping[tuple[str, str], list[int]] |
 
 
 def projection_transitions(engine: Engine, config: Any,
-                           statuses: set[tuple[str, str]] | None = None
+                           statuses: set[tuple[str, str]] | None = None,
+                           status_edges: set[tuple[str, str, str, str]] | None = None
                            ) -> set[tuple[str, str, str]]:
     """(phase, rule, phase) of every transition of an exhaustive exploration under `config`,
     with the session's events and the backend going offline and back (If in doubt, §5.1); the
@@ -233,6 +235,8 @@ def projection_transitions(engine: Engine, config: Any,
             seen.add((getattr(s, control), out.rule, getattr(s2, control)))
         if statuses is not None and s.status != s2.status:
             statuses.add((s.status, s2.status))
+        if status_edges is not None and s.status != s2.status and out.rule not in ignore:
+            status_edges.add((s.status, ev.name, out.rule, s2.status))
 
     from chargespec.checkers.check import inoperative_bound
     events = session_events(engine) + [
@@ -418,12 +422,14 @@ def svg(dot_text: str, name: str = "diagram") -> str:
 _STATE: dict[str, Any] = {}
 
 
-def _explore_class(k: int) -> tuple[set[tuple[str, str, str]], set[tuple[str, str]]]:
+def _explore_class(k: int) -> tuple[set[tuple[str, str, str]], set[tuple[str, str]],
+                                    set[tuple[str, str, str, str]]]:
     engine: Engine = _STATE["engine"]
     statuses: set[tuple[str, str]] = set()
+    edges: set[tuple[str, str, str, str]] = set()
     found = projection_transitions(engine, engine.config(dict(CONFIG_CLASSES[k].values)),
-                                   statuses)
-    return found, statuses
+                                   statuses, edges)
+    return found, statuses, edges
 
 
 def _explore_status(k: int) -> set[tuple[str, str]]:
@@ -467,12 +473,16 @@ def build(engine: Engine, sites: Sequence[Any] = (), workers: int | None = None,
     tasks = [("relation", 0)] + [("class", k) for k in range(len(CONFIG_CLASSES))] + \
             [("status", k) for k in range(len(sjobs))]
     possible, *results = parallel_map(_task, tasks, workers)
+    from chargespec.stateviews import mermaid_state, phase_overview, phase_view, status_view
+
     dots: dict[str, str] = {"session": machine_dot(engine)}
+    views = [phase_overview(engine)] + [phase_view(engine, p) for p in _phases(engine)]
     used: set[tuple[str, str]] = set(status_seen or ())
     for k, cls in enumerate(CONFIG_CLASSES):
-        found, statuses = results[k]
+        found, statuses, status_edges = results[k]
         dots[f"session-{cls.slug}"] = projection_dot(engine, cls, found)
         used |= statuses
+        views.append(status_view(engine, cls, status_edges))
     used = used.union(*results[len(CONFIG_CLASSES):])
     dots["ocpp16-status"] = status_dot(engine, used, possible)
     rotations = engine.spec.dlm.rotations if engine.spec.dlm else {}
@@ -483,7 +493,19 @@ def build(engine: Engine, sites: Sequence[Any] = (), workers: int | None = None,
     for name, text in dots.items():
         files[f"{name}.dot"] = text
         files[f"{name}.svg"] = svg(text, name)
+    for view in views:  # the readable views: tooltips in the SVG, and Mermaid
+        files[f"{view.name}.dot"] = view.dot
+        files[f"{view.name}.svg"] = view.svg()
+        files[f"{view.name}.mmd"] = mermaid_state(view)
+        files[f"{view.name}.json"] = json.dumps(
+            {"title": view.title, "columns": ["from", "to", "event", "rule", "guard", "sends",
+                                              "source"], "rows": view.rows()}, indent=1) + "\n"
     return files
+
+
+def mermaid_files(engine: Engine) -> dict[str, str]:
+    """`chargespec diagrams --format mermaid`: the readable state views as Mermaid."""
+    return {k: v for k, v in build(engine).items() if k.endswith(".mmd")}
 
 
 def site_slug(site: Any) -> str:

@@ -50,6 +50,10 @@ code { font-family: ui-monospace, "SFMono-Regular", Menlo, Consolas, monospace;
 figure.diagram { margin: 12px 0 24px; border: 1px solid var(--line); border-radius: 6px;
                  padding: 8px; overflow: auto; max-height: 900px; background: white; }
 figure.diagram svg { max-width: 100%; height: auto; }
+figure.sequence { margin: 12px 0 24px; border: 1px solid var(--line); border-radius: 6px;
+  padding: 8px; overflow-x: auto; }
+figure.sequence svg { max-width: 100%; height: auto; }
+figure.sequence figcaption { font-size: 13px; color: #445; margin-bottom: 6px; }
 figure.diagram figcaption { font-size: 13px; color: #445; margin-bottom: 6px; }
 details { margin: 6px 0; }
 summary { cursor: pointer; color: var(--blue); }
@@ -76,6 +80,17 @@ SCRIPT = """
     if (b.width > 0 && b.height > 0 && svgs[k].querySelector('g.node')) { ok++; }
   }
   document.body.setAttribute('data-diagrams-rendered', ok + '/' + svgs.length);
+  var seqs = document.querySelectorAll('figure.sequence svg'), sok = 0, widest = 0;
+  for (var s = 0; s < seqs.length; s++) {
+    var sb = seqs[s].getBBox();
+    if (sb.width > 0 && sb.height > 0 && seqs[s].querySelector('line')) { sok++; }
+  }
+  var all = document.querySelectorAll('figure svg');
+  for (var w = 0; w < all.length; w++) {
+    widest = Math.max(widest, all[w].getBoundingClientRect().width);
+  }
+  document.body.setAttribute('data-sequences-rendered', sok + '/' + seqs.length);
+  document.body.setAttribute('data-widest-figure', String(Math.round(widest)));
   document.body.setAttribute('data-timing-loaded', window.CHARGESPEC_TIMING ? 'yes' : 'no');
 })();
 """

@@ -388,7 +388,8 @@ def summary(c: Collected, trace: list[dict[str, Any]]) -> dict[str, Any]:
 # ---------------------------------------------------------------------------------------------
 # index.html
 
-NAV = [("overview", "Overview"), ("machines", "Machines"), ("policies", "Policy tables"),
+NAV = [("overview", "Overview"), ("wire", "On the wire"), ("views", "State views"),
+       ("machines", "Machines"), ("policies", "Policy tables"),
        ("errors", "Error table"), ("invariants", "Invariants & proofs"), ("dlm", "DLM"),
        ("coverage", "Coverage"), ("traceability", "Traceability"),
        ("interpretations", "Interpretations & errata"), ("bench", "Benchmarks")]
@@ -441,6 +442,82 @@ def _overview(pg: _Page) -> None:
     p('<div class="cards">' + "".join(
         f'<div class="card"><b>{esc(v)}</b>{esc(k)}</div>' for k, v in cards) + "</div>")
     p("</section>")
+
+
+def report_charts(c: Collected) -> list[tuple[str, str, str, Any]]:
+    """The sequence charts of the report: (group, slug, title, chart)."""
+    from chargespec.charts import all_charts
+    return all_charts(c.engine, c.vectors.get("octt.json"))
+
+
+def _wire(pg: _Page) -> None:
+    """What each setting that changes the wire does on it: message sequence charts."""
+    from chargespec.charts import groups, stop_reasons
+    from chargespec.sequence import svg as chart_svg
+    p = pg.parts.append
+    charts = report_charts(pg.c)
+    p('<section id="wire"><h2>On the wire</h2>')
+    p("<p>Message sequence charts, the way the OCPP specification explains its use cases: the "
+      "vehicle, cable, user and site on the left, the charge point in the middle (its status, "
+      "contactor, lock and offered current in the yellow boxes whenever they change), the "
+      "central system on the right; each step's rule and manual section at the far right. "
+      "The same story under each value of a setting shows what the setting changes; the "
+      "central system accepts whatever it is asked while it is reachable. Hover an arrow for "
+      "all of its fields. Each chart is also in <code>sequences/</code> as SVG and as Mermaid "
+      "(<code>.mmd</code>, for Markdown).</p>")
+    for group in groups(charts):
+        its = [ch for ch in charts if ch[0] == group]
+        p(f"<h3>{esc(group)}</h3>")
+        if group == "OCTT cases":
+            p("<p>Every OCA compliance-tool case the vectors mirror (vectors/octt.json), as the "
+              "test expects it:</p>")
+            p(table(["case", "chart"], [
+                (title, f'<a href="sequences/{esc(slug)}.svg">SVG</a> '
+                        f'<a href="sequences/{esc(slug)}.mmd">Mermaid</a>')
+                for _, slug, title, _ in its], raw=(1,)))
+            continue
+        for _, slug, title, chart in its:
+            reasons = stop_reasons(chart)
+            caption = title + (f" - StopTransaction reason: {', '.join(reasons)}" if reasons
+                               else " - no transaction")
+            p(f'<figure class="sequence" id="seq-{esc(slug)}"><figcaption>{esc(caption)} '
+              f'<a href="sequences/{esc(slug)}.svg">SVG</a> '
+              f'<a href="sequences/{esc(slug)}.mmd">Mermaid</a></figcaption>'
+              f'{chart_svg(chart, f"seq-{slug}")}</figure>')
+    p("</section>")
+
+
+def _views(pg: _Page) -> None:
+    """Readable state views: names on the edges, details in tooltips and tables."""
+    from chargespec.diagrams import CONFIG_CLASSES
+    c = pg.c
+    p = pg.parts.append
+    head = ["from", "to", "event", "rule", "guard", "sends", "source"]
+    p('<section id="views"><h2>State views</h2>')
+    p("<p>Small pictures with only event names on their edges; hover an edge for its rules, "
+      "guards, messages and manual sections, or read the table under the picture. "
+      "<code>diagrams/*.mmd</code> holds each as Mermaid <code>stateDiagram-v2</code>.</p>")
+    p("<h3>The session's phases</h3>")
+    p(_fig(c, "phases", "The phases of the session (the control variable) and the events "
+                        "that move between them (phases.svg)."))
+    phases = list(pg.m.variables[pg.m.control].type.values)
+    for ph in phases:
+        p(f"<h4>Phase {esc(ph)}</h4>")
+        p(_fig(c, f"phase-{ph}", f"Every rule that leaves {ph} or stays in it, by target."))
+        p("<details><summary>Its rules</summary>" + table(head, _view_rows(c, f"phase-{ph}"))
+          + "</details>")
+    p("<h3>Connector status per configuration class</h3>")
+    for cls in CONFIG_CLASSES:
+        name = f"status-{cls.slug}"
+        p(_fig(c, name, f"OCPP 1.6 connector status: {cls.title} ({cls.manual}). {cls.doc}"))
+        p("<details><summary>The changes, rule by rule</summary>"
+          + table(head, _view_rows(c, name)) + "</details>")
+    p("</section>")
+
+
+def _view_rows(c: Collected, name: str) -> list[tuple[str, ...]]:
+    """A view's table: diagrams/<name>.json, written with its picture."""
+    return [tuple(r) for r in json.loads(c.diagrams[f"{name}.json"])["rows"]]
 
 
 def _machines(pg: _Page) -> None:
@@ -756,7 +833,7 @@ def _benchmarks(pg: _Page) -> None:
 
 
 # the page, top to bottom
-SECTIONS = (_overview, _machines, _policies, _error_table, _proofs, _dlm, _coverage, _mutation,
+SECTIONS = (_overview, _wire, _views, _machines, _policies, _error_table, _proofs, _dlm, _coverage, _mutation,
             _traceability, _interpretations, _benchmarks)
 
 
@@ -778,7 +855,9 @@ Generated by `chargespec report` (which `make demo` runs); nothing here is writt
 - `index.html`: the report, self-contained (inline CSS, script and SVG; no network). Open it in
   a browser.
 - `summary.json`: the same figures for machines: verdicts, counts, coverage, traceability.
-- `diagrams/`: DOT and SVG of every diagram (`chargespec diagrams` writes the same files).
+- `diagrams/`: DOT and SVG of every diagram (`chargespec diagrams` writes the same files), and
+  the readable state views as Mermaid (`.mmd`).
+- `sequences/`: the message sequence charts of the page, as SVG and as Mermaid (`.mmd`).
 - `timing.js`: the measured figures (seconds, rates) of the run that generated the report.
   **The one file that changes between runs**; `index.html` fills its figures from it.
 
@@ -801,4 +880,8 @@ def build(c: Collected) -> dict[str, bytes]:
     }
     for name, text in c.diagrams.items():
         files[f"diagrams/{name}"] = text.encode()
+    from chargespec.sequence import mermaid, svg as chart_svg
+    for _, slug, _, chart in report_charts(c):
+        files[f"sequences/{slug}.svg"] = chart_svg(chart, slug).encode()
+        files[f"sequences/{slug}.mmd"] = mermaid(chart).encode()
     return files

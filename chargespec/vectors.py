@@ -321,7 +321,7 @@ def build(engine: Engine, workers: int | None = None, previous: Path | None = No
     files = {f"{name}.json": render(doc) for name, doc in docs.items()}
     files["coverage-report.json"] = render(report)
     files.update(static_files())
-    files["README.md"] = readme(docs, report).encode()
+    files["README.md"] = readme(docs, report, engine).encode()
     tests = {f"{name}.json": doc.get("numberOfTests", 0) for name, doc in docs.items()}
     manifest = {"generatorVersion": __version__, "specVersion": engine.spec.version,
                 "files": {name: {"sha256": hashlib.sha256(data).hexdigest(),
@@ -331,8 +331,9 @@ def build(engine: Engine, workers: int | None = None, previous: Path | None = No
     return files
 
 
-def readme(docs: dict[str, dict[str, Any]], report: dict[str, Any]) -> str:
-    """The folder's index: files, test counts and coverage figures (generated, like the rest)."""
+def readme(docs: dict[str, dict[str, Any]], report: dict[str, Any], engine: Any = None) -> str:
+    """The folder's index: files, test counts and coverage figures, and two tests drawn as
+    Mermaid sequence charts (generated, like the rest)."""
     lines = ["# vectors/", "",
              "Conformance vectors generated from `spec/` by `chargespec vectors`; nothing here is",
              "written by hand, and `chargespec vectors --check` (run by `make test`) fails when a",
@@ -373,7 +374,48 @@ def readme(docs: dict[str, dict[str, Any]], report: dict[str, Any]) -> str:
     if rcv["uncovered"]:
         lines += ["Uncovered (rule, parameter, value) items, listed rather than hidden:", ""]
         lines += [f"- {u}" for u in rcv["uncovered"]] + [""]
+    lines += _charts_section(docs, engine)
     return "\n".join(lines)
+
+
+def _charts_section(docs: dict[str, dict[str, Any]], engine: Any) -> list[str]:
+    """Two tests as Mermaid sequence charts (GitHub and GitLab render them): the first test of
+    stop_modes.json whose card stops the transaction, and the first of free_charging.json that
+    charges with no card, each in at most 8 steps."""
+    from chargespec.sequence import from_test, mermaid
+
+    def first(name: str, want: Any) -> tuple[Any, Any] | None:
+        for group in docs.get(name, {}).get("testGroups", ()):
+            for test in group.get("tests", ()):
+                if len(test.get("steps", ())) <= 8 and want(group, test):
+                    return group, test
+        return None
+
+    def sends(test: Any, action: str, **fields: Any) -> bool:
+        return any(m.get("action") == action and all(m.get("fields", {}).get(k) == v
+                                                     for k, v in fields.items())
+                   for s in test["steps"] for m in s["expect"].get("messages", ()))
+
+    picks = [("stop_modes", first("stop_modes", lambda g, t: t["steps"][0]["event"]["name"]
+                                  == "plug" and sends(t, "StopTransaction", reason="Local"))),
+             ("free_charging", first("free_charging", lambda g, t: not any(
+                 s["event"]["name"] == "rfid" for s in t["steps"])
+                 and t["steps"][0]["event"]["name"] == "plug"
+                 and any(s["expect"].get("status") == "Charging" for s in t["steps"])))]
+    out = ["## Two tests on the wire", "",
+           "Each test is a run of the charge point; `chargespec diagrams --sequence "
+           "FILE.json#TCID` draws any of them (SVG, or `--format mermaid`).", ""]
+    for name, found in picks:
+        if found is None:
+            continue
+        group, test = found
+        config = ", ".join(f"{k}={v}" for k, v in sorted(group.get("config", {}).items()))
+        out += [f"`{name}.json#{test['tcId']}`: {test.get('comment', '')} "
+                f"({config or 'the defaults'})", "", "```mermaid",
+                mermaid(from_test(engine, group, test,
+                                  title=f"{name}.json#{test['tcId']}")).rstrip("\n"),
+                "```", ""]
+    return out
 
 
 def static_files() -> dict[str, bytes]:

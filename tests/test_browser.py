@@ -126,7 +126,12 @@ def open_report(directory: Path, tmp_path: Path) -> tuple[DomFacts, str, Path]:
 
 def assert_rendered(facts: DomFacts, shot: Path, spec) -> None:
     rendered, _, total = facts.body.get("data-diagrams-rendered", "0/?").partition("/")
-    assert total == "10" and rendered == total, facts.body
+    # the machine, 6 class projections, the status table, 2 DLM sites; the phases, 6 phase
+    # pages and 6 status views (the readable state views)
+    assert total == "23" and rendered == total, facts.body
+    rendered, _, total = facts.body.get("data-sequences-rendered", "0/?").partition("/")
+    assert total == "16" and rendered == total, facts.body  # the sequence charts
+    assert 0 < int(facts.body.get("data-widest-figure", "0")) <= 1400, facts.body
     assert facts.body.get("data-timing-loaded") == "yes"
     assert shot.is_file() and shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert shot.stat().st_size > 20_000  # a rendered page, not a blank one

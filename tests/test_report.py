@@ -117,7 +117,7 @@ def test_the_summary_says_what_the_checks_found(built):
     assert all(r["holds"] for site in s["dlm"] for r in site["results"])
     assert s["vectors"]["session.json"] > 100
     assert s["coverage"]["errorRows"]["covered"] == len(c.engine.spec.errors)
-    assert len(s["diagrams"]) == 10 and all(f"diagrams/{d}" in files for d in s["diagrams"])
+    assert len(s["diagrams"]) == 23 and all(f"diagrams/{d}" in files for d in s["diagrams"])
 
 
 def test_measured_figures_live_in_timing_js_only(built):
@@ -193,3 +193,8 @@ def test_the_conformance_report_escapes_the_adapter_and_draws_the_failing_path(t
     # the path is drawn: the edge of the first step in red with its step number
     assert page.count('<figure class="diagram"') == len(failed)
     assert "#c0392b" in page and re.search(r">step 1(,|<)", page)
+    # and as sequence charts side by side: the reference's run, the implementation's last step
+    assert page.count('<div class="sequence-pair">') == len(failed)
+    assert page.count('<svg xmlns="http://www.w3.org/2000/svg" class="sequence"') == \
+        2 * len(failed)
+    assert "<b>expected</b>" in page and "<b>observed</b>" in page
