@@ -20,59 +20,20 @@ conformance report's failing path) is the one thing that marks edges.
 from __future__ import annotations
 
 import json
-import subprocess
 from html import escape as html_escape
 import textwrap
-from dataclasses import dataclass
 from typing import Any, Iterable, Mapping, Sequence
 
-from chargespec.errors import InputError
-from chargespec.expr import TRUE, Const, Expr, fold, specialize, to_label
 from chargespec.models.step import Engine
 from chargespec.specmodel import Rule
+from chargespec.dot import (CONFIG_CLASSES, ConfigClass, guard_text, known_values,  # noqa: F401
+                            q, svg)
 
 WRAP = 44  # columns of an edge label line
 
 
-@dataclass(frozen=True)
-class ConfigClass:
-    """A configuration class worth its own picture: the settings that define it."""
-
-    slug: str
-    title: str
-    values: Mapping[str, Any]
-    manual: str
-    doc: str
-
-
-CONFIG_CLASSES: tuple[ConfigClass, ...] = (
-    ConfigClass("normal", "Stop Transaction Mode Normal (the defaults)", {}, "§5.1",
-                "A card or the backend starts, unplugging or the card stops."),
-    ConfigClass("rfid_only", "Stop Transaction Mode: Only by RFID/RemoteStop",
-                {"stop_transaction_mode": "OnlyByRfidOrRemoteStop"}, "§5.1",
-                "Unplugging suspends; only the card or RemoteStop ends the transaction."),
-    ConfigClass("disconnect_only", "Stop Transaction Mode: Stop only by disconnecting",
-                {"stop_transaction_mode": "StopOnlyByDisconnecting"}, "§5.1",
-                "The card cannot end the transaction; unplugging does."),
-    ConfigClass("free_charging_4", "Free Charging, mode 4: Full fixed RFID with auth",
-                {"free_charging": True, "free_charging_mode": "FullFixedRfidWithAuth"}, "§5.2",
-                "No card needed; transactions under the fixed idTag, authorized first."),
-    ConfigClass("free_charging_1", "Free Charging, mode 1: No OCPP",
-                {"free_charging": True, "free_charging_mode": "NoOcpp"}, "§5.2",
-                "Charging on plug-in, no OCPP message at all."),
-    ConfigClass("immediate_plug_in", "If in doubt allow charging: Immediate Plug-in",
-                {"if_in_doubt_allow_charging": "ImmediatePlugIn"}, "§5.1",
-                "Offline, a plugged-in vehicle charges at once (provisional), before any card."),
-)
-
-
 # ---------------------------------------------------------------------------------------------
 # DOT text
-
-
-def q(text: str) -> str:
-    """A DOT quoted string."""
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
 
 
 def label_lines(lines: Iterable[str]) -> str:
@@ -86,30 +47,6 @@ def label_lines(lines: Iterable[str]) -> str:
 def wrap(text: str, width: int = WRAP, indent: str = "  ") -> list[str]:
     return textwrap.wrap(text, width, subsequent_indent=indent, break_long_words=False,
                          break_on_hyphens=False) or [""]
-
-
-def guard_text(engine: Engine, when: Expr, known: Mapping[str, Any] | None = None) -> str | None:
-    """The guard as a reader wants it: definitions folded; specialised when `known` is given;
-    None when it is (or the configuration makes it) always true."""
-    defs = {n: d.expr for n, d in engine.machine.definitions.items()}
-    e = fold(when, defs)
-    if known is not None:
-        e = specialize(e, known, engine.spec.constants)
-    if e == TRUE or (isinstance(e, Const) and e.value is True):
-        return None
-    return to_label(e)
-
-
-def known_values(engine: Engine, config: Any) -> dict[str, Any]:
-    """Everything a configuration fixes: its parameters, the spec's constants, and the
-    definitions that become constant under it."""
-    known: dict[str, Any] = dict(config.as_dict())
-    known.update({n: v for n, (_, v) in engine.spec.constants.items()})
-    for name, d in engine.machine.definitions.items():
-        e = specialize(d.expr, known, engine.spec.constants)
-        if isinstance(e, Const):
-            known[name] = e.value
-    return known
 
 
 def rule_label(engine: Engine, rule: Rule, guard: str | None) -> list[str]:
@@ -401,19 +338,6 @@ def site_dot(site: Any, rotations: Mapping[str, tuple[int, int, int]]) -> str:
 
 # ---------------------------------------------------------------------------------------------
 # SVG
-
-
-def svg(dot_text: str, name: str = "diagram") -> str:
-    """Render DOT with graphviz's `dot` (no shell); a clear error when it is missing."""
-    try:
-        run = subprocess.run(["dot", "-Tsvg"], input=dot_text, capture_output=True, text=True,
-                             timeout=120, check=False)
-    except FileNotFoundError:
-        raise InputError("graphviz's `dot` is not installed (make install puts it there "
-                         "through apt; or apt-get install graphviz)") from None
-    if run.returncode != 0:
-        raise InputError(f"dot failed on {name}: {run.stderr.strip()[:400]}")
-    return run.stdout
 
 
 # ---------------------------------------------------------------------------------------------

@@ -26,8 +26,8 @@ import re
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping, Sequence
 
-from chargespec.diagrams import (CONFIG_CLASSES, ConfigClass, guard_text, known_values, q,
-                                 svg as render)
+from chargespec.dot import (CONFIG_CLASSES, ConfigClass, guard_text, known_values, q,
+                            svg as render)
 from chargespec.sequence import mermaid_text
 
 LABEL = 40  # characters of an edge label
