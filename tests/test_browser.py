@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 import shutil
 import subprocess
 import threading
@@ -153,6 +154,41 @@ def test_planted_markup_stays_text_in_chromium(built, tmp_path):
     facts, dom, shot = open_report(directory, tmp_path)
     assert_rendered(facts, shot, c.engine.spec)
     assert "pwned" not in facts.title
+    # the readable views' edges carry their rules and guards as tooltips in the rendered DOM
+    assert re.search(r"<title>authorize_conf: authorize_accepted_plugged \[[^<]*powered", dom)
     assert not ({"injected", "injected2"} & facts.ids)
     assert facts.tags.get("script") == 2 and "img" not in facts.tags
     assert "&lt;b id=\"injected\"&gt;" in dom or '&lt;b id="injected"&gt;' in dom
+
+
+def test_every_picture_file_renders_in_chromium(tmp_path):
+    """Every SVG of reports/diagrams and reports/sequences (the OCTT charts are linked from the
+    page, not inlined) loaded as an image by one page: each decodes to a picture of non-zero
+    size, none wider than 1,400 px at 100 % zoom (the DLM site pictures and the whole-machine
+    projections are the report's reference drawings, kept at their size: only the readable
+    views and the charts are held to the limit)."""
+    import shutil as _sh
+    site = tmp_path / "site"
+    _sh.copytree(REPO / "reports", site)
+    names = sorted(f"sequences/{p.name}" for p in (site / "sequences").glob("*.svg")) + sorted(
+        f"diagrams/{p.name}" for p in (site / "diagrams").glob("*.svg"))
+    bounded = [n for n in names if n.startswith("sequences/") or
+               n.split("/")[1].startswith(("phase", "status-"))]
+    imgs = "".join(f'<img src="{n}" data-bounded="{int(n in bounded)}">' for n in names)
+    (site / "pictures.html").write_text(
+        "<!doctype html><html><body>" + imgs + "<script>window.addEventListener('load',"
+        "function(){var im=document.images,ok=0,wide=0;for(var i=0;i<im.length;i++){"
+        "if(im[i].naturalWidth>0&&im[i].naturalHeight>0){ok++;}"
+        "if(im[i].getAttribute('data-bounded')==='1'){wide=Math.max(wide,im[i].naturalWidth);}}"
+        "document.body.setAttribute('data-loaded',ok+'/'+im.length);"
+        "document.body.setAttribute('data-widest',String(wide));});</script></body></html>")
+    served = Served(site)
+    try:
+        dom = chromium(served.url + "pictures.html", tmp_path / "profile", "--dump-dom")
+    finally:
+        served.close()
+    facts = DomFacts()
+    facts.feed(dom.stdout)
+    assert len(names) > 90 and len(bounded) > 80
+    assert facts.body.get("data-loaded") == f"{len(names)}/{len(names)}", facts.body
+    assert 0 < int(facts.body.get("data-widest", "0")) <= 1400, facts.body

@@ -577,3 +577,35 @@ def test_the_benchmarks_busy_day_is_explained(engine, tmp_path):
     verdicts, skipped, _ = check(engine, engine.config(), log)
     assert [v.explained for v in verdicts] == [True, True]
     assert sum(f.action == "StartTransaction" for f in log.frames if f.kind == 2) == 20
+
+
+AUTHORIZE = '[2,"5","Authorize",{"idTag":"04a3b2c1d2e380"}]'
+ACCEPTED = '[3,"5",{"idTagInfo":{"status":"Accepted"}}]'
+
+
+@pytest.mark.parametrize("name, text", [
+    ("steve.log",  # a Java central system's WebSocket logger
+     f"[INFO ] 2026-11-30 06:47:05,118 de.rwth.idsg.steve.ocpp.ws.WebSocketLogger "
+     f"(WebSocketLogger.java:53) - [chargeBoxId=PS2-0042, sessionId=7f3a] Received: {AUTHORIZE}\n"
+     f"[INFO ] 2026-11-30 06:47:05,402 de.rwth.idsg.steve.ocpp.ws.WebSocketLogger "
+     f"(WebSocketLogger.java:57) - [chargeBoxId=PS2-0042, sessionId=7f3a] Sent: {ACCEPTED}\n"),
+    ("export.csv",  # a spreadsheet export: quoted frames, their quotes doubled
+     "time,direction,frame,note\n"
+     f'2026-11-30 06:47:05,received,"{AUTHORIZE.replace(chr(34), chr(34) * 2)}",card\n'
+     f'2026-11-30 06:47:06,sent,"{ACCEPTED.replace(chr(34), chr(34) * 2)}",\n'),
+    ("other.jsonl",  # another tool's JSON lines: other keys, the frame as a string or array
+     json.dumps({"timestamp": "2026-11-30T06:47:05Z", "dir": "incoming", "message": AUTHORIZE})
+     + "\n" + json.dumps({"@timestamp": "2026-11-30T06:47:06Z", "way": "outgoing",
+                          "payload": json.loads(ACCEPTED)}) + "\n"),
+])
+def test_other_tools_logs_read_as_ours(tmp_path, name, text):
+    """Logs of a central system's side written by other software read to the same frames:
+    the Authorize from the charge point, its answer from the central system."""
+    path = tmp_path / name
+    path.write_text(text)
+    log = read_log(path)
+    assert [(f.kind, f.action, f.origin, f.payload) for f in log.frames] == [
+        (2, "Authorize", "cp", {"idTag": "04a3b2c1d2e380"}),
+        (3, "Authorize", "cs", {"idTagInfo": {"status": "Accepted"}})]
+    assert all(f.time and f.time.startswith("2026-11-30") for f in log.frames)
+    assert [p.line for p in log.problems] == ([1] if name.endswith(".csv") else [])

@@ -151,18 +151,30 @@ def _loads(text: str) -> Any:
         raise ValueError(f"not valid JSON: {exc}") from None
 
 
+# the keys other tools' JSON-lines logs use for the frame, its direction and its time
+FRAME_KEYS = ("frame", "message", "msg", "payload", "data", "raw", "body")
+DIRECTION_KEYS = ("direction", "dir", "way", "type")
+TIME_KEYS = ("time", "timestamp", "ts", "date", "datetime", "@timestamp")
+DIRECTIONS = {"send": "out", "sent": "out", "out": "out", "outgoing": "out", "tx": "out",
+              "receive": "in", "received": "in", "in": "in", "incoming": "in", "rx": "in",
+              "cp->cs": "cp", "cs->cp": "cs", "cp_to_cs": "cp", "cs_to_cp": "cs",
+              "cp2cs": "cp", "cs2cp": "cs", "upstream": "cp", "downstream": "cs"}
+
+
 def _jsonl_line(line: str) -> tuple[str | None, str | None, Any] | None:
     obj = _loads(line)
-    if not isinstance(obj, dict) or "frame" not in obj:
-        raise ValueError("a JSON-lines entry is an object with a \"frame\"")
-    frame = obj["frame"]
+    key = next((k for k in FRAME_KEYS if isinstance(obj, dict) and k in obj
+                and isinstance(obj[k], (str, list))), None)
+    if key is None:
+        raise ValueError("a JSON-lines entry is an object with the frame under one of "
+                         + ", ".join(f'"{k}"' for k in FRAME_KEYS))
+    frame = obj[key]
     if isinstance(frame, str):
         frame = _loads(frame)
-    direction = str(obj.get("direction", "")).lower()
-    said = {"send": "out", "sent": "out", "out": "out", "receive": "in", "received": "in",
-            "in": "in", "cp->cs": "cp", "cs->cp": "cs"}.get(direction)
-    time = obj.get("time")
-    return (time if isinstance(time, str) else None), said, frame
+    said = next((DIRECTIONS.get(str(obj[k]).strip().lower()) for k in DIRECTION_KEYS
+                 if k in obj and DIRECTIONS.get(str(obj[k]).strip().lower())), None)
+    time = next((obj[k] for k in TIME_KEYS if isinstance(obj.get(k), str)), None)
+    return time, said, frame
 
 
 def _text_line(line: str) -> tuple[str | None, str | None, Any] | None:
@@ -170,6 +182,10 @@ def _text_line(line: str) -> tuple[str | None, str | None, Any] | None:
     if m is None:
         return None
     prefix, body = line[:m.start()], line[m.start():].rstrip()
+    if '""' in body and prefix.rstrip().endswith('"'):
+        # a CSV field: the frame in quotes, its own quotes doubled, more fields after it
+        end = re.search(r'(?<!")"(?!")', body)
+        body = (body[:end.start()] if end else body).replace('""', '"')
     msg = _loads(body)
     t = _TIME.search(prefix)
     if _CP_TO_CS.search(prefix):
