@@ -609,3 +609,27 @@ def test_other_tools_logs_read_as_ours(tmp_path, name, text):
         (3, "Authorize", "cs", {"idTagInfo": {"status": "Accepted"}})]
     assert all(f.time and f.time.startswith("2026-11-30") for f in log.frames)
     assert [p.line for p in log.problems] == ([1] if name.endswith(".csv") else [])
+
+
+def test_a_callerror_to_a_request_the_spec_answers_is_flagged_at_the_request(engine, tmp_path):
+    """The Powerstation TWO answers RemoteStartTransaction (§5.1); a charge point that
+    answers it with a CALLERROR did not take it: flagged at the request, the error named."""
+    path = tmp_path / "day.log"
+    text = PS2_DAY.read_text().splitlines()
+    k = next(i for i, t in enumerate(text) if '"RemoteStartTransaction"' in t)
+    text[k + 1] = text[k + 1].split("[3,")[0] + \
+        '[4,"7e4d9b1a-2c6f-4a83-b5e0-9f1d3a6c8e27","NotImplemented","",{}]'
+    path.write_text("\n".join(text) + "\n")
+    verdicts, _, _ = check(engine, engine.config(), read_log(path))
+    bad = [v for v in verdicts if not v.explained]
+    assert [v.connector for v in bad] == [2] and bad[0].frame.line == k + 1
+    assert "'CALLERROR': 'NotImplemented'" in bad[0].why
+
+
+def test_a_frame_for_no_connector_of_the_station_is_noted(engine, tmp_path):
+    text = PS2_DAY.read_text().replace('"connectorId":2,"errorCode":"NoError","status":"Finishing"',
+                                       '"connectorId":null,"errorCode":"NoError","status":"Finishing"', 1)
+    path = tmp_path / "day.log"
+    path.write_text(text)
+    _, _, notes = check(engine, engine.config(), read_log(path))
+    assert any("connectorId None is none of the station's connectors [1, 2]" in n for n in notes)

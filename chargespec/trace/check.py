@@ -141,10 +141,16 @@ def split(engine: Any, log: Log, place: dict[str, int] | None = None,
     def skip(action: str) -> None:
         skipped[action] = skipped.get(action, 0) + 1
 
-    def add(cs: Iterable[int], item: Item) -> None:
+    def add(cs: Iterable[Any], item: Item) -> None:
+        placed = False
         for c in cs:
             if c in items:
                 items[c].append(item)
+                placed = True
+        if not placed:
+            notes.append(f"line {item.frame.line}: {item.label}: connectorId "
+                         f"{item.frame.payload.get('connectorId')!r} is none of the station's "
+                         f"connectors {connectors} (not checked)")
 
     for i, f in enumerate(frames):
         if f.kind == 2 and f.origin == "cp":
@@ -223,7 +229,8 @@ def split(engine: Any, log: Log, place: dict[str, int] | None = None,
                 continue
             targets, event, label = got
             answer = results.get(f.uid)
-            result = answer.payload if answer is not None and answer.kind == 3 else None
+            result = None if answer is None else answer.payload if answer.kind == 3 else {
+                "CALLERROR": answer.payload.get("errorCode")}  # a request it did not take
             add(targets, Item(f, event, label, result=result))
         # CALLERRORs and results of skipped CALLs: nothing for the model
     return items, skipped, notes
