@@ -89,6 +89,10 @@ class Suite:
     cases: list[Case]
     by_situation: dict[tuple[str, str], list[int]]
     files: tuple[str, ...]
+    # every test, in the order a mutant that may change any step tries them: one test of each
+    # configuration in turn (largest groups first), the longest first within a group, so the
+    # tests that can see a changed table cell or observation come early (`killers`)
+    spread: tuple[int, ...] = ()
 
     @property
     def steps(self) -> int:
@@ -154,7 +158,21 @@ def suite_of(engine: Engine, docs: list[tuple[str, dict[str, Any]]]) -> Suite:
     for i, c in enumerate(cases):
         for sit in c.situations:
             by.setdefault(sit, []).append(i)
-    return Suite(cases, by, tuple(files))
+    return Suite(cases, by, tuple(files), _spread(cases))
+
+
+def _spread(cases: list[Case]) -> tuple[int, ...]:
+    groups: dict[str, list[int]] = {}
+    for i, c in enumerate(cases):
+        groups.setdefault(c.key, []).append(i)
+    queues = sorted((sorted(g, key=lambda i: (-len(cases[i].events), i)) for g in groups.values()),
+                    key=lambda g: (-len(g), g[0]))
+    out: list[int] = []
+    depth = 0
+    while len(out) < len(cases):
+        out += [q[depth] for q in queues if depth < len(q)]
+        depth += 1
+    return tuple(out)
 
 
 # ---- a mutant's step function ------------------------------------------------------------------
@@ -168,7 +186,7 @@ def mutant_engine(ref: Engine, mu: Mutant) -> Engine:
     if rules is not None:
         consts = M.mutated_spec(ref.spec, mu).constants if mu.kind == "constant" else None
         return _patched(ref, rules, consts)
-    eng = Engine(M.mutated_spec(ref.spec, mu), helpers=M.helpers(mu))
+    eng = Engine(M.mutated_spec(ref.spec, mu), helpers=M.helpers(mu), reuse=ref)
     eng.compiled.lenient = True
     eng.compiled.specialise = False
     return eng
@@ -279,9 +297,16 @@ def touched(spec: Any, mu: Mutant) -> list[Any] | None:
 
 def candidates(suite: Suite, mu: Mutant | None, rules: list[Any] | None) -> list[int]:
     """The tests that can kill the mutant: when it changes rules only, those that meet one of
-    their situations (before that step the mutant is the reference); else every test."""
+    their situations (before that step the mutant is the reference); a parameter's default,
+    the tests whose configuration leaves it at its default; else every test (`Suite.spread`'s
+    order)."""
     if rules is None:
-        return list(range(len(suite.cases)))
+        order = list(suite.spread or range(len(suite.cases)))
+        if mu is not None and mu.kind == "default" and mu.payload is not None:
+            # a test whose configuration sets the parameter never sees its default
+            pid = mu.payload[0]
+            order = [i for i in order if pid not in suite.cases[i].config]
+        return order
     out: set[int] = set()
     for r in rules:
         for src in r.sources:
@@ -699,7 +724,7 @@ def distinguish(ref: Engine, eng: Engine, mu: Mutant, suite: Suite | None,
     budget = Budget(steps)
     if exclude and suite is not None:
         kept = [c for c in suite.cases if c.key not in exclude]
-        suite = Suite(kept, _situations(kept), suite.files)
+        suite = Suite(kept, _situations(kept), suite.files, _spread(kept))
     data = data_class(mu)
     events = _ALPHABET.get((id(ref), data))
     if events is None:
@@ -971,7 +996,7 @@ def analyse(ref: Engine, suite: Suite, mutants: list[Mutant], search: bool = Tru
             if v.distinction is not None:
                 cases.append(distinction_case(ref, v.distinction, v.mutant))
         if cases and left:
-            extra = Suite(cases, _situations(cases), ("mutation.json",))
+            extra = Suite(cases, _situations(cases), ("mutation.json",), _spread(cases))
             again = _run(ref, extra, left, False, workers)
             still = []
             for v in again:

@@ -100,7 +100,11 @@ class CompiledMachine:
     """The closures and value classes of one machine of a spec."""
 
     def __init__(self, spec: Spec, machine: str = "session",
-                 helpers: Mapping[str, Callable[..., Any]] | None = None):
+                 helpers: Mapping[str, Callable[..., Any]] | None = None,
+                 reuse: "CompiledMachine | None" = None):
+        """`reuse`: a compiled machine of a spec this one was derived from (a spec mutant,
+        checkers/mutate.py): each rule that is the same object reading the same constants is
+        taken from it instead of compiled again."""
         self.spec = spec
         # the pure helpers the spec relies on (§5.3 UID rendering, IEC 61851-1 duty cycle,
         # §5.5 whitelist match); mutation analysis (checkers/mutate.py) swaps in wrong versions
@@ -162,21 +166,35 @@ class CompiledMachine:
         self._rule_backends: dict[str, PythonBackend] = {}
         self.rules: list[CompiledRule] = []
         self.by_source_event: dict[tuple[str, str], list[CompiledRule]] = {}
+        # compiled rules by (rule, the constants it reads): what a derived spec may reuse
+        self._compiled_rules: dict[tuple[Any, str], tuple[CompiledRule, PythonBackend]] = {}
+        shared = (reuse._compiled_rules if reuse is not None and reuse.listed_fn is listed_fn
+                  and reuse.order == order and reuse.fields == self.fields
+                  and reuse.params == self.params and reuse.obs_names == self.obs_names
+                  else {})
         for r in m.rules:
             fields = frozenset(f.name for f in m.events[r.events[0]].fields)
-            be = self._rule_backends[r.id] = PythonBackend(resolver(fields), order, listed_fn)
             used = set().union(*(names(e) for _, e in r.do),
                                *(names(v) for x in r.emit for _, v in x.fields)) - fields
-            read = sorted(self.index[n] for n in used if n in self.index)
-            cr = CompiledRule(
-                rule=r,
-                guard=be.visit(r.when),
-                updates=tuple((self.index[v], be.visit(e)) for v, e in r.do),
-                to=r.to,
-                emits=tuple(self._emit(be, x) for x in r.emit),
-                inert=not r.do and r.to is None and not r.emit and not r.renotify,
-                reads=getter(read),
-            )
+            reads_consts = (used | names(r.when)) & set(constants)
+            key = (r, repr(sorted((n, constants[n][1]) for n in reads_consts)))
+            got = shared.get(key)
+            if got is not None:
+                cr, be = got
+            else:
+                be = PythonBackend(resolver(fields), order, listed_fn)
+                read = sorted(self.index[n] for n in used if n in self.index)
+                cr = CompiledRule(
+                    rule=r,
+                    guard=be.visit(r.when),
+                    updates=tuple((self.index[v], be.visit(e)) for v, e in r.do),
+                    to=r.to,
+                    emits=tuple(self._emit(be, x) for x in r.emit),
+                    inert=not r.do and r.to is None and not r.emit and not r.renotify,
+                    reads=getter(read),
+                )
+            self._rule_backends[r.id] = be
+            self._compiled_rules[key] = (cr, be)
             self.rules.append(cr)
             for src in r.sources:
                 for ev in r.events:

@@ -28,8 +28,9 @@ class Engine:
     """The step function of one machine of a spec, with its memo table."""
 
     def __init__(self, spec: Spec | None = None, machine: str = "session", *, memo: bool = True,
-                 helpers: Mapping[str, Any] | None = None):
-        self.compiled = CompiledMachine(spec or load_spec(), machine, helpers)
+                 helpers: Mapping[str, Any] | None = None, reuse: Any = None):
+        self.compiled = CompiledMachine(spec or load_spec(), machine, helpers,
+                                        None if reuse is None else reuse.compiled)
         self.spec = self.compiled.spec
         self.machine = self.compiled.machine
         self._memo: dict[tuple[Any, Any, Event], tuple[Any, Outputs]] | None = {} if memo else None
