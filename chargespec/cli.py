@@ -491,6 +491,9 @@ def cmd_diagrams(args: argparse.Namespace) -> int:
     engine = Engine(spec)
     if args.sequence is not None:
         return _sequence(engine, args)
+    if args.config or args.set:
+        raise InputError("--config and --set apply to a scenario's chart (--sequence "
+                         "SCENARIO.yaml); the diagrams show every configuration class")
     out = args.out if args.out is not None else Path("reports/diagrams")
     if args.format == "mermaid":
         files = mermaid_files(engine)
@@ -511,6 +514,9 @@ def _sequence(engine: Any, args: argparse.Namespace) -> int:
     ref = str(args.sequence)
     if "#" in ref and ref.rsplit("#", 1)[0].endswith(".json"):
         from .conform import load_vectors
+        if args.config or args.set:
+            raise InputError(f"{ref}: a test runs under its group's configuration; --config "
+                             f"and --set apply to a scenario")
         file, _, tc = ref.rpartition("#")
         doc = load_vectors(Path(file))
         found = [(g, t) for g in doc.get("testGroups", ()) for t in g.get("tests", ())

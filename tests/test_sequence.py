@@ -85,6 +85,9 @@ def test_a_vector_test_and_a_scenario_are_charted_by_the_command(tmp_path, capsy
     assert text.startswith("sequenceDiagram\n") and re.search(
         r"CP->>CS: StopTransaction\(idTag=0a0e9b83, reason=Local\)", text)
     assert main(["diagrams", "--sequence", f"{REPO}/vectors/stop_modes.json#999999"]) == 2
+    assert main(["diagrams", "--sequence", f"{REPO}/vectors/stop_modes.json#17", "--set",
+                 "stop_transaction_mode=Normal"]) == 2  # a test has its own configuration
+    assert main(["diagrams", "--set", "stop_transaction_mode=Normal"]) == 2
     assert main(["diagrams", "--sequence", str(tmp_path / "missing.yaml")]) == 2
     svg_out, mmd_out = tmp_path / "run.svg", tmp_path / "run.mmd"
     assert main(["simulate", f"{REPO}/spec/examples/stop_modes.yaml", "--svg", str(svg_out),
