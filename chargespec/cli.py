@@ -764,7 +764,7 @@ def cmd_trace(args: argparse.Namespace) -> int:
     """Exit 0 when every connector's frames are explained, 1 when one is not, 2 bad input."""
     from chargespec.models.step import Engine
     from .outfiles import check_target, write_file
-    from .trace.check import check
+    from .trace.check import WARM_DEPTH, check
     from .trace.readers import read_log
 
     if not 0 <= args.depth <= 6:
@@ -810,7 +810,7 @@ def cmd_trace(args: argparse.Namespace) -> int:
                 "connector": v.connector, "explained": v.explained, "frames": v.frames,
                 "events": [e.name if not e.as_dict() else {e.name: _plain(e.as_dict())}
                            for _, e in v.events],
-                "bounded": v.bounded,
+                "bounded": v.bounded, "startsMidRun": v.warm,
                 **({} if v.frame is None else {
                     "line": v.frame.line, "time": v.frame.time, "why": v.why,
                     "allowed": v.allowed})} for v in verdicts]}, indent=2, default=str))
@@ -823,6 +823,10 @@ def cmd_trace(args: argparse.Namespace) -> int:
         print(f"note: {note}")
     for v in verdicts:
         run = ", ".join(label for label, _ in v.events)
+        if v.warm:
+            print(f"connector {v.connector}: the log begins mid-run (no BootNotification first): "
+                  f"the state before its first frame is inferred from up to "
+                  f"{WARM_DEPTH} events whose messages came before the log")
         if v.explained:
             print(f"connector {v.connector}: explained ({v.frames} frames)"
                   + (" [search bounded]" if v.bounded else ""))

@@ -633,3 +633,27 @@ def test_a_frame_for_no_connector_of_the_station_is_noted(engine, tmp_path):
     path.write_text(text)
     _, _, notes = check(engine, engine.config(), read_log(path))
     assert any("connectorId None is none of the station's connectors [1, 2]" in n for n in notes)
+
+
+def test_a_log_cut_out_of_a_longer_one_begins_mid_run(engine, tmp_path, capsys):
+    """Field logs seldom begin at the boot.  The day from 07:29 on (connector 1 charging since
+    06:47, its StartTransaction before the log): the state before the first frame is inferred
+    from events whose messages came before the log, and the rest is checked as usual - a
+    changed stop reason in the cut is still flagged at its frame."""
+    lines = PS2_DAY.read_text().splitlines()
+    k = next(i for i, line in enumerate(lines) if "07:29:51,300" in line)
+    path = tmp_path / "cut.log"
+    path.write_text("\n".join(lines[k:]) + "\n")
+    verdicts, _, notes = check(engine, engine.config(), read_log(path))
+    assert all(v.explained and v.warm for v in verdicts)
+    assert any(label.startswith("before the log: ") for label, _ in verdicts[0].events)
+    assert any("48211, which no StartTransaction in the log got" in n for n in notes)
+    assert main(["trace", str(path)]) == 0
+    assert "the log begins mid-run" in capsys.readouterr().out
+    bad = [line.replace('"reason":"Remote"', '"reason":"Local"') for line in lines[k:]]
+    path.write_text("\n".join(bad) + "\n")
+    verdicts, _, _ = check(engine, engine.config(), read_log(path))
+    wrong = [v for v in verdicts if not v.explained]
+    assert [v.connector for v in wrong] == [2]
+    assert wrong[0].frame.payload.get("reason") == "Local"
+    assert not check(engine, engine.config(), read_log(PS2_DAY))[0][0].warm  # from its boot

@@ -100,6 +100,7 @@ class Verdict:
     bounded: bool = False  # the node set was cut at MAX_NODES somewhere
     lines: list[int] = field(default_factory=list)  # per event: the frame line it preceded
     items: list[Item] = field(default_factory=list, repr=False)  # the connector's frames
+    warm: bool = False  # the log began mid-run: the state before it was inferred
 
 
 def _fields(action: str, payload: dict[str, Any]) -> dict[str, Any]:
@@ -341,12 +342,43 @@ class Checker:
             for name in _error_names(engine):
                 self.hidden.append((f"error_raised({name})", ev("error_raised", error=name)))
 
-    def start(self) -> list[Node]:
+    def start(self, warm: bool = False) -> list[Node]:
+        """The states the log may begin in: the station on or off (a log from its boot), or,
+        `warm`, also every state up to WARM_DEPTH events away, their messages sent before
+        the log began (a log cut out of a longer one: its first session began before it)."""
         c = self.config
         on = self.engine.initial(c)
         _, off, _ = self.engine.advance(c, on, self.engine.event("power_loss"))
-        return [Node(c, on, ()), Node(c, off, (), ("power_loss", self.engine.event("power_loss"),
-                                                     None, 0))]
+        nodes = [Node(c, on, ()), Node(c, off, (), ("power_loss",
+                                                      self.engine.event("power_loss"), None, 0))]
+        if not warm:
+            return nodes
+        ev = self.engine.event
+        events = list(self.hidden) + [self.cards[t] for t in self.window if t in self.cards]
+        for t in self.window:
+            try:
+                events.append((f"remote_start({t})", ev("remote_start", id_tag=t)))
+            except Exception:  # noqa: BLE001 - an idTag the event cannot hold
+                pass
+        events += [(f"{name}(Accepted)", ev(name, status="Accepted"))
+                   for name in ("authorize_conf", "start_tx_conf", "boot_conf")]
+        seen = {(n.config, n.state) for n in nodes}
+        frontier = list(nodes)
+        for _ in range(WARM_DEPTH):
+            nxt = []
+            for node in frontier:
+                for label, event in events:
+                    cfg, state, _ = self.engine.advance(node.config, node.state, event)
+                    if (cfg, state) in seen:
+                        continue
+                    seen.add((cfg, state))
+                    new = Node(cfg, state, (), (f"before the log: {label}", event, node.trail, 0))
+                    nodes.append(new)
+                    nxt.append(new)
+                    if len(nodes) >= MAX_NODES:
+                        return nodes
+            frontier = nxt
+        return nodes
 
     def _queued(self, sent: tuple) -> tuple:
         return tuple((a, f, self.now) for a, f in sent)
@@ -473,9 +505,11 @@ class Checker:
         return list(seen)[:12]
 
     def run(self, connector: int, items: list[Item]) -> Verdict:
-        nodes = self.start()
-        bounded = False
         windows = _windows(items)
+        self.window = windows[0] if windows else ()
+        warm = starts_mid_run(items)
+        nodes = self.start(warm)
+        bounded = len(nodes) >= MAX_NODES
         for k, item in enumerate(items):
             self.window = windows[k]
             self.line = item.frame.line
@@ -490,11 +524,12 @@ class Checker:
                 best = min(nodes, key=lambda n: len(n.pending))
                 return Verdict(connector, False, k, _events(best.trail), item.frame,
                                f"no behaviour explains this frame: {what}",
-                               self.allowed(nodes, item), bounded, _lines(best.trail))
+                               self.allowed(nodes, item), bounded, _lines(best.trail),
+                               warm=warm)
             nodes = after
         best = min(nodes, key=lambda n: len(n.pending))
         return Verdict(connector, True, len(items), _events(best.trail), bounded=bounded,
-                       lines=_lines(best.trail), items=items)
+                       lines=_lines(best.trail), items=items, warm=warm)
 
     def follow(self, verdict: Verdict) -> bool:
         """Whether the run an explained verdict found (under another configuration) explains
@@ -503,8 +538,10 @@ class Checker:
         confirms a parameter value with it before searching anew)."""
         run = list(zip(verdict.events, verdict.lines))
         node = self.start()[0]
-        if run and run[0][0][0] == "power_loss" and run[0][1] == 0:
-            node, run = self.start()[1], run[1:]
+        while run and run[0][1] == 0:  # before the first frame: power, or a run before the log
+            node, _ = self._step(node, *run[0][0])
+            node = Node(node.config, node.state, (), node.trail)
+            run = run[1:]
         k = 0
         for item in verdict.items:
             self.line, self.now = item.frame.line, seconds(item.frame.time)
@@ -535,6 +572,14 @@ class Checker:
 
 
 WINDOW = 16  # items of a connector ahead whose idTags the hidden cards are drawn from
+WARM_DEPTH = 6  # events before a log that begins mid-run (plug, card, answers, charging ...)
+
+
+def starts_mid_run(items: list[Item]) -> bool:
+    """A connector's log that does not begin with the station's boot: its first CALL from the
+    charge point is another message (the log was cut out of a longer one)."""
+    first = next((item for item in items if item.call is not None), None)
+    return first is not None and first.call[0] != "BootNotification"
 
 
 def _windows(items: list[Item]) -> list[tuple[str, ...]]:
