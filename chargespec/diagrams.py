@@ -59,6 +59,8 @@ def rule_label(engine: Engine, rule: Rule, guard: str | None) -> list[str]:
 
 
 ANY = "any"  # the node standing for every phase (rules `from: "*"`)
+NEXT_EVENT = "next event"  # a status change no rule makes: the kept status settling
+SETTLES = "(any rule: the status kept from before settles)"
 
 
 def _phases(engine: Engine) -> list[str]:
@@ -173,7 +175,12 @@ def projection_transitions(engine: Engine, config: Any,
         if statuses is not None and s.status != s2.status:
             statuses.add((s.status, s2.status))
         if status_edges is not None and s.status != s2.status and out.rule not in ignore:
-            status_edges.add((s.status, ev.name, out.rule, s2.status))
+            if engine.observe(config, s).status == s2.status:
+                # the status kept in the state before was stale (the state's own observation
+                # is already the new one): it settles on whatever event comes next
+                status_edges.add((s.status, NEXT_EVENT, SETTLES, s2.status))
+            else:
+                status_edges.add((s.status, ev.name, out.rule, s2.status))
 
     from chargespec.checkers.check import inoperative_bound
     events = session_events(engine) + [

@@ -71,6 +71,9 @@ def short_label(names: Sequence[str], limit: int = LABEL) -> str:
 
 def _rule_detail(engine: Any, rule_id: str, known: Mapping[str, Any] | None
                  ) -> tuple[str, str, str]:
+    from chargespec.diagrams import SETTLES
+    if rule_id == SETTLES:
+        return "", "StatusNotification", "§4"
     r = engine.machine.rule(rule_id)
     guard = guard_text(engine, r.when, known) or ""
     sends = ", ".join(dict.fromkeys(e.message or e.indication or "" for e in r.emit
@@ -82,8 +85,12 @@ def _rule_detail(engine: Any, rule_id: str, known: Mapping[str, Any] | None
 
 def _kind(event: str) -> int:
     """The order events are named on an edge: the vehicle and cable, the card, the central
-    system, then timers and the rest (what a reader looks for first)."""
+    system, then timers and the rest (what a reader looks for first); a status settling on the
+    next event last."""
+    from chargespec.diagrams import NEXT_EVENT
     from chargespec.sequence import CENTRAL, TIMERS
+    if event == NEXT_EVENT:
+        return 5
     if event in VEHICLE:
         return 0
     if event == "rfid":
