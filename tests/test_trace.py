@@ -657,3 +657,24 @@ def test_a_log_cut_out_of_a_longer_one_begins_mid_run(engine, tmp_path, capsys):
     assert [v.connector for v in wrong] == [2]
     assert wrong[0].frame.payload.get("reason") == "Local"
     assert not check(engine, engine.config(), read_log(PS2_DAY))[0][0].warm  # from its boot
+
+
+def test_a_frame_printed_over_several_lines_is_read_as_one(tmp_path):
+    """A logger that pretty-prints JSON spreads a frame over lines: joined until its brackets
+    close (the lines that start a new record are never taken), read as one frame at its first
+    line; a frame cut short is still reported at its line."""
+    path = tmp_path / "pretty.log"
+    path.write_text(
+        "2026-11-30 06:47:05,118 INFO:ocpp:PS2-0042: receive message [\n  2,\n  \"5\",\n"
+        "  \"Authorize\",\n  {\n    \"idTag\": \"04a3b2c1d2e380\"\n  }\n]\n"
+        f"2026-11-30 06:47:05,402 INFO:ocpp:PS2-0042: send {ACCEPTED}\n"
+        "2026-11-30 06:47:06,000 INFO:ocpp:PS2-0042: receive message [2, \"6\", "
+        "\"StartTransaction\", {\"connectorId\": 1,\n"
+        "2026-11-30 06:47:07,000 INFO:ocpp:PS2-0042: send [3, \"6\", {\"transactionId\": 1}]\n")
+    log = read_log(path)
+    assert [(f.line, f.kind, f.action, f.origin) for f in log.frames] == [
+        (1, 2, "Authorize", "cp"), (9, 3, "Authorize", "cs")]
+    assert [p.line for p in log.problems] == [10, 11]
+    many = tmp_path / "unfinished.log"  # every line opens a frame that never closes
+    many.write_text('[2,"0","Authorize",{"idTag": [\n' * 5000)
+    assert len(read_log(many).problems) == 5000

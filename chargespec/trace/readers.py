@@ -102,8 +102,10 @@ def read_log(path: Path, fmt: str | None = None) -> Log:
     name = str(path)
     frames: list[Frame] = []
     problems: list[Problem] = []
+    skip_to = 0  # lines a frame spread over several lines has consumed
+    tried_to = 0  # lines a failed join has read: no join starts inside them again
     for n, line in enumerate(lines, 1):
-        if not line.strip():
+        if n <= skip_to or not line.strip():
             continue
         if len(line) > MAX_LINE:
             problems.append(Problem(name, n, f"a line longer than {MAX_LINE} bytes"))
@@ -111,8 +113,18 @@ def read_log(path: Path, fmt: str | None = None) -> Log:
         try:
             got = _jsonl_line(line) if fmt == "jsonl" else _text_line(line)
         except ValueError as exc:
-            problems.append(Problem(name, n, str(exc)))
-            continue
+            joined = _continued(lines, n) if fmt == "text" and n > tried_to else n
+            if isinstance(joined, int):  # broken, or no frame spread over the lines below
+                tried_to = max(tried_to, joined)
+                problems.append(Problem(name, n, str(exc)))
+                continue
+            got, skip_to = joined
+        if got is None and fmt == "text" and n > tried_to and line.rstrip().endswith("["):
+            joined = _continued(lines, n)  # `send [` and the frame on the lines below
+            if isinstance(joined, int):
+                tried_to = max(tried_to, joined)
+            else:
+                got, skip_to = joined
         if got is None:
             problems.append(Problem(name, n, "no OCPP-J frame on this line"))
             continue
@@ -124,6 +136,57 @@ def read_log(path: Path, fmt: str | None = None) -> Log:
     log = Log(name, fmt, frames, problems)
     resolve(log)
     return log
+
+
+MAX_JOIN = 200  # lines one pretty-printed frame may take
+_RECORD_START = re.compile(r"^\s*(?:\[?\d{4}-\d{2}-\d{2}|\[?(?:INFO|DEBUG|WARN|WARNING|ERROR|"
+                           r"TRACE|CRITICAL)\b)")
+
+
+def _continued(lines: list[str], n: int) -> tuple[Any, int] | int:
+    """A frame printed over several lines (a logger that pretty-prints JSON): line `n` (1-based)
+    and the lines after it that start no new record, joined once its brackets close, when that
+    parses; (the frame, the last line used), else None.  One pass over at most MAX_JOIN lines:
+    the brackets are counted as the lines come, the JSON parsed once."""
+    text = lines[n - 1]
+    m = re.search(r"\[\s*(?:[234]\s*,|$)", text)
+    if m is None:
+        return n
+    depth = _Depth()
+    if depth.feed(text[m.start():]) <= 0:
+        return n  # closed on its own line: broken, not unfinished
+    for k in range(n, min(len(lines), n + MAX_JOIN)):
+        nxt = lines[k]
+        if _RECORD_START.match(nxt) or len(text) + len(nxt) > MAX_LINE:
+            return k
+        text += "\n" + nxt
+        if depth.feed("\n" + nxt) <= 0:
+            try:
+                return _text_line(text), k + 1
+            except ValueError:
+                return k + 1
+    return min(len(lines), n + MAX_JOIN)
+
+
+_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"?|[\[\]{}]')
+
+
+class _Depth:
+    """Open brackets of JSON text fed line by line (the brackets inside strings skipped)."""
+
+    def __init__(self) -> None:
+        self.depth = 0
+
+    def feed(self, text: str) -> int:
+        for tok in _TOKEN.finditer(text):
+            ch = tok.group(0)
+            if ch in "[{":
+                self.depth += 1
+            elif ch in "]}":
+                self.depth -= 1
+                if self.depth <= 0:
+                    return self.depth
+        return self.depth
 
 
 def sniff(lines: list[str]) -> str:
