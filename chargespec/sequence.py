@@ -137,11 +137,16 @@ def _plain(v: Any) -> Any:
 # ---------------------------------------------------------------------------------------------
 # what each arrow says
 
-def _value(v: Any) -> str:
+DEPTH = 4  # nesting of a field value written out (deeper: "...": a chart is for reading)
+
+
+def _value(v: Any, depth: int = 0) -> str:
+    if isinstance(v, (list, tuple, Mapping)) and depth >= DEPTH:
+        return "…"
     if isinstance(v, (list, tuple)):
-        return "[" + ", ".join(_value(x) for x in v) + "]"
+        return "[" + ", ".join(_value(x, depth + 1) for x in v) + "]"
     if isinstance(v, Mapping):
-        return "{" + ", ".join(f"{k}: {_value(x)}" for k, x in v.items()) + "}"
+        return "{" + ", ".join(f"{k}: {_value(x, depth + 1)}" for k, x in v.items()) + "}"
     return str(v)
 
 

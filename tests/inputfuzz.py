@@ -496,12 +496,32 @@ def surface_trace(rng: random.Random) -> str:
     return clean(go, ValueError)
 
 
+def surface_sequence(rng: random.Random) -> str:
+    """`chargespec diagrams --sequence FILE.json#TCID`'s parts: a mutated vector file read,
+    each of its tests drawn as a chart (SVG and Mermaid); the chart escapes whatever the file
+    holds."""
+    from chargespec.conform import VectorFileError, load_vectors
+    from chargespec.sequence import from_test, mermaid, svg
+    doc = rng.choice(_vector_seed())
+    path = _file("sequence.json", json_text(mutate_json(doc, rng), rng))
+
+    def go() -> None:
+        d = load_vectors(path)
+        for group in d.get("testGroups", ())[:3]:
+            for test in group.get("tests", ())[:3]:
+                chart = from_test(_engine(), group, test)
+                picture, text = svg(chart, str(test.get("tcId"))), mermaid(chart)
+                if "<script" in picture or "<script" in text:
+                    raise Failed("a chart with markup from the file")
+    return clean(go, VectorFileError)
+
+
 SURFACES: dict[str, Callable[[random.Random], str]] = {
     "yaml": surface_yaml, "spec": surface_spec, "config": surface_config,
     "scenario": surface_scenario, "site": surface_site, "dlm-scenario": surface_dlm_scenario,
     "set": surface_set, "adapter-name": surface_adapter_name, "vectors": surface_vectors,
     "answers": surface_answers, "requests": surface_requests, "control": surface_control,
-    "trace": surface_trace,
+    "trace": surface_trace, "sequence": surface_sequence,
 }
 
 

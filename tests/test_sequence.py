@@ -275,3 +275,12 @@ def test_the_readmes_embed_mermaid_that_is_what_the_tools_write():
     assert len(vectors) == 2
     for block in vectors:
         check_sequence_mermaid(block)
+
+
+def test_a_deeply_nested_field_is_cut_not_a_crash():
+    deep: object = "x"
+    for _ in range(5000):
+        deep = [deep]
+    chart = Chart("t", {}, {}, (Step("rfid", {"uid": deep}, None, None,
+                                     (Message("call", "DataTransfer", {"data": deep}),), {}),))
+    assert "…" in svg(chart) and "…" in mermaid(chart)
