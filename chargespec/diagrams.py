@@ -26,8 +26,8 @@ from typing import Any, Iterable, Mapping, Sequence
 
 from chargespec.models.step import Engine
 from chargespec.specmodel import Rule
-from chargespec.dot import (CONFIG_CLASSES, ConfigClass, guard_text, known_values,  # noqa: F401
-                            q, svg)
+from chargespec.dot import (CONFIG_CLASSES, NEXT_EVENT, SETTLES, ConfigClass,  # noqa: F401
+                            guard_text, known_values, q, svg)
 
 WRAP = 44  # columns of an edge label line
 
@@ -59,8 +59,6 @@ def rule_label(engine: Engine, rule: Rule, guard: str | None) -> list[str]:
 
 
 ANY = "any"  # the node standing for every phase (rules `from: "*"`)
-NEXT_EVENT = "next event"  # a status change no rule makes: the kept status settling
-SETTLES = "(any rule: the status kept from before settles)"
 
 
 def _phases(engine: Engine) -> list[str]:

@@ -14,6 +14,9 @@ from chargespec.errors import InputError
 from chargespec.expr import TRUE, Const, Expr, fold, specialize, to_label
 from chargespec.models.step import Engine
 
+NEXT_EVENT = "next event"  # a status change no rule makes: the kept status settling
+SETTLES = "(any rule: the status kept from before settles)"
+
 
 @dataclass(frozen=True)
 class ConfigClass:

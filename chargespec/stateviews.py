@@ -26,8 +26,8 @@ import re
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping, Sequence
 
-from chargespec.dot import (CONFIG_CLASSES, ConfigClass, guard_text, known_values, q,
-                            svg as render)
+from chargespec.dot import (CONFIG_CLASSES, NEXT_EVENT, SETTLES, ConfigClass, guard_text,
+                            known_values, q, svg as render)
 from chargespec.sequence import mermaid_text
 
 LABEL = 40  # characters of an edge label
@@ -71,7 +71,6 @@ def short_label(names: Sequence[str], limit: int = LABEL) -> str:
 
 def _rule_detail(engine: Any, rule_id: str, known: Mapping[str, Any] | None
                  ) -> tuple[str, str, str]:
-    from chargespec.diagrams import SETTLES
     if rule_id == SETTLES:
         return "", "StatusNotification", "§4"
     r = engine.machine.rule(rule_id)
@@ -87,7 +86,6 @@ def _kind(event: str) -> int:
     """The order events are named on an edge: the vehicle and cable, the card, the central
     system, then timers and the rest (what a reader looks for first); a status settling on the
     next event last."""
-    from chargespec.diagrams import NEXT_EVENT
     from chargespec.sequence import CENTRAL, TIMERS
     if event == NEXT_EVENT:
         return 5
