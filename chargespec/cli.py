@@ -793,7 +793,8 @@ def cmd_trace(args: argparse.Namespace) -> int:
         return _print_inference(args, engine, log, values)
     if args.lag is not None and not 0 <= args.lag <= 10**7:
         raise InputError("--lag: 0 to 10,000,000 seconds")
-    verdicts, skipped, notes = check(engine, config, log, args.depth, args.lag)
+    verdicts, skipped, notes = check(engine, config, log, args.depth, args.lag,
+                                     resync=True)
     if args.scenario is not None and verdicts:
         write_file(args.scenario, _scenario_yaml(args.log, verdicts[0]))
     if args.report is not None:
@@ -813,7 +814,10 @@ def cmd_trace(args: argparse.Namespace) -> int:
                 "bounded": v.bounded, "startsMidRun": v.warm,
                 **({} if v.frame is None else {
                     "line": v.frame.line, "time": v.frame.time, "why": v.why,
-                    "allowed": v.allowed})} for v in verdicts]}, indent=2, default=str))
+                    "allowed": v.allowed,
+                    "laterDeviations": [{"line": n, "why": w} for n, w in v.later],
+                    "resumedAt": v.resumed, "explainedToTheEnd": v.tail_explained})}
+                for v in verdicts]}, indent=2, default=str))
         return 0 if ok else 1
     shown = ", ".join(f"{k} {n}" for k, n in sorted(skipped.items()))
     print(f"log: {args.log} ({log.format}, {len(log.frames)} frames"
@@ -841,6 +845,16 @@ def cmd_trace(args: argparse.Namespace) -> int:
             print("  the spec allowed there:")
             for a in v.allowed:
                 print(f"    {a}")
+        if v.resumed:
+            print(f"  checked on from each point where connector {v.connector} is idle again "
+                  f"(lines {', '.join(map(str, v.resumed[:10]))}"
+                  + (" ..." if len(v.resumed) > 10 else "") + "):")
+            for line, why in v.later[:10]:
+                print(f"    {args.log}:{line}: {why}")
+            if len(v.later) > 10:
+                print(f"    ... {len(v.later) - 10} more")
+            print("    explained to the end of the log" if v.tail_explained else
+                  "    (not every stretch could be resumed: no idle point after the last)")
     return 0 if ok else 1
 
 

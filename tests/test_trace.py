@@ -678,3 +678,30 @@ def test_a_frame_printed_over_several_lines_is_read_as_one(tmp_path):
     many = tmp_path / "unfinished.log"  # every line opens a frame that never closes
     many.write_text('[2,"0","Authorize",{"idTag": [\n' * 5000)
     assert len(read_log(many).problems) == 5000
+
+
+def test_every_session_of_a_long_log_is_judged_past_the_first_deviation(engine, tmp_path):
+    """A log with a deviation in the morning on connector 2 (a wrong stop reason) and one at
+    noon on connector 1 (a wrong status): each flagged at its frame, and past each the check
+    resumes where the connector is idle again, the later sessions explained to the end; a
+    second deviation on the same connector after an idle point is found too."""
+    text = PS2_DAY.read_text().replace('"reason":"Remote"', '"reason":"Local"', 1)
+    text = text.replace('"status":"Preparing","timestamp":"2026-11-30T12:10:40Z"',
+                        '"status":"SuspendedEVSE","timestamp":"2026-11-30T12:10:40Z"', 1)
+    path = tmp_path / "two.log"
+    path.write_text(text)
+    verdicts, _, _ = check(engine, engine.config(), read_log(path), resync=True)
+    one, two = verdicts
+    assert one.frame.payload.get("status") == "SuspendedEVSE" and one.later == []
+    assert two.frame.payload.get("reason") == "Local" and two.later == []
+    assert one.tail_explained and two.tail_explained and one.resumed and two.resumed
+    # connector 2's afternoon session with a wrong reason too: found after the idle point
+    text = text.replace('"transactionId":48214,"reason":"EVDisconnected"',
+                        '"transactionId":48214,"reason":"Local"', 1)
+    path.write_text(text)
+    verdicts, _, _ = check(engine, engine.config(), read_log(path), resync=True)
+    later = verdicts[1].later
+    assert len(later) == 1 and "reason=Local" in later[0][1]
+    assert later[0][0] == next(n for n, line in enumerate(text.splitlines(), 1)
+                               if '"transactionId":48214,"reason":"Local"' in line)
+    assert main(["trace", str(path)]) == 1

@@ -101,6 +101,12 @@ class Verdict:
     lines: list[int] = field(default_factory=list)  # per event: the frame line it preceded
     items: list[Item] = field(default_factory=list, repr=False)  # the connector's frames
     warm: bool = False  # the log began mid-run: the state before it was inferred
+    # past the first unexplained frame (check(resync=True)): the frames no behaviour explains
+    # after it, (line, why), each found checking on from an idle point; those points' lines;
+    # whether the last stretch was explained to the end of the log
+    later: list[tuple[int, str]] = field(default_factory=list)
+    resumed: list[int] = field(default_factory=list)
+    tail_explained: bool = False
 
 
 def _fields(action: str, payload: dict[str, Any]) -> dict[str, Any]:
@@ -531,6 +537,48 @@ class Checker:
         return Verdict(connector, True, len(items), _events(best.trail), bounded=bounded,
                        lines=_lines(best.trail), items=items, warm=warm)
 
+    def later(self, items: list[Item], first: int) -> tuple[list[tuple[int, str]], list[int],
+                                                              bool]:
+        """Past the unexplained item `first`: after the next point where the connector is idle
+        again (its StatusNotification Available, or a BootNotification) the check starts anew,
+        as on a log that begins mid-run; each frame no behaviour explains is recorded and the
+        check resumes at the next idle point (RESYNCS at most).  (deviations, the lines it
+        resumed at, whether the last stretch reached the end.)"""
+        deviations: list[tuple[int, str]] = []
+        resumed: list[int] = []
+        i, tail = first + 1, False
+        while i < len(items) and len(deviations) < RESYNCS:
+            j = next((m for m in range(i, len(items)) if _idle_point(items[m])), None)
+            if j is None:
+                break
+            resumed.append(items[j].frame.line)
+            j += 1  # the idle point is where the two agree again: checked from the frame after
+            if j >= len(items):
+                tail = True
+                break
+            windows = _windows(items[j:])
+            self.window = windows[0]
+            nodes = self.start(warm=True)
+            failed = None
+            for m in range(j, len(items)):
+                item = items[m]
+                self.window = windows[m - j]
+                self.line, self.now = item.frame.line, seconds(item.frame.time)
+                after = self.feed(nodes, item)[:MAX_NODES]
+                if not after:
+                    failed = m
+                    break
+                nodes = after
+            if failed is None:
+                tail = True
+                break
+            item = items[failed]
+            what = (f"the charge point sent {item.label}" if item.call is not None else
+                    f"{item.label}: the charge point answered {item.result}")
+            deviations.append((item.frame.line, f"no behaviour explains this frame: {what}"))
+            i = failed + 1
+        return deviations, resumed, tail
+
     def follow(self, verdict: Verdict) -> bool:
         """Whether the run an explained verdict found (under another configuration) explains
         its frames under this one too: the same events at the same frames, the same CALLs in
@@ -573,6 +621,13 @@ class Checker:
 
 WINDOW = 16  # items of a connector ahead whose idTags the hidden cards are drawn from
 WARM_DEPTH = 6  # events before a log that begins mid-run (plug, card, answers, charging ...)
+RESYNCS = 50  # deviations recorded past a connector's first
+
+
+def _idle_point(item: Item) -> bool:
+    """Where a connector is idle again: it reports Available, or the station boots."""
+    return item.call is not None and (item.call[0] == "BootNotification" or (
+        item.call[0] == "StatusNotification" and item.call[1].get("status") == "Available"))
 
 
 def starts_mid_run(items: list[Item]) -> bool:
@@ -727,9 +782,11 @@ def id_tags(log: Log) -> set[str]:
 _CHECKERS: dict[tuple, Checker] = {}  # by (engine, configuration, idTags, depth): its moves
 
 
-def check(engine: Any, config: Any, log: Log, depth: int = DEPTH, lag: float | None = None
-          ) -> tuple[list[Verdict], dict[str, int], list[str]]:
-    """Every connector's verdict, the skipped actions, the split's notes."""
+def check(engine: Any, config: Any, log: Log, depth: int = DEPTH, lag: float | None = None,
+          resync: bool = False) -> tuple[list[Verdict], dict[str, int], list[str]]:
+    """Every connector's verdict, the skipped actions, the split's notes.  `resync`: past a
+    connector's first unexplained frame, check on from each point where it is idle again
+    (`Checker.later`), so that every deviation of a long log is found, each session judged."""
     tags = frozenset(id_tags(log))
 
     def checker(errors: bool) -> Checker:
@@ -774,5 +831,15 @@ def check(engine: Any, config: Any, log: Log, depth: int = DEPTH, lag: float | N
             if moved.explained or moved.frame is None or moved.frame.uid != uid:
                 place[uid] = other
                 verdicts.update(trial)
+                items[bad.connector], items[other] = again[bad.connector], again[other]
                 break
+    if resync:  # the frames after the first unexplained one, from each idle point on
+        for v in verdicts.values():
+            if not v.explained and v.frame is not None:
+                # as the verdicts: without the error table first, a deviation only from the
+                # full pass
+                got = checker(False).later(items[v.connector], v.frames)
+                if got[0]:
+                    got = checker(True).later(items[v.connector], v.frames)
+                v.later, v.resumed, v.tail_explained = got
     return [verdicts[c] for c in sorted(verdicts)], skipped, notes
