@@ -1018,6 +1018,12 @@ def specialize(e: Expr, known: Mapping[str, Any], symbolic: Iterable[str] = ()) 
                     return Const(_COMPARE[x.op](val(a), val(b)))
                 except TypeError:
                     pass
+            if const(a) and isinstance(b, (ListLit, SetLit)) and x.op in ("in", "not in") \
+                    and all(const(i) for i in b.items):  # 'idle' in ['transaction', ...]
+                try:
+                    return Const(_COMPARE[x.op](val(a), [val(i) for i in b.items]))
+                except TypeError:
+                    pass
             return Compare(x.op, a, b)
         if isinstance(x, Lookup):
             k = walk(x.key)

@@ -792,8 +792,29 @@ def equivalence(ref: Engine, mu: Mutant) -> str | None:
     if mu.kind == "rule" and mu.element.endswith(": when"):
         return _z3_guard_equivalent(ref, mu)
     if mu.kind == "rule" and mu.operator in ("UPD-DEL", "UPD-VAL"):
-        return _z3_update_equivalent(ref, mu)
+        return _dead_update(ref, mu) or _z3_update_equivalent(ref, mu)
     return None
+
+
+def _changed_updates(m: Any, new: Any) -> list[str]:
+    before, after = dict(m.rule(new.id).do), dict(new.do)
+    return sorted(v for v in set(before) | set(after) if before.get(v) != after.get(v))
+
+
+def _dead_update(ref: Engine, mu: Mutant) -> str | None:
+    """An update deleted or changed is equivalent when what it leaves different is never read
+    again before it is written (`liveness`): no guard, update, message field, observation or
+    notification can see it, in any configuration."""
+    from .liveness import liveness
+    m = ref.spec.machine()
+    old = m.rule(mu.payload.id)
+    changed = _changed_updates(m, mu.payload)
+    if not changed or not liveness(m).dead_after(old, changed):
+        return None
+    where = old.to or " / ".join(old.sources)
+    return (f"dead update: after the rule ({where}) no path of rules reads "
+            f"{', '.join(changed)} before writing it again (no guard, update, message field, "
+            "observation or notification there reads it)")
 
 
 def _machine_model(spec: Any) -> Any:
@@ -817,7 +838,7 @@ def _z3_update_equivalent(ref: Engine, mu: Mutant) -> str | None:
     new = mu.payload
     old = m.rule(new.id)
     before, after = dict(old.do), dict(new.do)
-    changed = [v for v in set(before) | set(after) if before.get(v) != after.get(v)]
+    changed = _changed_updates(m, new)
     if not changed:
         return None
     try:

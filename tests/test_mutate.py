@@ -9,6 +9,8 @@ import json
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from chargespec import datavalues
 from chargespec.checkers import mutate
@@ -142,6 +144,57 @@ def test_an_update_that_rewrites_the_value_already_there_is_proved_equivalent(en
     differs = [m for m in mutants if m.id.startswith("rule/same_card_stops_transaction/do ")
                and m.operator == "UPD-DEL"]
     assert differs and all(mutate._z3_update_equivalent(engine, m) is None for m in differs)
+
+
+def _dead(engine, mutants):
+    return [m for m in mutants if m.kind == "rule" and m.operator in ("UPD-DEL", "UPD-VAL")
+            and mutate._dead_update(engine, m)]
+
+
+def test_an_update_never_read_again_is_equivalent_and_a_read_one_is_not(engine, mutants) -> None:
+    index = {m.id: m for m in mutants}
+    # unplugging ends the transaction (finishing): whether the vehicle had charged is read only
+    # in a transaction or a provisional charge, and every way there writes it first
+    why = mutate._dead_update(engine, index["rule/unplug_stops_transaction/do ev_charged/UPD-DEL/0"])
+    assert why and "ev_charged" in why and "finishing" in why
+    # the card a transaction starts with is read (StopTransaction's idTag, the same card)
+    assert mutate._dead_update(
+        engine, index["rule/free_card_plugged/do card/UPD-DEL/0"]) is None
+    # a changed value read back at once by an observation (the lock is observed directly)
+    assert all(mutate._dead_update(engine, m) is None for m in mutants
+               if m.kind == "rule" and m.operator == "UPD-DEL" and "do lock/" in m.id)
+
+
+def test_no_update_the_vectors_tell_apart_is_called_dead(engine, mutants) -> None:
+    # soundness against the committed analysis: every update mutant some test kills (or a
+    # search told apart) must be live where its rule leaves the machine
+    cov = json.loads((VECTORS / "mutation.json").read_text())["coverage"]
+    not_killed = set(cov["equivalent"]) | set(cov["undecided"]) | set(cov["invalid"])
+    dead = {m.id for m in _dead(engine, mutants)}
+    assert len(dead) >= 40
+    told_apart = [m.id for m in mutants if m.kind == "rule"
+                  and m.operator in ("UPD-DEL", "UPD-VAL") and m.id not in not_killed]
+    assert len(told_apart) > 500
+    assert not dead & set(told_apart)
+
+
+@settings(max_examples=40, deadline=None)
+@given(data=st.data())
+def test_a_dead_update_changes_no_observation_on_any_run(engine, mutants, data) -> None:
+    # for all configurations and event sequences: the mutant's run looks like the reference's
+    dead = _dead(engine, mutants)
+    mu = data.draw(st.sampled_from(dead), label="mutant")
+    configs, _ = mutate.search_configs(engine, mu, None)
+    values = data.draw(st.sampled_from(configs + [{"free_charging": True}]), label="config")
+    events = mutate.alphabet(engine, "cards")
+    run = data.draw(st.lists(st.sampled_from(events), min_size=1, max_size=30), label="events")
+    eng = mutate.mutant_engine(engine, mu)
+    rc = engine.config(values)
+    a, b = engine.initial(rc), eng.initial(rc)
+    for ev in run:
+        a, oa = engine.step(rc, a, ev)
+        b, ob = eng.step(rc, b, ev)
+        assert mutate.conforms(mutate.project(oa, a), mutate.project(ob, b)), (mu.id, ev)
 
 
 def test_each_helper_wrong_version_gives_a_different_answer(engine) -> None:
