@@ -156,3 +156,214 @@ def liveness(m: Machine) -> Liveness:
     if hit is None or hit[0] is not m:
         hit = _CACHE[id(m)] = (m, Liveness(m))
     return hit[1]
+
+
+# ---- set variables read only through a mask --------------------------------------------------
+#
+# Some set variables are only ever looked at through a fixed set: `timed_errors` (the errors
+# whose reset timer an unplug started) is read as `timed_errors & cleared_by_rcmb_reset_timer`
+# and otherwise only carried on by its own updates (`(timed_errors | ...) - cleared_by_unplug`).
+# Two runs that agree on everything else and on the variable's members inside the mask then
+# agree on every observation forever: each read sees the same members, and set operations
+# (|, -, &) keep agreement member by member.  So a change confined to members outside the mask
+# is unseen, and so is a change of the mask itself on members the variable can never hold.
+
+ALL = None  # "every member of the domain"
+
+
+def _set_ops_only(e: Expr, target: str) -> bool:
+    """Whether every occurrence of `target` in `e` is reached through |, - (left side) and &
+    only: then `e`'s value agrees member by member wherever `target`'s does."""
+    from chargespec.expr import Arith, Name
+    if isinstance(e, Name):
+        return True
+    if isinstance(e, Arith) and e.op in ("|", "&", "-"):
+        if e.op == "-" and target in read_names(e.right):
+            return False
+        return _set_ops_only(e.left, target) and _set_ops_only(e.right, target)
+    return target not in read_names(e)
+
+
+class Masks:
+    """For each set-of-enum variable: the members any read can see (`mask`, None when some read
+    sees the whole set) and the members it can ever hold (`possible`, None when unbounded)."""
+
+    def __init__(self, spec: Any, m: Machine):
+        from chargespec.expr import SetT
+        self.spec, self.m = spec, m
+        self.sets = {n for n, v in m.variables.items() if isinstance(v.type, SetT)}
+        self.constants = {n: v for n, (t, v) in spec.constants.items() if isinstance(t, SetT)}
+        self.mask: dict[str, frozenset[str] | None] = {v: frozenset() for v in self.sets}
+        for owner, e in self._expressions():
+            self._scan(owner, e)
+
+    def _expressions(self) -> Any:
+        m = self.m
+        for r in m.rules:
+            yield None, r.when
+            for v, x in r.do:
+                yield v, x
+            for em in r.emit:
+                for _, x in em.fields:
+                    yield None, x
+        for o in m.observations:
+            for x in ([o.expr] if o.expr is not None else []) + [y for c in o.cases
+                                                                for y in (c.when, c.value)]:
+                yield None, x
+        for n in m.notify:
+            yield None, n.when
+            for em in n.emit:
+                for _, x in em.fields:
+                    yield None, x
+        for f in m.filters:
+            yield None, f.when
+
+    def _const_set(self, e: Expr) -> frozenset[str] | None:
+        from chargespec.expr import Const, Name
+        if isinstance(e, Name) and e.id in self.constants:
+            return frozenset(self.constants[e.id])
+        if isinstance(e, Const) and isinstance(e.value, frozenset):
+            return e.value
+        return None
+
+    def _scan(self, owner: str | None, e: Expr) -> None:
+        """Widen the masks by what `e` (the value of an update of `owner`, or any other
+        expression) reads of each set variable."""
+        from chargespec.expr import Arith, Name
+
+        def walk(x: Any, carried: bool) -> None:
+            # carried: on a |, -, & path from the root of an update of `owner`
+            if isinstance(x, Name) and x.id in self.sets:
+                if not (carried and x.id == owner):
+                    self.mask[x.id] = ALL
+                return
+            if isinstance(x, Arith) and x.op == "&":
+                for var, other in ((x.left, x.right), (x.right, x.left)):
+                    k = self._const_set(other)
+                    if isinstance(var, Name) and var.id in self.sets and k is not None \
+                            and not (carried and var.id == owner):
+                        if self.mask[var.id] is not ALL:
+                            self.mask[var.id] = self.mask[var.id] | k
+                        return
+            if isinstance(x, Arith) and x.op in ("|", "&", "-"):
+                walk(x.left, carried)
+                walk(x.right, carried and x.op != "-")
+                return
+            if isinstance(x, Expr):
+                for v in vars(x).values():
+                    if isinstance(v, Expr):
+                        walk(v, False)
+                    elif isinstance(v, tuple):
+                        for i in v:
+                            if isinstance(i, Expr):
+                                walk(i, False)
+        walk(e, owner in self.sets)
+
+    def possible(self, v: str, constants: dict[str, frozenset[str]] | None = None
+                 ) -> frozenset[str] | None:
+        """The members `v` can ever hold: its initial value and what its updates add (least
+        fixed point); None when some update may put any member there.  `constants` overrides
+        constant sets (a constant mutant's value)."""
+        from chargespec.expr import Arith, Const, Name
+        consts = {**self.constants, **(constants or {})}
+        got: frozenset[str] | None = frozenset()
+
+        def el(x: Expr) -> frozenset[str] | None:
+            if isinstance(x, Name):
+                if x.id == v:
+                    return got
+                if x.id in consts:
+                    return frozenset(consts[x.id])
+                return ALL
+            if isinstance(x, Const):
+                return x.value if isinstance(x.value, frozenset) else ALL
+            if isinstance(x, Arith) and x.op in ("|", "&", "-"):
+                a = el(x.left)
+                if x.op == "-":
+                    return a
+                b = el(x.right)
+                if x.op == "|":
+                    return ALL if a is ALL or b is ALL else a | b
+                return b if a is ALL else a if b is ALL else a & b
+            return ALL
+        init = el(self.m.variables[v].initial)
+        if init is ALL:
+            return ALL
+        got = init
+        while True:
+            new: frozenset[str] | None = got
+            for r in self.m.rules:
+                for name, x in r.do:
+                    if name == v:
+                        add = el(x)
+                        if add is ALL:
+                            return ALL
+                        new = new | add
+            if new == got:
+                return got
+            got = new
+
+
+_MASKS: dict[int, tuple[Any, Masks]] = {}
+
+
+def masks(spec: Any) -> Masks:
+    """The mask analysis of a spec's session machine, built once per spec object."""
+    hit = _MASKS.get(id(spec))
+    if hit is None or hit[0] is not spec:
+        hit = _MASKS[id(spec)] = (spec, Masks(spec, spec.machine()))
+    return hit[1]
+
+
+def _occurrences(e: Expr, name: str, path: tuple[Expr, ...] = ()) -> Any:
+    """Every occurrence of `name` in `e`, each with the nodes above it (root first)."""
+    from chargespec.expr import Name
+    if isinstance(e, Name):
+        if e.id == name:
+            yield path
+        return
+    for v in vars(e).values():
+        for x in (v if isinstance(v, tuple) else (v,)):
+            if isinstance(x, Expr):
+                yield from _occurrences(x, name, path + (e,))
+
+
+def unseen_constant_change(spec: Any, cname: str, new: frozenset[str]) -> str | None:
+    """Why changing the set constant `cname` to `new` is never seen, when the masks show it:
+    every expression that reads it is an update of a masked set variable made of set
+    operations (its value changes only in the changed members, all outside the mask), or the
+    fixed set of a masked read `v & cname` (of a variable that can never hold the changed
+    members).  None when neither argument covers every read."""
+    from chargespec.expr import Arith, Name
+    mk = masks(spec)
+    old = frozenset(mk.constants.get(cname, ()))
+    delta = old ^ new
+    if not delta or cname not in mk.constants:
+        return None
+    why: list[str] = []
+    for owner, e in mk._expressions():
+        for path in _occurrences(e, cname):
+            parent = path[-1] if path else None
+            if owner in mk.sets and mk.mask[owner] is not None and all(
+                    isinstance(p, Arith) and p.op in ("|", "&", "-") for p in path) \
+                    and not mk.mask[owner] & delta:
+                why.append(f"{owner} is read only through {', '.join(sorted(mk.mask[owner]))}")
+                continue
+            if isinstance(parent, Arith) and parent.op == "&" and (
+                    isinstance(parent.left, Name) and parent.left.id in mk.sets
+                    and parent.right == Name(cname)
+                    or isinstance(parent.right, Name) and parent.right.id in mk.sets
+                    and parent.left == Name(cname)):
+                v = parent.left.id if parent.right == Name(cname) else parent.right.id
+                if not (owner == v and all(isinstance(p, Arith) and p.op in ("|", "&", "-")
+                                           for p in path)):
+                    held = [mk.possible(v), mk.possible(v, {cname: new})]
+                    if any(h is None or h & delta for h in held):
+                        return None
+                    why.append(f"{v} never holds {', '.join(sorted(delta))}")
+                    continue
+            return None
+    if not why:
+        return None
+    return ("masked: " + "; ".join(sorted(set(why))) + f" (so {', '.join(sorted(delta))} in "
+            f"{cname} or not is never seen)")

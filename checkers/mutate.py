@@ -790,9 +790,12 @@ def equivalence(ref: Engine, mu: Mutant) -> str | None:
             return f"no expression of the session reads {pid}"
         return None
     if mu.kind == "rule" and mu.element.endswith(": when"):
-        return _z3_guard_equivalent(ref, mu)
+        return _z3_guard_equivalent(ref, mu) or _z3_same_effect(ref, mu)
     if mu.kind == "rule" and mu.operator in ("UPD-DEL", "UPD-VAL"):
         return _dead_update(ref, mu) or _z3_update_equivalent(ref, mu)
+    if mu.kind == "constant" and isinstance(mu.payload[1], frozenset):
+        from .liveness import unseen_constant_change
+        return unseen_constant_change(ref.spec, *mu.payload)
     return None
 
 
@@ -835,6 +838,8 @@ def _z3_update_equivalent(ref: Engine, mu: Mutant) -> str | None:
     from chargespec.expr import Name
     m = ref.spec.machine()
     model = _machine_model(ref.spec)
+    from .liveness import masks
+    seen = masks(ref.spec)
     new = mu.payload
     old = m.rule(new.id)
     before, after = dict(old.do), dict(new.do)
@@ -849,15 +854,35 @@ def _z3_update_equivalent(ref: Engine, mu: Mutant) -> str | None:
             control = model.control()
             s.add(z3.Or(*[control == model.codes(v) for v in old.sources]))
             s.add(model.compile(old.when, ev))
-            s.add(z3.Or(*[model.compile(before.get(v, Name(v)), ev)
-                          != model.compile(after.get(v, Name(v)), ev) for v in changed]))
+            s.add(z3.Or(*[_differs(model.compile(before.get(v, Name(v)), ev),
+                                   model.compile(after.get(v, Name(v)), ev), seen.mask.get(v))
+                          for v in changed]))
             if s.check() != z3.unsat:
                 return None
     except (z3.Z3Exception, KeyError, TypeError, AttributeError, ValueError):
         return None  # an update Z3 cannot compare: left to the search
+    masked = [v for v in sorted(changed) if seen.mask.get(v) is not None]
     return ("Z3: wherever the rule fires (its guard, in every state the state invariants "
             f"allow), the mutated update leaves {', '.join(sorted(changed))} at the value the "
-            "original gives")
+            "original gives" + "".join(
+                f"; of {v} only the members any read sees ({', '.join(sorted(seen.mask[v]))}: "
+                "every read of it is masked by a fixed set, its own updates only carry it on)"
+                for v in masked))
+
+
+def _differs(a: Any, b: Any, mask: frozenset[str] | None) -> Any:
+    """Z3: the two values differ (sets member by member, only inside `mask` when given)."""
+    import z3
+
+    from .z3_backend import SymSet
+    if isinstance(a, SymSet) or isinstance(b, SymSet):
+        dom = a.domain if isinstance(a, SymSet) else b.domain
+        members = [x for x in dom if mask is None or x in mask]
+        if not isinstance(a, SymSet) or not isinstance(b, SymSet):
+            raise TypeError("a set compared with a non-set")
+        return z3.Or(*[a.get(x) != b.get(x) for x in members]) if members \
+            else z3.BoolVal(False)
+    return a != b
 
 
 def _z3_guard_equivalent(ref: Engine, mu: Mutant) -> str | None:
@@ -879,6 +904,86 @@ def _z3_guard_equivalent(ref: Engine, mu: Mutant) -> str | None:
         return ("Z3: the mutated guard holds exactly where the original does, in every state "
                 "the state invariants allow")
     return None
+
+
+def _effects_differ(model: Any, live: Any, phase: str, ev: str, r: Any, s: Any) -> Any:
+    """Z3: the steps of rules `r` and `s` (None: no rule, the step changes nothing) from the
+    same state in `phase` differ in what a run can ever see: the phase after, the messages and
+    indications, a variable that is live there (only its masked members for a masked set)."""
+    import z3
+
+    from chargespec.expr import Name
+    from .liveness import masks
+    to_r = (r.to if r is not None and r.to else phase)
+    to_s = (s.to if s is not None and s.to else phase)
+    if to_r != to_s:
+        return z3.BoolVal(True)
+    ren_r, ren_s = (bool(x is not None and x.renotify) for x in (r, s))
+    em_r, em_s = (() if x is None else x.emit for x in (r, s))
+    if ren_r != ren_s or len(em_r) != len(em_s):
+        return z3.BoolVal(True)
+    out = []
+    for a, b in zip(em_r, em_s):
+        if (a.message, a.kind, a.indication) != (b.message, b.kind, b.indication) \
+                or dict(a.fields).keys() != dict(b.fields).keys():
+            return z3.BoolVal(True)
+        fb = dict(b.fields)
+        out += [_differs(model.compile(x, ev), model.compile(fb[k], ev), None)
+                for k, x in a.fields]
+    do_r, do_s = (dict(x.do) if x is not None else {} for x in (r, s))
+    mk = masks(model.spec)
+    for v in sorted(set(do_r) | set(do_s)):
+        if v not in live.never_dead and to_r not in live.live(v):
+            continue  # never read again before it is written: unseen
+        out.append(_differs(model.compile(do_r.get(v, Name(v)), ev),
+                            model.compile(do_s.get(v, Name(v)), ev), mk.mask.get(v)))
+    return z3.Or(*out) if out else z3.BoolVal(False)
+
+
+def _z3_same_effect(ref: Engine, mu: Mutant) -> str | None:
+    """A guard mutant is equivalent when, wherever it decides otherwise than the original
+    (in every state the state invariants allow), the step it takes has the effect the
+    reference's has: where the guard now holds, the same as whichever sibling the reference
+    fires; where it no longer holds (no sibling applies: the reference is deterministic, so
+    the mutant's step changes nothing), the rule itself changes nothing that is seen."""
+    import z3
+
+    from .liveness import liveness
+    m = ref.spec.machine()
+    model = _machine_model(ref.spec)
+    live = liveness(m)
+    new = mu.payload
+    old = m.rule(new.id)
+    cases = 0
+    try:
+        for ev in old.events:
+            g_old, g_new = model.compile(old.when, ev), model.compile(new.when, ev)
+            for phase in old.sources:
+                base = [*model.facts, *model.assumptions,
+                        model.control() == model.codes(phase)]
+                sibs = [r for r in m.rules if r.id != old.id and phase in r.sources
+                        and ev in r.events]
+                guards = {r.id: model.compile(r.when, ev) for r in sibs}
+                checks = [(z3.And(g_old, z3.Not(g_new)),
+                           _effects_differ(model, live, phase, ev, old, None))]
+                gained = z3.And(g_new, z3.Not(g_old))
+                checks.append((z3.And(gained, z3.Not(z3.Or(*guards.values()) if guards
+                                                     else z3.BoolVal(False))),
+                               z3.BoolVal(True)))  # no sibling for the reference: unknown
+                checks += [(z3.And(gained, guards[r.id]),
+                            _effects_differ(model, live, phase, ev, new, r)) for r in sibs]
+                for where, differs in checks:
+                    sol = z3.Solver()
+                    sol.set("timeout", 5000)
+                    sol.add(*base, where, differs)
+                    if sol.check() != z3.unsat:
+                        return None
+                    cases += 1
+    except (z3.Z3Exception, KeyError, TypeError, AttributeError, ValueError):
+        return None
+    return ("Z3: wherever the mutated guard decides otherwise (in every state the state "
+            "invariants allow), the step taken has the same effect as the reference's: the "
+            "same phase, messages and every variable read again")
 
 
 _model_cache: dict[int, Any] = {}
