@@ -367,3 +367,23 @@ def unseen_constant_change(spec: Any, cname: str, new: frozenset[str]) -> str | 
         return None
     return ("masked: " + "; ".join(sorted(set(why))) + f" (so {', '.join(sorted(delta))} in "
             f"{cname} or not is never seen)")
+
+
+def reader_parameters(spec: Any, variables: list[str]) -> tuple[str, ...]:
+    """The configuration parameters that decide whether a read of `variables` happens: those
+    the guards of the rules reading them read, and those read next to them by observations and
+    notifications.  A changed update shows only under configurations that let something read
+    it; a search for a test that tells it apart looks under these."""
+    m = spec.machine()
+    want = set(variables)
+    got: set[str] = set()
+    for r in m.rules:
+        reads = read_names(r.when) | set().union(
+            *(read_names(x) for _, x in r.do), *(read_names(v) for em in r.emit
+                                                 for _, v in em.fields))
+        if reads & want:
+            got |= read_names(r.when)
+    for owner, e in masks(spec)._expressions():
+        if owner is None and read_names(e) & want:
+            got |= read_names(e)
+    return tuple(p for p in spec.parameters if p in got)

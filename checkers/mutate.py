@@ -459,7 +459,13 @@ def search_configs(engine: Engine, mu: Mutant, suite: Suite | None, most: int = 
     import itertools
 
     from chargespec import datavalues
-    domains = [[(p, v) for v in datavalues.parameter_values(engine, p)] for p in mu.reads]
+    reads = list(mu.reads)
+    if mu.kind == "rule" and mu.operator in ("UPD-DEL", "UPD-VAL"):
+        # an update shows only where something reads it: the parameters that decide that too
+        from .liveness import reader_parameters
+        changed = _changed_updates(engine.spec.machine(), mu.payload)
+        reads += [p for p in reader_parameters(engine.spec, changed) if p not in reads]
+    domains = [[(p, v) for v in datavalues.parameter_values(engine, p)] for p in reads]
     size = 1
     for d in domains:
         size *= len(d)
@@ -471,7 +477,7 @@ def search_configs(engine: Engine, mu: Mutant, suite: Suite | None, most: int = 
         from chargespec.checkers.explore import pairwise_configurations
         complete = 0
         out.append({})
-        reads = [p for p in mu.reads if engine.spec.parameters[p].kind in ("bool", "enum")]
+        reads = [p for p in reads if engine.spec.parameters[p].kind in ("bool", "enum")]
         for c in pairwise_configurations(engine, reads):
             full = c.as_dict()
             out.append({p: thaw(full[p]) for p in reads})
@@ -494,14 +500,19 @@ def search_configs(engine: Engine, mu: Mutant, suite: Suite | None, most: int = 
 
 
 SEARCH_STEPS = 8_000  # a mutant's allowance for the distinguishing search
+WALK_STEPS = 4_000  # and for the random walks tried after it
 
 
 class Budget:
     """A search's allowance, in steps of the mutant: counted, not timed, so a search finds the
     same test on every machine and the generated vectors are byte-identical."""
 
-    def __init__(self, steps: int):
+    def __init__(self, steps: int, seed: str = ""):
+        import random
+        import zlib
         self.left = steps
+        # the random walks' choices: seeded by the mutant, drawn in the search's fixed order
+        self.rng = random.Random(zlib.crc32(seed.encode()))
 
     def spend(self, n: int = 1) -> bool:
         """Spend `n` steps; True once the allowance is gone."""
@@ -550,6 +561,60 @@ def _replay_differs(ref: Engine, eng: Engine, rc: Any, mc: Any, trace: list[Even
         if not conforms(project(oa, a), project(ob, b)):
             return k
     return 0
+
+
+WALKS, WALK_LENGTH = 30, 12  # random continuations tried from a state pair where BFS gave up
+
+
+def _differ_after(ref: Engine, eng: Engine, rc: Any, mc: Any, a: Any, b: Any,
+                  events: list[Event]) -> int:
+    """The 1-based step after which the runs from `a` and `b` differ, 0 when they do not."""
+    for k, ev in enumerate(events, 1):
+        a, oa = ref.step(rc, a, ev)
+        try:
+            b, ob = eng.step(mc, b, ev)
+        except ModelError:
+            return k
+        if not conforms(project(oa, a), project(ob, b)):
+            return k
+    return 0
+
+
+def _walk(ref: Engine, eng: Engine, rc: Any, mc: Any, a: Any, b: Any,
+          events: list[Event], budget: Budget) -> list[Event] | None:
+    """Random continuations from a pair whose states differ but whose observations do not
+    (a value written that only a later step reads): up to WALKS walks of WALK_LENGTH events,
+    each stopped once the states agree again; the first that tells them apart, with every
+    event it does not need removed."""
+    rng = budget.rng
+    for _ in range(WALKS):
+        if budget.spend(0):
+            return None
+        x, y, trace = a, b, []
+        for _ in range(WALK_LENGTH):
+            ev = events[rng.randrange(len(events))]
+            trace.append(ev)
+            x2, ox = ref.step(rc, x, ev)
+            budget.spend()
+            try:
+                y2, oy = eng.step(mc, y, ev)
+            except ModelError:
+                oy = None
+            if oy is None or not conforms(project(ox, x2), project(oy, y2)):
+                k = 0
+                while k < len(trace) - 1:  # drop each event the difference does not need
+                    shorter = trace[:k] + trace[k + 1:]
+                    n = _differ_after(ref, eng, rc, mc, a, b, shorter)
+                    budget.spend(n or len(shorter))
+                    if n:
+                        trace = shorter[:n]
+                    else:
+                        k += 1
+                return trace
+            if x2 == y2:
+                break
+            x, y = x2, y2
+    return None
 
 
 def _continue(ref: Engine, eng: Engine, rc: Any, mc: Any, a: Any, b: Any,
@@ -646,9 +711,10 @@ def targeted(ref: Engine, eng: Engine, rules: list[Any], values: dict[str, Any],
 
 
 def seeded(ref: Engine, eng: Engine, rules: list[Any], suite: Suite, events: list[Event],
-           budget: Budget) -> Distinction | None:
+           budget: Budget, walk: bool = False) -> Distinction | None:
     """For a mutant that changes rules only: at every step of the vectors where a changed rule
-    is in play, each event of the alphabet it answers, continued until an observation differs.
+    is in play, each event of the alphabet it answers, continued until an observation differs
+    (breadth-first a few events deep; with `walk`, by random walks instead, `_walk`).
     The vectors already reach every rule's situations, so most survivors are told apart a few
     events from one of their states."""
     by_name: dict[str, list[Event]] = {}
@@ -682,7 +748,9 @@ def seeded(ref: Engine, eng: Engine, rules: list[Any], suite: Suite, events: lis
                     elif a2 == b2:
                         continue
                     else:
-                        cont = _continue(ref, eng, rc, rc, a2, b2, events, budget, depth=4, cap=800)
+                        cont = _walk(ref, eng, rc, rc, a2, b2, events, budget) if walk \
+                            else _continue(ref, eng, rc, rc, a2, b2, events, budget, depth=4,
+                                           cap=800)
                         if cont is None:
                             continue
                     trace = list(case.events[:k]) + [ev] + cont
@@ -721,7 +789,7 @@ def distinguish(ref: Engine, eng: Engine, mu: Mutant, suite: Suite | None,
     order), whether every configuration was searched exhaustively, and how many were.
     `exclude`: configurations (canonical JSON) not to search under (a second test's search
     skips the first's)."""
-    budget = Budget(steps)
+    budget = Budget(steps, mu.id)
     if exclude and suite is not None:
         kept = [c for c in suite.cases if c.key not in exclude]
         suite = Suite(kept, _situations(kept), suite.files, _spread(kept))
@@ -761,7 +829,13 @@ def distinguish(ref: Engine, eng: Engine, mu: Mutant, suite: Suite | None,
         if i < complete:
             exhaustive &= full
         if budget.spend(0):
-            return None, exhaustive and i + 1 >= complete, n
+            exhaustive &= i + 1 >= complete
+            break
+    if not exhaustive and patched and suite is not None:
+        # the states the vectors reach where a changed rule is in play, continued at random
+        d = seeded(ref, eng, rules, suite, events, Budget(WALK_STEPS, mu.id), walk=True)
+        if d is not None:
+            return d, True, n
     return None, exhaustive, n
 
 
