@@ -459,12 +459,18 @@ def search_configs(engine: Engine, mu: Mutant, suite: Suite | None, most: int = 
     import itertools
 
     from chargespec import datavalues
+    from .liveness import reader_parameters
     reads = list(mu.reads)
+    unset = None
     if mu.kind == "rule" and mu.operator in ("UPD-DEL", "UPD-VAL"):
         # an update shows only where something reads it: the parameters that decide that too
-        from .liveness import reader_parameters
         changed = _changed_updates(engine.spec.machine(), mu.payload)
         reads += [p for p in reader_parameters(engine.spec, changed) if p not in reads]
+    elif mu.kind == "default":
+        # a factory default shows only where the configuration leaves the parameter unset:
+        # look under the parameters that decide whether it is read, never setting it
+        unset = mu.payload[0]
+        reads = [p for p in reader_parameters(engine.spec, [unset]) if p != unset]
     domains = [[(p, v) for v in datavalues.parameter_values(engine, p)] for p in reads]
     size = 1
     for d in domains:
@@ -493,6 +499,8 @@ def search_configs(engine: Engine, mu: Mutant, suite: Suite | None, most: int = 
     uniq, seen = [], set()
     for c in out + extra:
         k = json.dumps(c, sort_keys=True)
+        if unset in c:
+            continue
         if k not in seen:
             seen.add(k)
             uniq.append(c)
@@ -822,6 +830,11 @@ def distinguish(ref: Engine, eng: Engine, mu: Mutant, suite: Suite | None,
         if patched:
             d, full = targeted(ref, eng, rules, values,
                                data + json.dumps(values, sort_keys=True), events, budget)
+        elif mu.kind == "default":  # every configuration its share: the first is seldom it
+            allowed = max(1, budget.left // max(1, len(configs) - i))
+            share = Budget(allowed)
+            d, full = explore_pair(ref, eng, values, events, max_pairs, share, mu)
+            budget.spend(allowed - max(share.left, 0))
         else:
             d, full = explore_pair(ref, eng, values, events, max_pairs, budget, mu)
         if d is not None:

@@ -238,6 +238,26 @@ def test_no_mutant_the_vectors_tell_apart_is_called_equivalent(engine, mutants) 
     assert not wrong
 
 
+def test_random_walks_from_the_vectors_states_tell_apart_and_repeat_exactly(engine, mutants,
+                                                                            stop_modes) -> None:
+    # the vehicle pausing without the pilot going back to B: nothing shows at once; the walks
+    # continue from each state of the stop-mode vectors where the rule is in play until an
+    # observation differs (a card and its authorization later)
+    index = {m.id: m for m in mutants}
+    mu = index["rule/ev_pause/do cp/UPD-DEL/0"]
+    eng = mutate.mutant_engine(engine, mu)
+    rules = mutate.touched(engine.spec, mu)
+    events = mutate.alphabet(engine, "")
+    runs = [mutate.seeded(engine, eng, rules, stop_modes, events,
+                          mutate.Budget(mutate.WALK_STEPS, mu.id), walk=True) for _ in range(2)]
+    d = runs[0]
+    assert d is not None
+    assert (d.config, d.events) == (runs[1].config, runs[1].events)  # the vectors reproduce
+    rc = engine.config(d.config)
+    assert mutate._replay_differs(engine, eng, rc, rc, d.events) == len(d.events)
+    assert [e.name for e in d.events][-2:] == ["rfid", "authorize_conf"]
+
+
 def test_each_helper_wrong_version_gives_a_different_answer(engine) -> None:
     from chargespec.expr import WRONG_LISTED, listed
     from chargespec.models.pwm import WRONG_DUTY_CYCLES, duty_cycle
