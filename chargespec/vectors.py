@@ -231,7 +231,8 @@ MUTATION_SOURCES = (
     "chargespec.datavalues", "chargespec.rfid", "chargespec.expr", "chargespec.specmodel",
     "chargespec.models.compiled", "chargespec.models.step", "chargespec.models.pwm",
     "chargespec.models.types", "chargespec.checkers.mutants", "chargespec.checkers.mutate",
-    "chargespec.checkers.explore")
+    "chargespec.checkers.explore", "chargespec.checkers.liveness",
+    "chargespec.checkers.determinism", "chargespec.checkers.z3_backend")
 
 
 def mutation_inputs(engine: Engine, docs: dict[str, dict[str, Any]]) -> str:

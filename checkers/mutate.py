@@ -6,15 +6,22 @@ fails on it; the analysis counts up to two killing tests per mutant, so the muta
 test stands guard over are listed.  A mutant no test kills is then either
 
   * **distinguished**: the reference and the mutant are explored together, breadth-first, under
-    the configurations that the mutated element reads (every value of each such parameter) and
-    the vectors' own configurations, until an observation differs; the shortest such event
+    the configurations that the mutated element reads (every value of each such parameter; for
+    a changed update also those that decide whether anything reads the variable; for a factory
+    default those that decide whether the parameter is read, the parameter itself left unset)
+    and the vectors' own configurations, until an observation differs; the shortest such event
     sequence is a new test (`chargespec vectors` adds it to `mutation.json`, flagged with the
-    mutant's bug class); or
-  * **equivalent**, with the reason: nothing reads what it changed; Z3 shows the mutated guard or
-    value agrees with the original in every state the (proved) state invariants allow; or the
-    product exploration covered every value of the parameters it reads, exhausted the state
-    pairs and found no observable difference; or
-  * **undecided**: the exploration hit its bounds.  `chargespec mutate` exits 1 on these and on
+    mutant's bug class).  Where that search gives up, random walks (seeded by the mutant's id,
+    so the vectors stay byte-identical) continue from every state of the vectors where a
+    changed rule is in play, and a walk that tells the two apart is cut to the events it needs;
+  * **equivalent**, with the reason: nothing reads what it changed; the changed update's
+    variable is dead where the rule leaves the machine (`liveness`: no path reads it before
+    writing it); the change is confined to members of a set no read sees (`liveness.masks`);
+    Z3 shows the mutated guard or value agrees with the original in every state the (proved)
+    state invariants allow, or that wherever the mutated guard decides otherwise the step taken
+    has the reference's effect; or the product exploration covered every value of the
+    parameters it reads, exhausted the state pairs and found no observable difference; or
+  * **undecided**: the searches hit their bounds.  `chargespec mutate` exits 1 on these and on
     every survivor that is not equivalent.
 
 A mutant need not be deterministic: it takes the first rule that applies, the mutated rule first
