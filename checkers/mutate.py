@@ -14,12 +14,15 @@ test stands guard over are listed.  A mutant no test kills is then either
     mutant's bug class).  Where that search gives up, random walks (seeded by the mutant's id,
     so the vectors stay byte-identical) continue from every state of the vectors where a
     changed rule is in play, and a walk that tells the two apart is cut to the events it needs;
+    last, Z3 names a state where the changed rule acts otherwise, and a best-first search
+    under the configuration it names goes toward that state (`toward_witness`);
   * **equivalent**, with the reason: nothing reads what it changed; the changed update's
     variable is dead where the rule leaves the machine (`liveness`: no path reads it before
     writing it); the change is confined to members of a set no read sees (`liveness.masks`);
     Z3 shows the mutated guard or value agrees with the original in every state the (proved)
     state invariants allow, or that wherever the mutated guard decides otherwise the step taken
-    has the reference's effect; or the product exploration covered every value of the
+    has the reference's effect, or that a mutated message field or observation takes the
+    original's value wherever it is computed; or the product exploration covered every value of the
     parameters it reads, exhausted the state pairs and found no observable difference; or
   * **undecided**: the searches hit their bounds.  `chargespec mutate` exits 1 on these and on
     every survivor that is not equivalent.
@@ -775,6 +778,160 @@ def seeded(ref: Engine, eng: Engine, rules: list[Any], suite: Suite, events: lis
     return None
 
 
+WITNESS_STEPS = 6_000  # the allowance of the search toward a Z3 witness
+
+
+def _z3_witness(ref: Engine, mu: Mutant) -> tuple[str, dict[str, Any], dict[str, Any]] | None:
+    """For a rule mutant: a state the state invariants allow where the changed rule acts
+    otherwise than the original (its guard decides otherwise, or it fires and an update or a
+    message field differs), as Z3 finds it: the event, the scalar parameters and the scalar
+    state variables of that state (enum, bool and int values only)."""
+    import z3
+
+    from chargespec.expr import BoolT, EnumT, IntT, Name
+    m = ref.spec.machine()
+    model = _machine_model(ref.spec)
+    new = mu.payload
+    old = m.rule(new.id)
+    try:
+        for ev in old.events:
+            sol = z3.Solver()
+            sol.set("timeout", 5000)
+            sol.add(*model.facts, *model.assumptions,
+                    z3.Or(*[model.control() == model.codes(v) for v in old.sources]))
+            g_old, g_new = model.compile(old.when, ev), model.compile(new.when, ev)
+            if old.when != new.when:
+                sol.add(z3.Xor(g_old, g_new))
+            else:
+                before, after = dict(old.do), dict(new.do)
+                diffs = [_differs(model.compile(before.get(v, Name(v)), ev),
+                                  model.compile(after.get(v, Name(v)), ev), None)
+                         for v in set(before) | set(after) if before.get(v) != after.get(v)]
+                for a, b in zip(old.emit, new.emit):
+                    fb = dict(b.fields)
+                    diffs += [_differs(model.compile(x, ev), model.compile(fb[k], ev), None)
+                              for k, x in a.fields if k in fb and fb[k] != x]
+                if not diffs:
+                    continue
+                sol.add(g_old, z3.Or(*diffs))
+            if sol.check() != z3.sat:
+                continue
+            found = sol.model()
+
+            def value(term: Any, t: Any) -> Any:
+                v = found.eval(term, model_completion=True)
+                if isinstance(t, BoolT):
+                    return z3.is_true(v)
+                if isinstance(t, IntT):
+                    return v.as_long()
+                if isinstance(t, EnumT):
+                    return model.codes.name(v.as_long())
+                return None
+            config = {p: value(*model.terms[p]) for p in ref.spec.parameters
+                      if isinstance(model.terms[p][1], (BoolT, IntT, EnumT))}
+            state = {n: value(*model.terms[n]) for n in m.state_fields
+                     if isinstance(model.terms[n][1], (BoolT, IntT, EnumT))}
+            return ev, config, state
+    except (z3.Z3Exception, KeyError, TypeError, AttributeError, ValueError):
+        return None
+    return None
+
+
+def _shrink(ref: Engine, eng: Engine, rc: Any, trace: list[Event], budget: Budget
+            ) -> list[Event]:
+    """`trace` (which tells the two apart at its last event) with every event it does not
+    need removed, one at a time from the front."""
+    k = 0
+    while k < len(trace) - 1:
+        shorter = trace[:k] + trace[k + 1:]
+        n = _replay_differs(ref, eng, rc, rc, shorter)
+        budget.spend(n or len(shorter))
+        if n:
+            trace = shorter[:n]
+        else:
+            k += 1
+    return trace
+
+
+def toward_witness(ref: Engine, eng: Engine, mu: Mutant, rules: list[Any], events: list[Event],
+                   budget: Budget) -> Distinction | None:
+    """For a rule mutant the searches missed: ask Z3 for a state where the changed rule acts
+    otherwise (`_z3_witness`), take the configuration it names for the parameters the rule and
+    the readers of what it writes read (the rest at their defaults), then search the
+    reference's states best-first toward that state (fewest of its variables still different)
+    and, at each state where the changed rule is in play, try its event, continued as the
+    other searches do until an observation differs."""
+    import heapq
+
+    from .liveness import reader_parameters
+    w = _z3_witness(ref, mu)
+    if w is None:
+        return None
+    ev_name, config, target = w
+    changed = _changed_updates(ref.spec.machine(), mu.payload)
+    keep = set(mu.reads) | set(reader_parameters(ref.spec, changed))
+    values = {p: v for p, v in config.items() if p in keep and v is not None}
+    try:
+        rc = ref.config(values)
+    except Exception:  # noqa: BLE001 - a witness outside what a configuration may hold
+        return None
+    sources = {src for r in rules for src in r.sources}
+    tries = [e for e in events if e.name == ev_name]
+    old = ref.spec.machine().rule(mu.payload.id)
+    read = M.read_names(old.when) | M.read_names(mu.payload.when) | set().union(
+        *(M.read_names(x) for _, x in old.do + mu.payload.do),
+        *(M.read_names(v) for em in old.emit + mu.payload.emit for _, v in em.fields))
+    # the witness's values of what the rule reads (the rest of its state is Z3's whim)
+    target = {k: v for k, v in target.items() if v is not None and k in read}
+
+    def distance(st: Any) -> int:
+        return sum(getattr(st, k) != v for k, v in target.items())
+    start = ref.initial(rc)
+    parent: dict[Any, Any] = {start: None}
+    heap = [(distance(start), 0, 0, start)]
+    order = 1
+    while heap:
+        if budget.spend(0):
+            return None
+        _, depth, _, st = heapq.heappop(heap)
+        if st.session in sources:
+            for ev in tries:
+                a2, oa = ref.step(rc, st, ev)
+                budget.spend()
+                try:
+                    b2, ob = eng.step(rc, st, ev)
+                except ModelError:
+                    ob = None
+                if ob is not None and conforms(project(oa, a2), project(ob, b2)):
+                    if a2 == b2:
+                        continue
+                    cont = _continue(ref, eng, rc, rc, a2, b2, events, budget, depth=2,
+                                     cap=400) or _walk(ref, eng, rc, rc, a2, b2, events, budget)
+                    if cont is None:
+                        continue
+                else:
+                    cont = []
+                trace = [ev] + cont
+                p = st
+                while parent[p] is not None:
+                    p, e = parent[p]
+                    trace.insert(0, e)
+                k = _replay_differs(ref, eng, rc, rc, trace)
+                if k:
+                    trace = _shrink(ref, eng, rc, trace[:k], budget)
+                    return Distinction(values, trace, len(trace))
+        if depth >= 12:
+            continue
+        for ev in events:
+            nxt, _ = ref.step(rc, st, ev)
+            budget.spend()
+            if nxt not in parent and graph_bound(nxt):
+                parent[nxt] = (st, ev)
+                heapq.heappush(heap, (distance(nxt) + depth // 4, depth + 1, order, nxt))
+                order += 1
+    return None
+
+
 def _can_fire(ref: Engine, rules: list[Any], config: Any, consts: Any) -> bool:
     """Whether the mutant can act otherwise under the configuration: a changed rule's guard,
     specialised to it (`expr.specialize`), differs from the original's, or a rule whose
@@ -856,6 +1013,10 @@ def distinguish(ref: Engine, eng: Engine, mu: Mutant, suite: Suite | None,
         d = seeded(ref, eng, rules, suite, events, Budget(WALK_STEPS, mu.id), walk=True)
         if d is not None:
             return d, True, n
+    if not exhaustive and patched and mu.kind == "rule":
+        d = toward_witness(ref, eng, mu, rules, events, Budget(WITNESS_STEPS, mu.id))
+        if d is not None:
+            return d, True, n
     return None, exhaustive, n
 
 
@@ -887,6 +1048,10 @@ def equivalence(ref: Engine, mu: Mutant) -> str | None:
         return _z3_guard_equivalent(ref, mu) or _z3_same_effect(ref, mu)
     if mu.kind == "rule" and mu.operator in ("UPD-DEL", "UPD-VAL"):
         return _dead_update(ref, mu) or _z3_update_equivalent(ref, mu)
+    if mu.kind == "observation":
+        return _z3_observation_equivalent(ref, mu)
+    if mu.kind == "rule" and mu.operator == "EMIT-FIELD":
+        return _z3_emit_equivalent(ref, mu)
     if mu.kind == "constant" and isinstance(mu.payload[1], frozenset):
         from .liveness import unseen_constant_change
         return unseen_constant_change(ref.spec, *mu.payload)
@@ -1080,6 +1245,103 @@ def _z3_same_effect(ref: Engine, mu: Mutant) -> str | None:
             "same phase, messages and every variable read again")
 
 
+def _z3_emit_equivalent(ref: Engine, mu: Mutant) -> str | None:
+    """A message field changed is equivalent when, wherever the rule fires (its guard, in
+    every state the state invariants allow) and the configuration sends that message at all
+    (its filters), the mutated field takes the original's value."""
+    import z3
+
+    m = ref.spec.machine()
+    model = _machine_model(ref.spec)
+    new = mu.payload
+    old = m.rule(new.id)
+    diffs = [(a.message, dict(a.fields), dict(b.fields)) for a, b in zip(old.emit, new.emit)
+             if a != b]
+    if len(old.emit) != len(new.emit) or len(diffs) != 1:
+        return None
+    action, before, after = diffs[0]
+    if before.keys() != after.keys():
+        return None
+    drops = [model.compile(f.when) for f in m.filters if "*" in f.drop or action in f.drop]
+    try:
+        for ev in old.events:
+            sol = z3.Solver()
+            sol.set("timeout", 5000)
+            sol.add(*model.facts, *model.assumptions,
+                    z3.Or(*[model.control() == model.codes(v) for v in old.sources]),
+                    model.compile(old.when, ev), *[z3.Not(d) for d in drops],
+                    z3.Or(*[_differs(model.compile(before[k], ev), model.compile(after[k], ev),
+                                     None) for k in before if before[k] != after[k]]))
+            if sol.check() != z3.unsat:
+                return None
+    except (z3.Z3Exception, KeyError, TypeError, AttributeError, ValueError):
+        return None
+    return (f"Z3: wherever the rule fires (its guard, in every state the state invariants "
+            f"allow) and the configuration sends {action}, the mutated field takes the "
+            "original's value")
+
+
+def _z3_observation_equivalent(ref: Engine, mu: Mutant) -> str | None:
+    """An observation mutant is equivalent when the mutated observation takes the original's
+    value in every state it is computed on: the state after a rule's updates, before the kept
+    observations settle, so only the state invariants that read neither a kept observation nor
+    a transient variable are assumed there (the others hold only once the step has settled)."""
+    import z3
+
+    from chargespec.expr import Const
+    from .z3_backend import Z3Backend
+    m = ref.spec.machine()
+    model = _machine_model(ref.spec)
+    name, k, new = mu.payload
+    kept = {o.name for o in m.observations if o.keep}
+    transient = {v.name for v in m.variables.values() if v.transient}
+    settled_only = kept | transient
+    transient_facts = [model.terms[v][0] == model.codes(m.variables[v].initial.value)
+                       for v in transient]
+    facts = [f for f in model.facts if not any(f.eq(t) for t in transient_facts)]
+    assumptions = [model.compile(a.expr) for a in m.assumptions
+                   if not M.read_names(a.expr) & settled_only]
+    computed: dict[str, Any] = {}
+
+    def resolve(n: str) -> Any:
+        if n in computed:
+            return computed[n], None
+        return model.terms[n]
+    be = Z3Backend(resolve, model.codes)
+
+    def value(o: Any, cases: Any, expr: Any) -> Any:
+        if o.kind == "expr":
+            return be.visit(expr)
+        if not cases or not (isinstance(cases[-1].when, Const) and cases[-1].when.value is True):
+            raise ValueError("cases without a last catch-all")
+        term = be.visit(cases[-1].value)
+        for c in reversed(cases[:-1]):
+            term = z3.If(be.visit(c.when), be.visit(c.value), term)
+        return term
+    try:
+        for o in m.observations:
+            if o.name == name:
+                old = value(o, o.cases, o.expr)
+                if k is None:
+                    mutated = value(o, o.cases, new)
+                else:
+                    mutated = value(o, o.cases[:k] + (new,) + o.cases[k + 1:], o.expr)
+                break
+            if o.kind in ("expr", "cases"):  # a table-computed one (the duty cycle) read
+                computed[o.name] = value(o, o.cases, o.expr)  # later fails: left undecided
+        else:
+            return None
+        sol = z3.Solver()
+        sol.set("timeout", 5000)
+        sol.add(*facts, *assumptions, _differs(old, mutated, None))
+        if sol.check() != z3.unsat:
+            return None
+    except (z3.Z3Exception, KeyError, TypeError, AttributeError, ValueError):
+        return None
+    return (f"Z3: the mutated {name} takes the original's value in every state it is computed "
+            "on (the state invariants that hold before the step settles assumed)")
+
+
 _model_cache: dict[int, Any] = {}
 
 
@@ -1207,6 +1469,19 @@ def analyse(ref: Engine, suite: Suite, mutants: list[Mutant], search: bool = Tru
         return verdicts
     index = {v.mutant.id: i for i, v in enumerate(verdicts)}
     left = [v.mutant for v in verdicts if v.status == "undecided"]
+    every: list[Case] = []  # every test found so far
+
+    def found_kill(mutants_left: list[Mutant], cases: list[Case]) -> list[Mutant]:
+        extra = Suite(cases, _situations(cases), ("mutation.json",), _spread(cases))
+        still = []
+        for v in _run(ref, extra, mutants_left, False, workers):
+            if v.status == "killed":
+                verdicts[index[v.mutant.id]] = Verdict(
+                    v.mutant, "distinguished", [], "killed by the test found for "
+                    + ", ".join(f"{t}" for _, t in v.killers), None)
+            else:
+                still.append(v.mutant)
+        return still
     while left:
         batch, left = left[:BATCH], left[BATCH:]
         found = _run(ref, suite, batch, True, workers)
@@ -1215,19 +1490,15 @@ def analyse(ref: Engine, suite: Suite, mutants: list[Mutant], search: bool = Tru
             verdicts[index[v.mutant.id]] = v
             if v.distinction is not None:
                 cases.append(distinction_case(ref, v.distinction, v.mutant))
+        every += cases
         if cases and left:
-            extra = Suite(cases, _situations(cases), ("mutation.json",), _spread(cases))
-            again = _run(ref, extra, left, False, workers)
-            still = []
-            for v in again:
-                if v.status == "killed":
-                    verdicts[index[v.mutant.id]] = Verdict(
-                        v.mutant, "distinguished", [], "killed by the test found for "
-                        + ", ".join(f"{t}" for _, t in v.killers), None)
-                else:
-                    still.append(v.mutant)
-            left = still
+            left = found_kill(left, cases)
         say(f"searched {len(batch)}, {len(left)} left")
+    # a mutant searched in an early batch may fall to a test a later batch found
+    undecided = [v.mutant for v in verdicts if v.status == "undecided"]
+    if undecided and every:
+        rest = found_kill(undecided, every)
+        say(f"{len(undecided) - len(rest)} more killed by the tests found after their search")
     once = [i for i, v in enumerate(verdicts) if v.status == "killed" and len(v.killers) == 1]
     if once:
         _STATE.update(ref=ref, suite=suite, mutants=mutants, verdicts=verdicts)

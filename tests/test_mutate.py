@@ -250,7 +250,7 @@ def test_no_mutant_the_vectors_tell_apart_is_called_equivalent(engine, mutants) 
     cov = json.loads((VECTORS / "mutation.json").read_text())["coverage"]
     not_killed = set(cov["equivalent"]) | set(cov["undecided"]) | set(cov["invalid"])
     told_apart = [m for m in mutants if m.id not in not_killed
-                  and m.kind in ("rule", "constant")]
+                  and m.kind in ("rule", "constant", "observation")]
     checked = told_apart[::3]
     assert len(checked) > 400
     wrong = [m.id for m in checked if mutate.equivalence(engine, m)]
@@ -275,6 +275,36 @@ def test_random_walks_from_the_vectors_states_tell_apart_and_repeat_exactly(engi
     rc = engine.config(d.config)
     assert mutate._replay_differs(engine, eng, rc, rc, d.events) == len(d.events)
     assert [e.name for e in d.events][-2:] == ["rfid", "authorize_conf"]
+
+
+def test_an_observation_case_shadowed_by_an_earlier_one_is_equivalent(engine, mutants) -> None:
+    index = {m.id: m for m in mutants}
+    # "Reserved" for finishing too: the Finishing case above it takes every finishing state
+    why = mutate.equivalence(engine, index["observation/status/case13/when/SET/10"])
+    assert why and "takes the original's value" in why
+    # and for an authorized connector: the state invariants say it holds no reservation
+    assert mutate.equivalence(engine, index["observation/status/case13/when/SET/8"])
+    # the reserved case negated is seen (the vectors kill it)
+    assert mutate.equivalence(engine, index["observation/status/case13/when/NEG/0"]) is None
+
+
+def test_a_search_toward_a_z3_witness_finds_what_the_others_missed(engine, mutants) -> None:
+    # the card a connection timeout should forget, kept: Z3 names a state where the rule
+    # fires with a card (free charging with RFID); the best-first search gets there and on
+    index = {m.id: m for m in mutants}
+    mu = index["rule/vehicle_connection_timeout/do card/UPD-DEL/0"]
+    eng = mutate.mutant_engine(engine, mu)
+    ev, config, state = mutate._z3_witness(engine, mu)
+    assert ev == "connection_timeout" and state["session"] in mu.payload.sources
+    d = mutate.toward_witness(engine, eng, mu, mutate.touched(engine.spec, mu),
+                              mutate.alphabet(engine, ""), mutate.Budget(mutate.WITNESS_STEPS))
+    assert d is not None and "connection_timeout" in [e.name for e in d.events]
+    rc = engine.config(d.config)
+    assert mutate._replay_differs(engine, eng, rc, rc, d.events) == len(d.events)
+    # every event is needed: without any one of them the two runs agree
+    for k in range(len(d.events) - 1):
+        shorter = d.events[:k] + d.events[k + 1:]
+        assert mutate._replay_differs(engine, eng, rc, rc, shorter) == 0
 
 
 def test_each_helper_wrong_version_gives_a_different_answer(engine) -> None:
