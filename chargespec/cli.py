@@ -429,8 +429,11 @@ def cmd_mutate(args: argparse.Namespace) -> int:
         raise InputError(f"no mutant id starts with {' or '.join(args.only)}")
     print(f"{len(mutants)} mutants of the spec against {len(suite.cases)} tests "
           f"({', '.join(suite.files)})", file=sys.stderr)
+    # the second tests for mutants one test alone kills are the generator's business: the
+    # command lists those mutants (--list single) without searching for them
     verdicts = mutate.analyse(engine, suite, mutants, search=not args.no_search,
-                              workers=args.workers)
+                              workers=args.workers, second=False,
+                              progress=lambda text: print(text, file=sys.stderr))
     print(mutate.table(verdicts))
     survivors = [v for v in verdicts if v.status in ("distinguished", "undecided")]
     show = {"survivors": survivors,

@@ -1455,12 +1455,14 @@ BATCH = 48  # survivors searched at once; the tests found then kill many of the 
 
 
 def analyse(ref: Engine, suite: Suite, mutants: list[Mutant], search: bool = True,
-            workers: int | None = None, progress: Any = None) -> list[Verdict]:
+            workers: int | None = None, progress: Any = None, second: bool = True
+            ) -> list[Verdict]:
     """Every mutant's verdict, in the mutants' order, on the worker processes: first which
     tests kill each; then, with `search`, the survivors a batch at a time: each searched for
     a distinguishing test, then the rest run against the tests just found (a test made for
     one mutant often kills others of the same bug).  Batches are fixed by the mutants'
-    order, so the result is the same on every run."""
+    order, so the result is the same on every run.  With `second`, a second distinguishing
+    test for every mutant one test alone kills (what the generator adds beside it)."""
     say = progress or (lambda text: None)
     verdicts = _run(ref, suite, mutants, False, workers)
     say(f"{len(mutants)} mutants: {sum(v.status == 'killed' for v in verdicts)} killed by "
@@ -1500,7 +1502,7 @@ def analyse(ref: Engine, suite: Suite, mutants: list[Mutant], search: bool = Tru
         rest = found_kill(undecided, every)
         say(f"{len(undecided) - len(rest)} more killed by the tests found after their search")
     once = [i for i, v in enumerate(verdicts) if v.status == "killed" and len(v.killers) == 1]
-    if once:
+    if once and second:  # a second test for each: what the generator adds beside the first
         _STATE.update(ref=ref, suite=suite, mutants=mutants, verdicts=verdicts)
         from chargespec.parallel import parallel_map
         k = max(1, min(64, len(once) // 4 or 1))
